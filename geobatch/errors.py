@@ -1,0 +1,27 @@
+"""User-facing errors.
+
+A `GeobatchError` is a problem with what the user gave us (an input, an option, a model directory).
+The CLI prints it as one line, `error: <problem>; <fix>`, and exits with code 2: never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GeobatchError(Exception):
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str | None = None):
+        self.problem = problem.rstrip(". ")
+        self.fix = fix.rstrip(". ") if fix else None
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.problem}; {self.fix}" if self.fix else self.problem
+
+
+class InputError(GeobatchError):
+    """A whole input (file, directory, column) cannot be used."""
+
+
+class ModelError(GeobatchError):
+    """The model directory cannot be used."""

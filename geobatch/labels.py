@@ -1,0 +1,112 @@
+"""BIO tag schemes: which entity types a model predicts, and how gold tags map onto them.
+
+Tags are IOB2 strings: "O", "B-geo", "I-geo", ... A scheme rewrites each gold tag's entity type:
+`full` keeps every type, `locations` keeps geo and gpe (the notebook's reduced categories), and a
+label map file renames or drops types (e.g. geo→tar, gpe→inc, everything else→O).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .errors import InputError
+
+OUTSIDE = "O"
+LOCATION_TYPES = ("geo", "gpe")
+SCHEMES = ("full", "locations")
+
+
+def split_tag(tag: str) -> tuple[str, str | None]:
+    """'B-geo' → ('B', 'geo'); 'O' → ('O', None). Tags without a prefix count as I- of their type."""
+    if tag == OUTSIDE or not tag:
+        return OUTSIDE, None
+    if len(tag) > 2 and tag[1] == "-" and tag[0] in "BI":
+        return tag[0], tag[2:]
+    return "I", tag
+
+
+def entity_type(tag: str) -> str | None:
+    return split_tag(tag)[1]
+
+
+def load_label_map(path: str | Path) -> dict[str, str]:
+    """Read a type map: JSON object {"geo": "tar", ...} or lines `from to` (`to` may be O).
+
+    Types the map does not name become O, so a map is also a filter.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read label map {p}: {e.strerror}", "pass an existing JSON or two-column text file") from None
+    text_stripped = text.strip()
+    if text_stripped.startswith("{"):
+        try:
+            mapping = json.loads(text_stripped)
+        except json.JSONDecodeError as e:
+            raise InputError(f"label map {p} is not valid JSON ({e.msg} at line {e.lineno})", "fix the JSON or use lines `from to`") from None
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+            raise InputError(f"label map {p} must map type names to type names", 'write it as {"geo": "tar", "gpe": "inc"}')
+        return {k: v for k, v in mapping.items()}
+    mapping = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.replace(",", " ").replace("\t", " ").split()
+        if len(parts) != 2:
+            raise InputError(f"label map {p} line {n} has {len(parts)} fields", "write one `from to` pair per line")
+        mapping[parts[0]] = parts[1]
+    return mapping
+
+
+class LabelScheme:
+    """Maps gold tags to the tags a model is trained to predict."""
+
+    def __init__(self, name: str = "full", type_map: Mapping[str, str] | None = None):
+        if type_map is None and name not in SCHEMES:
+            raise InputError(f"unknown label scheme {name!r}", f"use one of {', '.join(SCHEMES)} or --label-map FILE")
+        self.name = name
+        self.type_map = dict(type_map) if type_map is not None else None
+
+    @classmethod
+    def from_options(cls, scheme: str = "full", label_map: str | Path | None = None) -> "LabelScheme":
+        if label_map:
+            return cls(f"map:{Path(label_map).name}", load_label_map(label_map))
+        return cls(scheme)
+
+    def map_type(self, etype: str | None) -> str | None:
+        if etype is None:
+            return None
+        if self.type_map is not None:
+            new = self.type_map.get(etype, OUTSIDE)
+            return None if new == OUTSIDE else new
+        if self.name == "locations":
+            return etype if etype in LOCATION_TYPES else None
+        return etype
+
+    def map_tag(self, tag: str) -> str:
+        prefix, etype = split_tag(tag)
+        new = self.map_type(etype)
+        return OUTSIDE if new is None else f"{prefix}-{new}"
+
+    def map_tags(self, tags: Iterable[str]) -> list[str]:
+        """Map a sentence's tags and repair IOB2: an I- that no longer continues its type becomes B-."""
+        out: list[str] = []
+        prev_type = None
+        for tag in tags:
+            mapped = self.map_tag(tag)
+            prefix, etype = split_tag(mapped)
+            if prefix == "I" and etype != prev_type:
+                mapped = f"B-{etype}"
+            out.append(mapped)
+            prev_type = etype
+        return out
+
+
+def label_list(tags: Iterable[str]) -> list[str]:
+    """The model's label order: O first, then B-/I- pairs by entity type, alphabetically. Deterministic."""
+    types = sorted({t for t in (entity_type(tag) for tag in tags) if t})
+    return [OUTSIDE] + [f"{p}-{t}" for t in types for p in ("B", "I")]
