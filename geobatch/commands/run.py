@@ -1,0 +1,64 @@
+"""`geobatch run`: tag a corpus with an ONNX model directory and write Parquet under OUT_DIR.
+
+Exit codes: 0 every row ok/empty (or errors within --max-error-rate), 1 rows errored beyond it or
+the output could not be written, 2 a usage problem (bad option, input or model; nothing committed).
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..corpus import FORMATS
+from ..errors import GeobatchError
+from ..infer import PROVIDERS
+
+
+@click.command("run")
+@click.option("--model", "model", required=True, type=click.Path(), help="Model directory (model.onnx, tokenizer.json, model_card.json).")
+@click.option("--input", "inputs", required=True, multiple=True, help="File, directory or glob; repeat for more.")
+@click.option("--output", required=True, type=click.Path(), help="Output directory (OUT_DIR).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Input format (default: from the extension).")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--id-column", default="id", show_default=True, help="Absent from the input: the row number is the id.")
+@click.option("--spans-column", default=None, help="Gold spans column (list of {start,end,label} or its JSON): enables metrics.")
+@click.option("--span-label", default=None, help="Label for gold spans that carry none (default: they count as a location).")
+@click.option("--batch-size", default=32, show_default=True, type=int, help="Windows per model call.")
+@click.option("--max-length", default=None, type=int, help="Wordpieces per window incl. [CLS]/[SEP] (default: the model card's).")
+@click.option("--stride", default=None, type=int, help="Overlap between windows of a long document, wordpieces (default: a quarter window).")
+@click.option("--provider", type=click.Choice(PROVIDERS), default="auto", show_default=True)
+@click.option("--threads", default=None, type=int, help="ONNX Runtime intra-op threads (default: ORT's choice).")
+@click.option("--chunk-size", default=1000, show_default=True, type=int, help="Records per unit of work (part file, resume step).")
+@click.option("--location-labels", default="geo,gpe", show_default=True, help="Labels merged into 'location' for scoring.")
+@click.option("--max-error-rate", default=0.0, show_default=True, type=float, help="Share of error rows tolerated before exit code 1.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT_DIR's output from another job instead of refusing.")
+@click.option("--no-resolve", is_flag=True, help="Skip toponym resolution (resolver columns stay null).")
+@click.option("--quiet", is_flag=True, help="No progress, notes or summary; errors only.")
+def command(model, inputs, output, fmt, text_column, id_column, spans_column, span_label, batch_size, max_length, stride,
+            provider, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, quiet):
+    """Tag, decode, resolve and write a corpus to Parquet (docs/, tokens/, spans/, manifest.json)."""
+    from ..engines import RunConfig
+    from ..engines.local import run_local
+    from ..pipeline import PipelineOptions
+
+    if chunk_size < 1:
+        raise GeobatchError("--chunk-size must be at least 1", "pass a positive number of records")
+    if batch_size < 1:
+        raise GeobatchError("--batch-size must be at least 1", "pass a positive number of windows")
+    if threads is not None and threads < 1:
+        raise GeobatchError("--threads must be at least 1", "pass a positive number or leave it out")
+    if not 0.0 <= max_error_rate <= 1.0:
+        raise GeobatchError("--max-error-rate must be between 0 and 1", "e.g. --max-error-rate 0.01 tolerates 1% error rows")
+    labels = tuple(x.strip() for x in location_labels.split(",") if x.strip())
+    config = RunConfig(
+        model=model, inputs=list(inputs), output=output, format=fmt,
+        pipeline=PipelineOptions(
+            text_column=text_column, id_column=id_column or None, spans_column=spans_column, span_label=span_label,
+            batch_size=batch_size, max_length=max_length, stride=stride, provider=provider, threads=threads,
+            location_labels=labels,
+        ),
+        chunk_size=chunk_size, overwrite=overwrite, max_error_rate=max_error_rate, quiet=quiet, resolve=not no_resolve,
+    )
+    summary = run_local(config)
+    if not quiet:
+        click.echo(summary.text)
+    return summary.exit_code

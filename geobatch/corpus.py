@@ -1,0 +1,275 @@
+"""Streaming corpus reader: files, directories and globs -> chunks of records, never a whole corpus.
+
+A chunk is `chunk_size` input rows (the last one of a file may be shorter) and is the unit of work
+the commit protocol records, so chunk boundaries depend only on the file and `chunk_size`:
+Parquet via `ParquetFile.iter_batches`, CSV via `pyarrow.csv.open_csv` (quoted newlines allowed),
+JSONL by lines (a bad line becomes one `BadRecord`, so it still yields its one docs/ row), and
+word-per-row GMB/CoNLL through `geobatch.readers`, where a sentence is a document (one row).
+
+`check_input` opens every file's header/footer up front so a bad input stops the job before any
+output is committed.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+
+from .errors import InputError
+
+FORMATS = ("parquet", "csv", "jsonl", "gmb", "conll")
+EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".conll": "conll"}
+_CSV_BLOCK = 1 << 22
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    format: str
+    size: int
+    mtime_ns: int
+
+    def identity(self) -> dict:
+        """What a resumed job compares: a changed file is a different input."""
+        return {"path": self.path, "format": self.format, "size": self.size, "mtime_ns": self.mtime_ns}
+
+
+@dataclass(frozen=True)
+class Columns:
+    text: str = "text"
+    id: str | None = "id"
+    spans: str | None = None
+
+
+@dataclass
+class InputInfo:
+    has_id: bool
+    rows: int | None  # known up front (Parquet) or None
+
+
+@dataclass
+class BadRecord:
+    """A JSONL line that is not a JSON object: kept so it still yields its `error` docs/ row."""
+
+    message: str
+
+
+@dataclass
+class Chunk:
+    input_index: int
+    index: int  # chunk number within its input
+    row_start: int  # first row's number within its input
+    records: object  # pa.Table (parquet, csv) | list[dict | BadRecord] (jsonl) | list[Sentence] (gmb, conll)
+    n_rows: int
+    bytes_read: int | None = None  # position in the file after this chunk, when cheap to know
+
+    @property
+    def unit_id(self) -> str:
+        return f"{self.input_index:05d}-{self.index:06d}"
+
+
+def format_for(path: str, fmt: str | None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+        return fmt
+    ext = Path(path).suffix.lower()
+    if ext not in EXTENSIONS:
+        raise InputError(f"cannot tell the format of {path} from its extension", f"pass --format {'|'.join(FORMATS)}")
+    return EXTENSIONS[ext]
+
+
+def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
+    """Expand files, directories (their files with a known extension, sorted) and globs."""
+    if not paths:
+        raise InputError("no --input given", "pass --input FILE, DIR or GLOB")
+    found: list[str] = []
+    for raw in paths:
+        if any(ch in raw for ch in "*?["):
+            hits = sorted(h for h in globmod.glob(raw, recursive=True) if os.path.isfile(h))
+            if not hits:
+                raise InputError(f"--input {raw} matches no file", "check the pattern (quote it so the shell leaves it alone)")
+            found += hits
+        elif os.path.isdir(raw):
+            hits = sorted(str(p) for p in Path(raw).rglob("*") if p.is_file() and not p.name.startswith(".")
+                          and (fmt or p.suffix.lower() in EXTENSIONS))
+            if not hits:
+                raise InputError(f"input directory {raw} holds no input files", f"put {', '.join(sorted(EXTENSIONS))} files there or pass files")
+            found += hits
+        elif os.path.exists(raw):
+            found.append(raw)
+        else:
+            raise InputError(f"input {raw} does not exist", "check the path")
+    out = []
+    seen = set()
+    for f in found:
+        ap = os.path.abspath(f)
+        if ap in seen:
+            continue
+        seen.add(ap)
+        st = os.stat(ap)
+        out.append(InputFile(ap, format_for(ap, fmt), st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _missing_text(path: str, text: str, have: list[str]) -> InputError:
+    return InputError(f"{path} has no column {text!r} (it has {', '.join(map(str, have)) or 'none'})", "pass --text-column NAME")
+
+
+def _check_columns(inp: InputFile, names: list[str], cols: Columns) -> InputInfo:
+    if cols.text not in names:
+        raise _missing_text(inp.path, cols.text, names)
+    if cols.spans and cols.spans not in names:
+        raise InputError(f"{inp.path} has no spans column {cols.spans!r} (it has {', '.join(names)})", "pass --spans-column NAME or leave it out")
+    return InputInfo(has_id=bool(cols.id) and cols.id in names, rows=None)
+
+
+def check_input(inp: InputFile, cols: Columns) -> InputInfo:
+    """Open the file's header/footer and check the columns; raises InputError naming the fix."""
+    try:
+        if inp.format == "parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                pf = pq.ParquetFile(inp.path)
+            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
+                raise InputError(f"{inp.path} is not a readable Parquet file ({e})", "replace the file (it may be truncated or corrupt)") from None
+            info = _check_columns(inp, pf.schema_arrow.names, cols)
+            info.rows = pf.metadata.num_rows
+            return info
+        if inp.format == "csv":
+            reader = _open_csv(inp.path, None)
+            names = reader.schema.names
+            reader.close() if hasattr(reader, "close") else None
+            return _check_columns(inp, names, cols)
+        if inp.format == "jsonl":
+            with open(inp.path, "rb") as f:
+                for line in f:
+                    if line.strip():
+                        try:
+                            rec = json.loads(line)
+                        except (json.JSONDecodeError, UnicodeDecodeError):
+                            break  # a bad line is a row problem, reported in docs/
+                        if isinstance(rec, dict):
+                            return _check_columns(inp, list(rec), cols)
+                        break
+            return InputInfo(has_id=bool(cols.id), rows=None)
+        if inp.format in ("gmb", "conll"):
+            from .readers import read_conll, read_gmb
+
+            reader = read_gmb if inp.format == "gmb" else read_conll
+            next(iter(reader(inp.path, max_sentences=1)), None)
+            return InputInfo(has_id=inp.format == "gmb", rows=None)
+    except PermissionError as e:
+        raise InputError(f"cannot read {inp.path}: {e.strerror}", "check its permissions") from None
+    except pa.ArrowInvalid as e:
+        raise InputError(f"{inp.path} is not a readable {inp.format} file ({e})", "fix or replace the file") from None
+    except OSError as e:
+        raise InputError(f"cannot read {inp.path}: {e.strerror or e}", "check the path and its permissions") from None
+    raise InputError(f"unknown format {inp.format!r}", f"use one of {', '.join(FORMATS)}")
+
+
+def _open_csv(path: str, cols: Columns | None):
+    import pyarrow.csv as pcsv
+
+    convert = None
+    if cols is not None:
+        # binary, decoded per row: one bad byte sequence marks one row, not the whole file
+        wanted = [c for c in (cols.text, cols.id, cols.spans) if c]
+        convert = pcsv.ConvertOptions(column_types={c: pa.binary() for c in wanted}, include_columns=wanted, include_missing_columns=True)
+    return pcsv.open_csv(
+        path,
+        read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=convert,
+    )
+
+
+def _rechunk(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        pending.append(b)
+        count += b.num_rows
+        while count >= size:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, size)
+            rest = table.slice(size)
+            pending = rest.to_batches() if rest.num_rows else []
+            count = rest.num_rows
+    if count:
+        yield pa.Table.from_batches(pending)
+
+
+def _jsonl_chunks(path: str, size: int) -> Iterator[tuple[list, int]]:
+    records: list = []
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    rec = BadRecord(f"line {lineno} is a JSON {type(rec).__name__}, not an object")
+            except UnicodeDecodeError as e:
+                rec = BadRecord(f"line {lineno} is not valid UTF-8 ({e.reason} at byte {e.start})")
+            except json.JSONDecodeError as e:
+                rec = BadRecord(f"line {lineno} is not JSON ({e.msg} at column {e.colno})")
+            records.append(rec)
+            if len(records) == size:
+                yield records, f.tell()
+                records = []
+        if records:
+            yield records, f.tell()
+
+
+def iter_chunks(inp: InputFile, input_index: int, chunk_size: int, cols: Columns) -> Iterator[Chunk]:
+    """Yield the file's chunks in order. Errors reading mid-file become InputError."""
+    if chunk_size < 1:
+        raise InputError("--chunk-size must be at least 1", "pass a positive number of records")
+    row = 0
+    try:
+        if inp.format == "parquet":
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(inp.path)
+            names = pf.schema_arrow.names
+            wanted = [c for c in (cols.text, cols.id, cols.spans) if c and c in names]
+            tables = _rechunk(pf.iter_batches(batch_size=min(chunk_size, 65536), columns=wanted), chunk_size)
+            source = ((t, t.num_rows, None) for t in tables)
+        elif inp.format == "csv":
+            tables = _rechunk(iter(_open_csv(inp.path, cols)), chunk_size)
+            source = ((t, t.num_rows, None) for t in tables)
+        elif inp.format == "jsonl":
+            source = ((recs, len(recs), pos) for recs, pos in _jsonl_chunks(inp.path, chunk_size))
+        else:
+            from .readers import read_conll, read_gmb
+
+            sentences = (read_gmb if inp.format == "gmb" else read_conll)(inp.path)
+            source = ((recs, len(recs), None) for recs in _batched(sentences, chunk_size))
+        for k, (records, n, pos) in enumerate(source):
+            yield Chunk(input_index, k, row, records, n, pos)
+            row += n
+    except pa.ArrowInvalid as e:
+        raise InputError(f"{inp.path} could not be read past row {row} ({e})", "fix or replace the file") from None
+    except OSError as e:
+        raise InputError(f"cannot read {inp.path}: {e.strerror or e}", "check the file and its permissions") from None
+
+
+def _batched(it, n):
+    buf = []
+    for x in it:
+        buf.append(x)
+        if len(buf) == n:
+            yield buf
+            buf = []
+    if buf:
+        yield buf

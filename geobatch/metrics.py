@@ -1,0 +1,184 @@
+"""Scores against gold tags, accumulated chunk by chunk and mergeable (engines merge partials).
+
+Token level (the notebook's statistics): each word counts once per entity type with B-/I- collapsed
+("category"); per category accuracy, precision, recall, F1; micro and macro precision/recall and
+macro F1 over the entity categories (O excluded from the averages, reported alone). Exact-tag per-word
+precision/recall/F1 per B-/I- tag is kept for reference.
+
+Entity level: exact spans as seqeval extracts them (`get_entities`, CoNLL default mode), counted per
+document so partial counts add up; per label, micro, and "location" with all location labels merged
+into one type. Summing per-document counts equals seqeval's corpus-level result because seqeval
+itself separates sentences with O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Iterable, Sequence
+
+from seqeval.metrics.sequence_labeling import get_entities
+
+from .labels import OUTSIDE, split_tag
+
+LOCATION = "location"  # merged location type; also the label of gold spans that carry none
+DEFAULT_LOCATION_LABELS = ("geo", "gpe")
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f}
+
+
+def _category(tag: str) -> str:
+    return split_tag(tag)[1] or OUTSIDE
+
+
+class MetricsAccumulator:
+    def __init__(self, location_labels: Iterable[str] = DEFAULT_LOCATION_LABELS):
+        self.location_labels = sorted(set(location_labels) | {LOCATION})
+        self.confusion: Counter = Counter()  # (gold_tag, pred_tag) -> words
+        self.entities: dict[str, Counter] = defaultdict(Counter)  # label -> true/pred/correct
+        self.location: Counter = Counter()
+        self.documents = 0
+
+    # -- accumulate -------------------------------------------------------------------------
+    def add(self, gold: Sequence[str], pred: Sequence[str]) -> None:
+        if len(gold) != len(pred):
+            raise ValueError(f"gold has {len(gold)} tags, prediction {len(pred)}")
+        self.documents += 1
+        self.confusion.update(zip(gold, pred))
+        self._count(self.entities, gold, pred)
+        merged: dict[str, Counter] = defaultdict(Counter)
+        self._count(merged, self._merge_locations(gold), self._merge_locations(pred))
+        self.location.update(merged.get(LOCATION, Counter()))
+
+    @staticmethod
+    def _count(into: dict[str, Counter], gold: Sequence[str], pred: Sequence[str]) -> None:
+        g = set(get_entities(list(gold)))
+        p = set(get_entities(list(pred)))
+        for label, *_ in g:
+            into[label]["true"] += 1
+        for label, *_ in p:
+            into[label]["pred"] += 1
+        for label, *_ in g & p:
+            into[label]["correct"] += 1
+
+    def _merge_locations(self, tags: Sequence[str]) -> list[str]:
+        out = []
+        for t in tags:
+            prefix, etype = split_tag(t)
+            if etype in self.location_labels:
+                out.append(f"{prefix}-{LOCATION}")
+            elif etype is None:
+                out.append(OUTSIDE)
+            else:
+                out.append(OUTSIDE)  # other types do not take part in location scoring
+        return out
+
+    def merge(self, other: "MetricsAccumulator") -> "MetricsAccumulator":
+        self.confusion.update(other.confusion)
+        for k, v in other.entities.items():
+            self.entities[k].update(v)
+        self.location.update(other.location)
+        self.documents += other.documents
+        return self
+
+    @property
+    def empty(self) -> bool:
+        return self.documents == 0
+
+    # -- (de)serialise: partials live in manifest.json so a resumed job still scores everything --
+    def to_dict(self) -> dict:
+        return {
+            "location_labels": self.location_labels,
+            "documents": self.documents,
+            "confusion": [[g, p, n] for (g, p), n in sorted(self.confusion.items())],
+            "entities": {k: dict(v) for k, v in sorted(self.entities.items())},
+            "location": dict(self.location),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MetricsAccumulator":
+        m = cls(d.get("location_labels", DEFAULT_LOCATION_LABELS))
+        m.documents = int(d.get("documents", 0))
+        m.confusion = Counter({(g, p): int(n) for g, p, n in d.get("confusion", [])})
+        for k, v in d.get("entities", {}).items():
+            m.entities[k] = Counter(v)
+        m.location = Counter(d.get("location", {}))
+        return m
+
+    # -- report ----------------------------------------------------------------------------
+    def report(self) -> dict:
+        words = sum(self.confusion.values())
+        cats: Counter = Counter()  # (gold_cat, pred_cat) -> n
+        for (g, p), n in self.confusion.items():
+            cats[(_category(g), _category(p))] += n
+        names = sorted({c for pair in cats for c in pair} - {OUTSIDE}) + [OUTSIDE]
+        token = {}
+        for c in names:
+            tp = cats[(c, c)]
+            fp = sum(n for (g, p), n in cats.items() if p == c and g != c)
+            fn = sum(n for (g, p), n in cats.items() if g == c and p != c)
+            tn = words - tp - fp - fn
+            token[c] = {"accuracy": (tp + tn) / words if words else 0.0, **_prf(tp, fp, fn), "support": tp + fn, "tp": tp, "fp": fp, "fn": fn}
+        ents = [c for c in names if c != OUTSIDE]
+        tp = sum(token[c]["tp"] for c in ents)
+        fp = sum(token[c]["fp"] for c in ents)
+        fn = sum(token[c]["fn"] for c in ents)
+        micro = _prf(tp, fp, fn)
+        n_ent = len(ents)
+        macro = {
+            "precision": sum(token[c]["precision"] for c in ents) / n_ent if n_ent else 0.0,
+            "recall": sum(token[c]["recall"] for c in ents) / n_ent if n_ent else 0.0,
+            "f1": sum(token[c]["f1"] for c in ents) / n_ent if n_ent else 0.0,
+        }
+        exact = {}
+        tags = sorted({t for pair in self.confusion for t in pair} - {OUTSIDE})
+        for t in tags:
+            etp = self.confusion[(t, t)]
+            efp = sum(n for (g, p), n in self.confusion.items() if p == t and g != t)
+            efn = sum(n for (g, p), n in self.confusion.items() if g == t and p != t)
+            exact[t] = {**_prf(etp, efp, efn), "support": etp + efn}
+        correct_words = sum(n for (g, p), n in self.confusion.items() if g == p)
+        entity = {}
+        for label, c in sorted(self.entities.items()):
+            entity[label] = {**_prf(c["correct"], c["pred"] - c["correct"], c["true"] - c["correct"]), "support": c["true"]}
+        t_all = sum(c["true"] for c in self.entities.values())
+        p_all = sum(c["pred"] for c in self.entities.values())
+        c_all = sum(c["correct"] for c in self.entities.values())
+        loc = self.location
+        return {
+            "documents": self.documents,
+            "words": words,
+            "word_accuracy": correct_words / words if words else 0.0,
+            "token_level": {"per_category": token, "micro": micro, "macro": macro},
+            "exact_tag": exact,
+            "entity_level": {
+                "per_label": entity,
+                "micro": {**_prf(c_all, p_all - c_all, t_all - c_all), "support": t_all},
+                "location": {
+                    **_prf(loc["correct"], loc["pred"] - loc["correct"], loc["true"] - loc["correct"]),
+                    "support": loc["true"],
+                    "labels": self.location_labels,
+                },
+            },
+        }
+
+
+def format_report(rep: dict) -> str:
+    """The end-of-run table: token level per category, then entity level."""
+    lines = [f"metrics over {rep['documents']} documents, {rep['words']} words (word accuracy {rep['word_accuracy']:.4f})"]
+    lines.append(f"{'token level':<14}{'acc':>8}{'prec':>8}{'rec':>8}{'f1':>8}{'support':>9}")
+    for c, m in rep["token_level"]["per_category"].items():
+        lines.append(f"  {c:<12}{m['accuracy']:>8.4f}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['support']:>9}")
+    for k in ("micro", "macro"):
+        m = rep["token_level"][k]
+        lines.append(f"  {k:<12}{'':>8}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}")
+    lines.append(f"{'entity level':<14}{'':>8}{'prec':>8}{'rec':>8}{'f1':>8}{'support':>9}")
+    ent = rep["entity_level"]
+    rows = list(ent["per_label"].items()) + [("micro", ent["micro"]), ("location", ent["location"])]
+    for c, m in rows:
+        lines.append(f"  {c:<12}{'':>8}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['support']:>9}")
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""Load and validate a model directory: `model.onnx`, `tokenizer.json`, `model_card.json`.
+
+Every problem with the directory is a `ModelError` raised before any output is written, so a job
+with a bad model stops with exit code 2 and leaves OUT_DIR untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+REQUIRED_FILES = ("model.onnx", "tokenizer.json", "model_card.json")
+REQUIRED_CARD_KEYS = ("labels", "max_length", "inputs", "output")
+INPUT_DTYPES = ("int32", "int64")
+
+
+def file_sha256(path: str | Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class ModelDir:
+    path: Path
+    card: dict[str, Any]
+    sha256: str
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / "model.onnx"
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / "tokenizer.json"
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.card["labels"])
+
+    @property
+    def max_length(self) -> int:
+        return int(self.card["max_length"])
+
+    @property
+    def label_scheme(self) -> str:
+        return str(self.card.get("label_scheme") or "full")
+
+    @property
+    def input_dtypes(self) -> dict[str, str]:
+        """Input name -> numpy dtype name, in the card's order."""
+        return {i["name"]: i["dtype"] for i in self.card["inputs"]}
+
+    @property
+    def output_name(self) -> str:
+        out = self.card["output"]
+        return out["name"] if isinstance(out, dict) else str(out)
+
+
+def load_model_dir(path: str | Path) -> ModelDir:
+    p = Path(path)
+    if not p.is_dir():
+        raise ModelError(f"model directory {p} does not exist", "pass --model DIR made by `geobatch export`")
+    missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
+    if missing:
+        raise ModelError(f"model directory {p} lacks {', '.join(missing)}", "re-export it with `geobatch export` (it writes all three files)")
+    try:
+        card = json.loads((p / "model_card.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"cannot read {p / 'model_card.json'}: {e}", "re-export the model directory") from None
+    if not isinstance(card, dict):
+        raise ModelError(f"{p / 'model_card.json'} is not a JSON object", "re-export the model directory")
+    lacking = [k for k in REQUIRED_CARD_KEYS if k not in card]
+    if lacking:
+        raise ModelError(f"model card {p / 'model_card.json'} lacks {', '.join(lacking)}", "re-export the model directory")
+    labels = card["labels"]
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ModelError("model card `labels` must be a non-empty list of tag strings", "re-export the model directory")
+    inputs = card["inputs"]
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and "name" in i for i in inputs):
+        raise ModelError('model card `inputs` must be a list of {"name", "dtype"}', "re-export the model directory")
+    for i in inputs:
+        i.setdefault("dtype", "int64")
+        if i["dtype"] not in INPUT_DTYPES:
+            raise ModelError(f"model card input {i['name']} has dtype {i['dtype']}", f"use one of {', '.join(INPUT_DTYPES)}")
+    try:
+        int(card["max_length"])
+    except (TypeError, ValueError):
+        raise ModelError(f"model card max_length {card['max_length']!r} is not an integer", "re-export the model directory") from None
+    return ModelDir(p, card, file_sha256(p / "model.onnx"))

@@ -1,0 +1,388 @@
+"""Process one chunk of records into docs/tokens/spans Arrow tables: the function every engine calls.
+
+    pipe = Pipeline(model_dir, PipelineOptions(...), resolver=None)
+    result = pipe.process(records, row_start=0, has_id=True)   # -> ChunkResult
+
+Stages, each a function of its own module: records -> `DocInput`s (words from `split_words`, or
+`join_words` for word-per-row input, gold tags when present) -> `tokenize` (+ `sliding_windows`)
+-> `batching` -> `infer` -> `decode` -> resolver hook -> Arrow tables. A problem with one record
+makes that record's docs/ row `error` (with the message) and the chunk goes on; every record yields
+exactly one docs/ row.
+
+Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
+`RESOLVER_COLUMNS`); without one those columns are null.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from .batching import make_batches
+from .corpus import BadRecord
+from .decode import decode_spans, decode_word_tags, softmax
+from .documents import Sentence
+from .labels import SCHEMES, LabelScheme, split_tag
+from .metrics import DEFAULT_LOCATION_LABELS, LOCATION, MetricsAccumulator
+from .model_dir import ModelDir, load_model_dir
+from .readers.spans import parse_spans
+from .tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
+from .words import join_words, split_words, tags_from_spans
+
+RESOLVER_COLUMNS = {
+    "geonameid": pa.int64(),
+    "resolved_name": pa.string(),
+    "feature": pa.string(),
+    "country_code": pa.string(),
+    "admin1_code": pa.string(),
+    "latitude": pa.float64(),
+    "longitude": pa.float64(),
+    "population": pa.int64(),
+    "resolution_score": pa.float32(),
+}
+Resolver = Callable[[str, list[dict]], Sequence["dict | None"]]
+
+DOCS_SCHEMA = pa.schema([
+    ("doc_id", pa.string()), ("status", pa.string()), ("error", pa.string()), ("n_words", pa.int32()),
+    ("n_tokens", pa.int32()), ("n_windows", pa.int32()), ("n_spans", pa.int32()),
+])
+SPANS_SCHEMA = pa.schema([
+    ("doc_id", pa.string()), ("span_index", pa.int32()), ("start_char", pa.int32()), ("end_char", pa.int32()),
+    ("text", pa.string()), ("label", pa.string()), ("confidence", pa.float32()), ("confidence_min", pa.float32()),
+    *RESOLVER_COLUMNS.items(),
+])
+
+
+def tokens_schema(with_gold: bool) -> pa.Schema:
+    fields = [
+        ("doc_id", pa.string()), ("word_index", pa.int32()), ("word", pa.string()), ("start_char", pa.int32()),
+        ("end_char", pa.int32()), ("tag", pa.string()), ("confidence", pa.float32()),
+    ]
+    if with_gold:
+        fields.append(("gold_tag", pa.string()))
+    return pa.schema(fields)
+
+
+@dataclass
+class PipelineOptions:
+    text_column: str = "text"
+    id_column: str | None = "id"
+    spans_column: str | None = None  # gold spans (list of {start, end, label}) or a JSON string of one
+    span_label: str | None = None  # label for gold spans without one (else they count as `location`)
+    batch_size: int = 32
+    max_length: int | None = None  # None: the model card's
+    stride: int | None = None  # overlap between windows, wordpieces; None: a quarter of a window
+    provider: str = "auto"
+    threads: int | None = None
+    location_labels: Sequence[str] = DEFAULT_LOCATION_LABELS
+    with_gold: bool = False  # tokens/ gets gold_tag and metrics are kept (gmb/conll, or spans_column)
+
+
+@dataclass
+class DocInput:
+    doc_id: str
+    text: str = ""
+    offsets: list = field(default_factory=list)
+    words: list = field(default_factory=list)
+    gold: list | None = None
+    error: str | None = None
+
+
+@dataclass
+class ChunkStats:
+    docs: int = 0
+    ok: int = 0
+    empty: int = 0
+    error: int = 0
+    words: int = 0
+    real_tokens: int = 0  # wordpieces incl. [CLS]/[SEP] that the model saw
+    padded_slots: int = 0  # batch cells, padding included
+    windows: int = 0
+    batches: int = 0
+    infer_s: float = 0.0
+    total_s: float = 0.0
+
+    def merge(self, o: "ChunkStats") -> "ChunkStats":
+        for k in self.__dataclass_fields__:
+            setattr(self, k, getattr(self, k) + getattr(o, k))
+        return self
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ChunkStats":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class ChunkResult:
+    docs: pa.Table
+    tokens: pa.Table
+    spans: pa.Table
+    metrics: MetricsAccumulator | None
+    stats: ChunkStats
+    input_rows: int
+
+    def tables(self) -> dict[str, pa.Table]:
+        return {"docs": self.docs, "tokens": self.tokens, "spans": self.spans}
+
+
+def gold_mapper(label_scheme: str) -> Callable[[list[str]], list[str]]:
+    """Map gold tags onto what the model predicts (card's label_scheme); IOB2 repaired after.
+    The synthetic `location` type (gold spans without a label) is kept for location scoring."""
+    scheme = LabelScheme(label_scheme if label_scheme in SCHEMES else "full")
+
+    def mapped(tags: list[str]) -> list[str]:
+        out, prev = [], None
+        for t in tags:
+            prefix, etype = split_tag(t)
+            if etype != LOCATION:
+                prefix, etype = split_tag(scheme.map_tag(t))
+            if prefix == "I" and etype != prev:
+                prefix = "B"
+            out.append("O" if etype is None else f"{prefix}-{etype}")
+            prev = etype
+        return out
+
+    return mapped
+
+
+def _text_value(v: Any) -> tuple[str | None, str | None]:
+    """(text, error). None means no text (an empty document)."""
+    if v is None or isinstance(v, str):
+        return v, None
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            return bytes(v).decode("utf-8"), None
+        except UnicodeDecodeError as e:
+            return None, f"text is not valid UTF-8 ({e.reason} at byte {e.start})"
+    return None, f"text is {type(v).__name__}, not a string"
+
+
+def _id_value(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", errors="replace")
+    return str(v)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        model_dir: str | Path | ModelDir,
+        options: PipelineOptions | None = None,
+        resolver: Resolver | None = None,
+        tagger=None,
+    ):
+        from .infer import OnnxTagger
+
+        self.model = model_dir if isinstance(model_dir, ModelDir) else load_model_dir(model_dir)
+        self.options = options or PipelineOptions()
+        self.labels = self.model.labels
+        self.max_length = int(self.options.max_length or self.model.max_length)
+        budget = self.max_length - SPECIAL_TOKENS
+        self.stride = budget // 4 if self.options.stride is None else int(self.options.stride)
+        if budget < 1 or not 0 <= self.stride < budget:
+            from .errors import GeobatchError
+
+            raise GeobatchError(
+                f"--max-length {self.max_length} / --stride {self.stride} leave no room to advance",
+                f"use --max-length >= 3 and 0 <= --stride < max_length - 2 ({budget})",
+            )
+        if self.options.batch_size < 1:
+            from .errors import GeobatchError
+
+            raise GeobatchError("--batch-size must be at least 1", "pass a positive number")
+        self.encoder = WordpieceEncoder(self.model.tokenizer_path)
+        self.tagger = tagger or OnnxTagger(self.model, self.options.provider, self.options.threads)
+        self.resolver = resolver
+        self.map_gold = gold_mapper(self.model.label_scheme)
+        self.tokens_schema = tokens_schema(self.options.with_gold)
+
+    @property
+    def provider(self) -> str:
+        return self.tagger.provider
+
+    # -- stage 1: records -> documents -----------------------------------------------------
+    def to_documents(self, records: Any, row_start: int = 0, has_id: bool = True, id_prefix: str = "") -> list[DocInput]:
+        o = self.options
+        docs: list[DocInput] = []
+
+        def fallback_id(i: int) -> str:
+            return f"{id_prefix}{row_start + i}"
+
+        if isinstance(records, (pa.Table, pa.RecordBatch)):
+            names = records.schema.names
+            col = lambda name: records.column(name).to_pylist() if name and name in names else [None] * records.num_rows  # noqa: E731
+            rows = [
+                {o.text_column: t, "__id": i, "__spans": s}
+                for t, i, s in zip(col(o.text_column), col(o.id_column if has_id else None), col(o.spans_column))
+            ]
+        else:
+            rows = list(records)
+        for i, rec in enumerate(rows):
+            try:
+                docs.append(self._document(rec, fallback_id(i), has_id))
+            except Exception as e:  # one bad record must not stop the chunk
+                docs.append(DocInput(fallback_id(i), error=f"{type(e).__name__}: {e}"))
+        return docs
+
+    def _document(self, rec: Any, fallback: str, has_id: bool) -> DocInput:
+        o = self.options
+        if isinstance(rec, BadRecord):
+            return DocInput(fallback, error=rec.message)
+        if isinstance(rec, Sentence):
+            text, offsets = join_words(rec.words)
+            gold = self.map_gold(list(rec.tags)) if rec.tags is not None else None
+            return DocInput(rec.id or fallback, text, offsets, list(rec.words), gold)
+        if "__id" in rec:  # from an Arrow table
+            raw_id, raw_text, raw_spans = rec["__id"], rec[o.text_column], rec["__spans"]
+        else:
+            raw_id = rec.get(o.id_column) if (o.id_column and has_id) else None
+            raw_text, raw_spans = rec.get(o.text_column), rec.get(o.spans_column) if o.spans_column else None
+        doc_id = _id_value(raw_id) or fallback
+        text, err = _text_value(raw_text)
+        if err:
+            return DocInput(doc_id, error=err)
+        text = text or ""
+        words, offsets = split_words(text) if text.strip() else ([], [])
+        gold = None
+        if o.spans_column:
+            if isinstance(raw_spans, (bytes, bytearray)):
+                raw_spans = bytes(raw_spans).decode("utf-8", errors="strict")
+            try:
+                spans = parse_spans(raw_spans, text, o.span_label)
+            except ValueError as e:
+                return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} is not valid JSON ({e})")
+            gold = self.map_gold(tags_from_spans(offsets, spans, default_label=LOCATION))
+        return DocInput(doc_id, text, offsets, words, gold)
+
+    # -- stages 2-6 --------------------------------------------------------------------------
+    def process(self, records: Any, row_start: int = 0, has_id: bool = True, id_prefix: str = "") -> ChunkResult:
+        t0 = time.perf_counter()
+        stats = ChunkStats()
+        docs = self.to_documents(records, row_start, has_id, id_prefix)
+        live = [k for k, d in enumerate(docs) if d.error is None and d.words]
+        encoded = dict(zip(live, self._encode([docs[k].words for k in live])))
+
+        # windows of every document in the chunk, batched together
+        window_ids: list[np.ndarray] = []
+        plan: dict[int, tuple] = {}  # doc -> (encoded, windows, first window's number, best_win, best_pos)
+        for k in live:
+            enc = encoded[k]
+            if isinstance(enc, Exception):
+                docs[k].error = f"tokenizer failed: {enc}"
+                continue
+            wins = sliding_windows(enc.word_ntok, self.max_length, self.stride) if enc.n_tokens else []
+            bw, bp = best_windows(enc, wins)
+            plan[k] = (enc, wins, len(window_ids), bw, bp)
+            window_ids += [enc.ids[w.tok_start:w.tok_end] for w in wins]
+
+        probs: list[np.ndarray | None] = [None] * len(window_ids)
+        ti = time.perf_counter()
+        for batch in make_batches(window_ids, self.options.batch_size, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id):
+            p = softmax(self.tagger.run(batch))
+            for row, w in enumerate(batch.window_index):
+                probs[w] = p[row, : len(window_ids[w]) + SPECIAL_TOKENS]
+            stats.batches += 1
+            stats.real_tokens += batch.real_tokens
+            stats.padded_slots += batch.slots
+        stats.infer_s = time.perf_counter() - ti
+        stats.windows = len(window_ids)
+
+        metrics = MetricsAccumulator(self.options.location_labels) if self.options.with_gold else None
+        d_rows: dict[str, list] = {n: [] for n in DOCS_SCHEMA.names}
+        t_rows: dict[str, list] = {n: [] for n in self.tokens_schema.names}
+        s_rows: dict[str, list] = {n: [] for n in SPANS_SCHEMA.names}
+        for k, doc in enumerate(docs):
+            n_tokens = n_windows = 0
+            spans: list[dict] = []
+            if doc.error is None and k in plan:
+                try:
+                    enc, wins, w0, bw, bp = plan[k]
+                    n_tokens, n_windows = enc.n_tokens, len(wins)
+                    tags, conf = self._word_tags(probs, w0, bw, bp)
+                    spans = decode_spans(doc.text, doc.offsets, tags, conf)
+                    resolved = self._resolve(doc.text, spans)
+                    self._add_tokens(t_rows, doc, tags, conf)
+                    self._add_spans(s_rows, doc.doc_id, spans, resolved)
+                    if metrics is not None and doc.gold is not None:
+                        metrics.add(doc.gold, tags)
+                except Exception as e:  # keep the row, say why
+                    doc.error = f"{type(e).__name__}: {e}"
+                    spans = []
+            status = "error" if doc.error else ("ok" if doc.words else "empty")
+            stats.docs += 1
+            setattr(stats, status, getattr(stats, status) + 1)
+            stats.words += len(doc.words) if status == "ok" else 0
+            for name, v in zip(DOCS_SCHEMA.names, (doc.doc_id, status, doc.error, len(doc.words) if status == "ok" else 0,
+                                                   n_tokens, n_windows, len(spans))):
+                d_rows[name].append(v)
+        stats.total_s = time.perf_counter() - t0
+        return ChunkResult(
+            pa.table(d_rows, schema=DOCS_SCHEMA),
+            pa.table(t_rows, schema=self.tokens_schema),
+            pa.table(s_rows, schema=SPANS_SCHEMA),
+            metrics,
+            stats,
+            len(docs),
+        )
+
+    def _encode(self, words: list[list[str]]) -> list:
+        try:
+            return self.encoder.encode(words)
+        except Exception:  # find the document that broke the batch; the others go on
+            out = []
+            for w in words:
+                try:
+                    out.append(self.encoder.encode([w])[0])
+                except Exception as e:
+                    out.append(e)
+            return out
+
+    def _word_tags(self, probs, w0, bw, bp) -> tuple[list[str], np.ndarray]:
+        n = bw.shape[0]
+        has = bw >= 0
+        word_probs = np.zeros((n, len(self.labels)), np.float32)
+        for i in np.flatnonzero(has):
+            word_probs[i] = probs[w0 + bw[i]][bp[i]]
+        return decode_word_tags(word_probs, self.labels, has)
+
+    def _resolve(self, text: str, spans: list[dict]) -> list:
+        if self.resolver is None or not spans:
+            return [None] * len(spans)
+        out = list(self.resolver(text, spans))
+        if len(out) != len(spans):
+            raise ValueError(f"resolver returned {len(out)} results for {len(spans)} spans")
+        return out
+
+    def _add_tokens(self, rows: dict, doc: DocInput, tags: list[str], conf: np.ndarray) -> None:
+        n = len(doc.words)
+        rows["doc_id"] += [doc.doc_id] * n
+        rows["word_index"] += range(n)
+        rows["word"] += doc.words
+        rows["start_char"] += [s for s, _ in doc.offsets]
+        rows["end_char"] += [e for _, e in doc.offsets]
+        rows["tag"] += tags
+        rows["confidence"] += [None if np.isnan(c) else float(c) for c in conf]
+        if "gold_tag" in rows:
+            rows["gold_tag"] += doc.gold if doc.gold is not None else [None] * n
+
+    @staticmethod
+    def _add_spans(rows: dict, doc_id: str, spans: list[dict], resolved: list) -> None:
+        for i, (s, r) in enumerate(zip(spans, resolved)):
+            rows["doc_id"].append(doc_id)
+            rows["span_index"].append(i)
+            for k in ("start_char", "end_char", "text", "label"):
+                rows[k].append(s[k])
+            for k in ("confidence", "confidence_min"):
+                rows[k].append(None if np.isnan(s[k]) else s[k])
+            for k in RESOLVER_COLUMNS:
+                rows[k].append(r.get(k) if r else None)

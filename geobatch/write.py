@@ -1,0 +1,103 @@
+"""Parquet part files, written so a reader never sees half of one.
+
+Each part goes to a hidden temporary name in its table directory (`.part-....tmp-<pid>`; Arrow's
+dataset discovery skips names starting with '.'), is flushed and fsynced, then `os.replace`d onto
+its final name, which depends only on the unit of work: a unit redone after a crash overwrites its
+own earlier file instead of adding a second copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import GeobatchError
+
+TABLES = ("docs", "tokens", "spans")
+TMP_MARK = ".tmp-"
+
+
+class WriteError(GeobatchError):
+    """OUT_DIR could not be written (disk full, permissions): the job stops, finished units are kept."""
+
+    exit_code = 1
+
+
+def part_name(unit_id: str) -> str:
+    return f"part-{unit_id}.parquet"
+
+
+def fsync_dir(path: str | Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic_bytes(path: str | Path, data: bytes) -> None:
+    """Write a small file (manifest, metrics) via temp + fsync + rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        _unlink(tmp)
+        raise WriteError(f"cannot write {path}: {e.strerror or e}", "free disk space / fix permissions and rerun: finished units are kept") from None
+    fsync_dir(path.parent)
+
+
+def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Table) -> str:
+    """Write one part file atomically; returns its path relative to out_dir."""
+    directory = Path(out_dir) / table_name
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / part_name(unit_id)
+    tmp = directory / f".{final.name}{TMP_MARK}{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f, compression="zstd")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except OSError as e:
+        _unlink(tmp)
+        raise WriteError(f"cannot write {final}: {e.strerror or e}", "free disk space / fix permissions and rerun: finished units are kept") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return f"{table_name}/{final.name}"
+
+
+def remove_stale(out_dir: str | Path, keep: set[str]) -> list[str]:
+    """Remove temporary files and part files that no finished unit owns (left by a killed run)."""
+    removed = []
+    out = Path(out_dir)
+    candidates = [p for p in out.glob(f".*{TMP_MARK}*")]
+    for t in TABLES:
+        d = out / t
+        if d.is_dir():
+            candidates += [p for p in d.iterdir() if TMP_MARK in p.name or (p.name.startswith("part-") and f"{t}/{p.name}" not in keep)]
+    for p in candidates:
+        if _unlink(p):
+            removed.append(str(p.relative_to(out)))
+    return removed
+
+
+def _unlink(p: Path) -> bool:
+    try:
+        os.unlink(p)
+        return True
+    except OSError:
+        return False

