@@ -134,6 +134,11 @@ class MetricsAccumulator:
             "recall": sum(token[c]["recall"] for c in ents) / n_ent if n_ent else 0.0,
             "f1": sum(token[c]["f1"] for c in ents) / n_ent if n_ent else 0.0,
         }
+        locs = set(self.location_labels)
+        ltp = sum(n for (g, p), n in cats.items() if g in locs and p in locs)
+        lfp = sum(n for (g, p), n in cats.items() if g not in locs and p in locs)
+        lfn = sum(n for (g, p), n in cats.items() if g in locs and p not in locs)
+        location_tok = {"accuracy": (words - lfp - lfn) / words if words else 0.0, **_prf(ltp, lfp, lfn), "support": ltp + lfn}
         exact = {}
         tags = sorted({t for pair in self.confusion for t in pair} - {OUTSIDE})
         for t in tags:
@@ -153,7 +158,7 @@ class MetricsAccumulator:
             "documents": self.documents,
             "words": words,
             "word_accuracy": correct_words / words if words else 0.0,
-            "token_level": {"per_category": token, "micro": micro, "macro": macro},
+            "token_level": {"per_category": token, "micro": micro, "macro": macro, "location": location_tok},
             "exact_tag": exact,
             "entity_level": {
                 "per_label": entity,
@@ -176,9 +181,12 @@ def format_report(rep: dict) -> str:
     for k in ("micro", "macro"):
         m = rep["token_level"][k]
         lines.append(f"  {k:<12}{'':>8}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}")
+    m = rep["token_level"]["location"]
+    lines.append(f"  {'locations*':<12}{m['accuracy']:>8.4f}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['support']:>9}")
     lines.append(f"{'entity level':<14}{'':>8}{'prec':>8}{'rec':>8}{'f1':>8}{'support':>9}")
     ent = rep["entity_level"]
-    rows = list(ent["per_label"].items()) + [("micro", ent["micro"]), ("location", ent["location"])]
+    rows = list(ent["per_label"].items()) + [("micro", ent["micro"]), ("locations*", ent["location"])]
     for c, m in rows:
         lines.append(f"  {c:<12}{'':>8}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['support']:>9}")
+    lines.append(f"  * {', '.join(rep['entity_level']['location']['labels'])} merged into one location type")
     return "\n".join(lines)

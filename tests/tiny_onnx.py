@@ -71,3 +71,14 @@ def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: st
 
 def expected_tag(word: str) -> str:
     return WORD_LABELS.get(word.lower(), "O")
+
+
+try:
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def tiny_onnx_dir(tmp_path_factory) -> Path:
+        """The tiny ONNX model directory (max_length 16, so windows are exercised by short texts)."""
+        return build_tiny_model_dir(tmp_path_factory.mktemp("tiny_onnx"))
+except ImportError:  # used outside pytest
+    pass
