@@ -17,6 +17,7 @@ here, and an unknown key is an error that lists the valid ones.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -56,7 +57,8 @@ def _resolve_path(base: Path, value: str) -> str:
     if "://" in value:
         return value
     p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p))
+    # normpath only tidies "jobs/../data" for logs; base is already a resolved absolute path
+    return os.path.normpath(p if p.is_absolute() else (base / p))
 
 
 def load_job_spec(path: str | Path) -> JobSpec:

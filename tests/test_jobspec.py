@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import importlib.util
 from pathlib import Path
 
@@ -62,8 +63,8 @@ def test_spec_becomes_run_arguments_with_paths_relative_to_spec(tmp_path):
     args = run_arguments(spec, dummy_run)
     jobs = (tmp_path / "jobs").resolve()
     assert args == [
-        "--model", str(jobs / "../models/m"),
-        "--input", str(jobs / "../data/a.parquet"), "--input", "/abs/b/*.jsonl",
+        "--model", str(jobs.parent / "models/m"),
+        "--input", str(jobs.parent / "data/a.parquet"), "--input", "/abs/b/*.jsonl",
         "--output", str(jobs / "out"),
         "--batch-size", "16",
         "--spans-column", "spans",
@@ -77,7 +78,7 @@ def test_spec_becomes_run_arguments_with_paths_relative_to_spec(tmp_path):
     assert dummy_run.main(args=args, standalone_mode=False) == 0
     got = CALLS[-1]
     assert got["batch_size"] == 16 and got["quiet"] is True and got["resolve"] is False
-    assert got["inputs"] == (str(jobs / "../data/a.parquet"), "/abs/b/*.jsonl")
+    assert got["inputs"] == (str(jobs.parent / "data/a.parquet"), "/abs/b/*.jsonl")
 
 
 def test_switch_sides_and_false_flags(tmp_path):
