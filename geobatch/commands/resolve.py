@@ -1,0 +1,171 @@
+"""`geobatch resolve`: resolve *given* spans (usually gold ones) to places, judged apart from recognition.
+
+Reads documents with the runner's streaming reader (`geobatch.corpus`), their spans with
+`geobatch.readers.spans.parse_spans` (GeoWebNews' non-place types are skipped and counted), and
+writes OUT_DIR/spans/part-*.parquet (the runner's spans/ table: confidence columns stay null since
+nothing was predicted) and OUT_DIR/metrics.json. When spans carry gold coordinates (`lat`/`lon` or
+`latitude`/`longitude`), the table also gets gold_latitude, gold_longitude and error_km, and the
+metrics accuracy@161 km (unresolved counts as a miss), median/mean error km (resolved spans) and
+the share unresolved.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import click
+import pyarrow as pa
+
+from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
+from ..errors import GeobatchError, InputError
+from ..readers.spans import DEFAULT_SKIP_TYPES, SpanStats, parse_spans
+from ..write import write_atomic_bytes, write_part
+
+_GOLD_KEYS = (("lat", "lon"), ("latitude", "longitude"))
+
+
+def spans_schema(with_gold: bool) -> pa.Schema:
+    from ..resolve import RESOLVED_COLUMNS
+
+    fields = [
+        ("doc_id", pa.string()), ("span_index", pa.int32()), ("start_char", pa.int32()), ("end_char", pa.int32()),
+        ("text", pa.string()), ("label", pa.string()), ("confidence", pa.float32()), ("confidence_min", pa.float32()),
+        *RESOLVED_COLUMNS,
+    ]
+    if with_gold:
+        fields += [("gold_latitude", pa.float64()), ("gold_longitude", pa.float64()), ("error_km", pa.float64())]
+    return pa.schema(fields)
+
+
+def gold_point(extra: dict) -> tuple[float, float] | None:
+    for a, b in _GOLD_KEYS:
+        lat, lon = extra.get(a), extra.get(b)
+        if lat is not None and lon is not None:
+            try:
+                return float(lat), float(lon)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _records(chunk) -> list:
+    recs = chunk.records
+    return recs.to_pylist() if isinstance(recs, pa.Table) else recs
+
+
+@click.command(name="resolve")
+@click.option("--input", "inputs", multiple=True, required=True, help="Documents: file, directory or glob (repeatable).")
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Output directory (spans/, metrics.json).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "csv"]), default=None, help="Input format (default: from the extension).")
+@click.option("--id-column", default="id", show_default=True)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--spans-column", default="spans", show_default=True, help="Column with the spans to resolve ({start, end, ...} list or JSON).")
+@click.option("--span-label", default=None, help="Label for spans that carry none.")
+@click.option("--chunk-size", default=1000, show_default=True, help="Documents per part file.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT_DIR/spans.")
+@click.option("--quiet", is_flag=True)
+def command(inputs, output, fmt, id_column, text_column, spans_column, span_label, chunk_size, overwrite, quiet):
+    """Resolve given (gold) spans to coordinates; score them when gold coordinates are present."""
+    from ..resolve import EMPTY_RESULT, GeoScore, Resolver, geo_errors_km
+
+    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    files = resolve_inputs(list(inputs), fmt)
+    cols = Columns(text=text_column, id=id_column, spans=spans_column)
+    for f in files:
+        if f.format not in ("jsonl", "parquet", "csv"):
+            raise InputError(f"{f.path} is {f.format}: it has no text and spans columns", "give JSONL, Parquet or CSV documents")
+    infos = [check_input(f, cols) for f in files]
+    out = Path(output)
+    spans_dir = out / "spans"
+    if spans_dir.exists() and any(spans_dir.iterdir()):
+        if not overwrite:
+            raise GeobatchError(f"{spans_dir} already holds part files", "pass --overwrite or choose another --output")
+        shutil.rmtree(spans_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    t_load = time.perf_counter()
+    resolver = Resolver.load(log=say)
+    load_s = time.perf_counter() - t_load
+
+    stats = SpanStats()
+    score = GeoScore()
+    n_spans = n_resolved = n_gold = 0
+    resolve_s = 0.0
+    parts = []
+    t0 = time.perf_counter()
+    for i, (f, info) in enumerate(zip(files, infos)):
+        for chunk in iter_chunks(f, i, chunk_size, cols):
+            rows: list[dict] = []
+            for k, rec in enumerate(_records(chunk)):
+                if not isinstance(rec, dict):  # a JSONL line that is not an object
+                    raise InputError(f"{f.path} row {chunk.row_start + k + 1}: {getattr(rec, 'message', 'not a record')}",
+                                     "fix the line")
+                text = rec.get(text_column)
+                text = "" if text is None else str(text)
+                doc_id = rec.get(id_column) if info.has_id else None
+                doc_id = str(chunk.row_start + k) if doc_id is None else str(doc_id)
+                try:
+                    spans = parse_spans(rec.get(spans_column), text, span_label, DEFAULT_SKIP_TYPES, stats)
+                except ValueError as e:
+                    raise InputError(f"{f.path} document {doc_id}: spans are not valid JSON ({e})", "fix the spans column") from None
+                stats.documents += 1
+                t = time.perf_counter()
+                results = resolver.resolve_document(text, [(s.start, s.end, s.label) for s in spans])
+                resolve_s += time.perf_counter() - t
+                for j, (s, r) in enumerate(zip(spans, results)):
+                    r = r or EMPTY_RESULT
+                    row = {"doc_id": doc_id, "span_index": j, "start_char": s.start, "end_char": s.end,
+                           "text": text[s.start:s.end], "label": s.label, "confidence": None, "confidence_min": None, **r}
+                    gold = gold_point(s.extra)
+                    if gold is not None:
+                        err = float(geo_errors_km([r["latitude"]], [r["longitude"]], [gold[0]], [gold[1]])[0])
+                        score.add([err])
+                        n_gold += 1
+                        row.update(gold_latitude=gold[0], gold_longitude=gold[1], error_km=None if err != err else err)
+                    rows.append(row)
+                    n_spans += 1
+                    n_resolved += r["latitude"] is not None
+            parts.append((chunk.unit_id, rows))
+    with_gold = n_gold > 0
+    schema = spans_schema(with_gold)
+    written = []
+    for unit_id, rows in parts:
+        table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        written.append(write_part(out, "spans", unit_id, table))
+    wall = time.perf_counter() - t0
+
+    metrics = {
+        "inputs": [f.path for f in files],
+        "documents": stats.documents,
+        "spans": n_spans,
+        "spans_skipped_type": stats.skipped_type,
+        "spans_skipped_bad_offsets": stats.skipped_bad_offsets,
+        "skipped_types": list(DEFAULT_SKIP_TYPES),
+        "resolved": n_resolved,
+        "share_unresolved_all_spans": (n_spans - n_resolved) / n_spans if n_spans else None,
+        "geo": score.result() if with_gold else None,
+        "timing": {"index_load_s": round(load_s, 3), "resolve_s": round(resolve_s, 3), "wall_s": round(wall, 3),
+                   "spans_per_s": round(n_spans / resolve_s, 1) if resolve_s > 0 else None,
+                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
+        "gazetteer": resolver.gaz.meta,
+        "parts": written,
+    }
+    write_atomic_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    if not quiet:
+        _summary(metrics)
+    return 0
+
+
+def _summary(m: dict) -> None:
+    t = m["timing"]
+    click.echo(f"resolved {m['resolved']}/{m['spans']} spans in {m['documents']} documents "
+               f"({m['spans_skipped_type']} skipped by type); {t['spans_per_s']} spans/s, peak RSS {t['peak_rss_mb']} MB")
+    g = m["geo"]
+    if g:
+        click.echo(f"gold-located spans {g['gold_located_spans']}: accuracy@161km {g['accuracy_at_161km']:.3f} "
+                   f"(unresolved count as misses), median error {g['median_error_km'] or 0:.1f} km, "
+                   f"mean error {g['mean_error_km'] or 0:.1f} km, unresolved {g['share_unresolved']:.3f}")

@@ -1,0 +1,132 @@
+"""Short forms that the packaged gazetteers lack: press abbreviations, postal codes and demonyms.
+
+These are conventions of English-language news (AP style state abbreviations, "U.S.", "UK"),
+not data about places, so they are written here once; coordinates always come from the gazetteer.
+Keys are ISO 3166-1 alpha-2 country codes, or "CC.ADMIN1" GeoNames admin1 codes.
+"""
+
+from __future__ import annotations
+
+# AP stylebook state abbreviations and other common press forms -> GeoNames admin1 code
+US_STATE_ABBREVIATIONS = {
+    "US.AL": ["Ala."], "US.AZ": ["Ariz."], "US.AR": ["Ark."], "US.CA": ["Calif.", "Cal."],
+    "US.CO": ["Colo."], "US.CT": ["Conn."], "US.DE": ["Del."], "US.DC": ["D.C."],
+    "US.FL": ["Fla."], "US.GA": ["Ga."], "US.IL": ["Ill."], "US.IN": ["Ind."],
+    "US.KS": ["Kan.", "Kans."], "US.KY": ["Ky."], "US.LA": ["La."], "US.MD": ["Md."],
+    "US.MA": ["Mass."], "US.MI": ["Mich."], "US.MN": ["Minn."], "US.MS": ["Miss."],
+    "US.MO": ["Mo."], "US.MT": ["Mont."], "US.NE": ["Neb.", "Nebr."], "US.NV": ["Nev."],
+    "US.NH": ["N.H."], "US.NJ": ["N.J."], "US.NM": ["N.M.", "N.Mex."], "US.NY": ["N.Y."],
+    "US.NC": ["N.C."], "US.ND": ["N.D.", "N.Dak."], "US.OK": ["Okla."], "US.OR": ["Ore.", "Oreg."],
+    "US.PA": ["Pa.", "Penn.", "Penna."], "US.RI": ["R.I."], "US.SC": ["S.C."], "US.SD": ["S.D.", "S.Dak."],
+    "US.TN": ["Tenn."], "US.TX": ["Tex."], "US.VT": ["Vt."], "US.VA": ["Va."],
+    "US.WA": ["Wash."], "US.WV": ["W.Va.", "W.Virginia"], "US.WI": ["Wis.", "Wisc."], "US.WY": ["Wyo."],
+}
+
+# Canadian and Australian press abbreviations (admin1 codes as GeoNames has them)
+OTHER_ADMIN1_ABBREVIATIONS = {
+    "CA.02": ["B.C."], "CA.08": ["Ont."], "CA.10": ["Que."], "CA.01": ["Alta."],
+    "CA.03": ["Man."], "CA.11": ["Sask."], "CA.07": ["N.S."], "CA.04": ["N.B."], "CA.05": ["Nfld."],
+    "AU.02": ["NSW", "N.S.W."], "AU.04": ["Qld"],
+}
+
+# two-letter postal codes: only matched when written in capitals, or after a comma ("Austin, TX")
+US_POSTAL_CODES = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY",
+]
+
+COUNTRY_ABBREVIATIONS = {
+    "US": ["U.S.", "US", "USA", "U.S.A.", "America", "the States", "United States of America"],
+    "GB": ["UK", "U.K.", "Britain", "Great Britain"],
+    "AE": ["UAE", "U.A.E.", "Emirates"],
+    "CD": ["DRC", "D.R.C.", "DR Congo", "Congo-Kinshasa"],
+    "CG": ["Congo-Brazzaville"],
+    "CN": ["PRC", "P.R.C.", "Mainland China"],
+    "KR": ["ROK", "Korea"],
+    "KP": ["DPRK", "D.P.R.K."],
+    "SA": ["KSA"],
+    "NZ": ["NZ", "N.Z."],
+    "PG": ["PNG"],
+    "CZ": ["Czech Republic", "Czechia"],
+    "NL": ["Holland"],
+    "MM": ["Burma"],
+    "CI": ["Ivory Coast"],
+    "SZ": ["Swaziland"],
+    "MK": ["Macedonia"],
+    "TL": ["East Timor"],
+    "VA": ["Vatican", "the Vatican"],
+    "PS": ["Palestine", "Palestinian Territories"],
+}
+
+# demonyms and adjectives beyond countryinfo's one demonym per country
+EXTRA_DEMONYMS = {
+    "US": ["American", "Americans", "U.S.-based"],
+    "GB": ["British", "Briton", "Britons", "Brit", "Brits", "UK-based"],
+    "NL": ["Dutch"],
+    "PH": ["Philippine", "Filipinos"],
+    "FR": ["French"],
+    "DE": ["German", "Germans"],
+    "CN": ["Chinese"],
+    "JP": ["Japanese"],
+    "ES": ["Spanish", "Spaniard", "Spaniards"],
+    "IT": ["Italian", "Italians"],
+    "RU": ["Russian", "Russians"],
+    "SA": ["Saudi", "Saudis"],
+    "AE": ["Emirati", "Emiratis"],
+    "IL": ["Israeli", "Israelis"],
+    "PS": ["Palestinian", "Palestinians"],
+    "CH": ["Swiss"],
+    "SE": ["Swedish", "Swede", "Swedes"],
+    "DK": ["Danish", "Dane", "Danes"],
+    "FI": ["Finnish", "Finn", "Finns"],
+    "PL": ["Polish", "Pole", "Poles"],
+    "TR": ["Turkish", "Turk", "Turks"],
+    "GR": ["Greek", "Greeks"],
+    "IE": ["Irish"],
+    "PT": ["Portuguese"],
+    "BE": ["Belgian", "Belgians"],
+    "KR": ["South Korean", "South Koreans", "Korean", "Koreans"],
+    "KP": ["North Korean", "North Koreans"],
+    "VN": ["Vietnamese"],
+    "TH": ["Thai"],
+    "LK": ["Sri Lankan", "Sri Lankans"],
+    "NZ": ["New Zealander", "New Zealanders", "Kiwi"],
+    "CD": ["Congolese"],
+    "AF": ["Afghan", "Afghans"],
+}
+
+# subdivisions whose adjective is common in news ("Scottish", "Welsh")
+ADMIN1_DEMONYMS = {
+    "GB.ENG": ["English"],
+    "GB.SCT": ["Scottish", "Scots"],
+    "GB.WLS": ["Welsh"],
+    "GB.NIR": ["Northern Irish"],
+    "US.CA": ["Californian", "Californians"],
+    "US.TX": ["Texan", "Texans"],
+    "US.FL": ["Floridian", "Floridians"],
+    "CA.10": ["Quebecois", "Québécois"],
+}
+
+# continent adjectives
+CONTINENT_DEMONYMS = {
+    "EU": ["European", "Europeans"],
+    "AF": ["African", "Africans"],
+    "AS": ["Asian", "Asians"],
+    "SA": ["South American", "Latin American", "Latin America"],
+    "NA": ["North American", "North Americans"],
+    "OC": ["Oceanian"],
+    "AN": ["Antarctic"],
+}
+
+# words that name the kind of place rather than the place ("Hubei province", "Lagos State")
+GENERIC_WORDS = {
+    "city", "town", "village", "province", "state", "county", "region", "district", "prefecture",
+    "municipality", "governorate", "oblast", "krai", "department", "territory", "republic",
+    "island", "islands", "metropolitan", "area", "municipal", "federal", "autonomous",
+}
+GENERIC_PREFIXES = ("city of ", "state of ", "province of ", "republic of ", "town of ", "county of ", "commonwealth of ")
+
+# spelled-out forms of abbreviated name words, tried when the name as written is not found
+WORD_EXPANSIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort", "pt": "port"}

