@@ -400,7 +400,7 @@ def render_html(data: ReportData) -> str:
     title = f"geobatch report: {data.out_dir.name}"
     cards = [("documents", data.doc_totals.get("documents") or m.get("documents")), ("spans", data.n_spans),
              ("resolved places", len(places)), ("resolved mentions", sum(p.count for p in places))]
-    for k in ("docs_per_s", "real_tokens_per_s", "padding_fraction", "provider", "wall_s"):
+    for k in ("docs_per_s", "real_tokens_per_s", "padding_fraction", "provider", "wall_time_s"):
         if k in m and _is_scalar(m[k]):
             cards.append((k.replace("_", " "), m[k]))
     card_html = "".join(f"<div class='card'><b>{_e(_fmt(v))}</b>{_e(k)}</div>" for k, v in cards if v is not None)
@@ -438,8 +438,13 @@ def render_html(data: ReportData) -> str:
         f"{_e(ATTRIBUTION)}</p></section>"
     )
     if data.manifest:
-        sections.append(f"<section id='manifest'><details><summary>Run manifest</summary>"
-                        f"{render_json_tables(data.manifest)}</details></section>")
+        # per-unit bookkeeping grows with the corpus: count it, do not list it
+        units = data.manifest.get("units")
+        brief = {k: v for k, v in data.manifest.items() if k not in ("units", "sessions")}
+        if isinstance(units, dict):
+            brief["units recorded"] = len(units)
+        sections.append(f"<section id='manifest'><details><summary>Run manifest (manifest.json)</summary>"
+                        f"{render_json_tables(brief)}</details></section>")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"

