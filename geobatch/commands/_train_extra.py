@@ -1,0 +1,26 @@
+"""Shared by `geobatch train` and `geobatch export`: load the [train] extra or explain how to get it."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import GeobatchError
+
+INSTALL_HINT = "pip install 'geobatch[train]'"
+
+
+def require_training():
+    """Import the training package; missing TensorFlow/transformers/tf2onnx becomes a one-line hint (exit 2)."""
+    # transformers' TF classes need tf-keras on TF 2.21, selected by this variable before TensorFlow loads
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    missing = []
+    for module in ("tensorflow", "tf_keras", "transformers", "tf2onnx", "onnx"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise GeobatchError(f"this command needs the [train] extra ({', '.join(missing)} not installed)", f"run: {INSTALL_HINT}")
+    import training
+
+    return training

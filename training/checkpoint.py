@@ -1,0 +1,64 @@
+"""The training checkpoint directory.
+
+  config.json + tf_model.h5   the classifier (transformers save_pretrained; the head type is in training.json)
+  tokenizer.json              the base tokenizer, truncation/padding off (the runtime controls them)
+  labels.json                 label list, index order
+  training.json               metadata: files + sha256, sentences, epochs, metrics, seed, options ...
+  parity_inputs.npz           a padded validation batch of varied lengths (token ids only) for export parity
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from geobatch.errors import InputError
+
+METADATA = "training.json"
+PARITY = "parity_inputs.npz"
+
+
+def is_checkpoint(path: Path) -> bool:
+    return (path / METADATA).exists()
+
+
+def check_output(path: Path) -> None:
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not is_checkpoint(path))):
+        raise InputError(f"--output {path} exists and is not a geobatch checkpoint", "choose a new directory or remove it")
+
+
+def write_metadata(path: Path, meta: dict) -> None:
+    tmp = path / (METADATA + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path / METADATA)
+
+
+def read_metadata(path: str | Path) -> dict:
+    p = Path(path)
+    if not (p / METADATA).exists():
+        raise InputError(f"{p} is not a geobatch checkpoint (no {METADATA})", "give the --output directory of `geobatch train`")
+    meta = json.loads((p / METADATA).read_text(encoding="utf-8"))
+    if not meta.get("best_epoch"):
+        raise InputError(f"checkpoint {p} holds no trained weights yet", "let `geobatch train` finish at least one epoch")
+    return meta
+
+
+def save_model(path: Path, model) -> None:
+    model.save_pretrained(str(path))
+
+
+def load_model(path: Path, head: str):
+    from .model import load_checkpoint_model
+
+    return load_checkpoint_model(path, head)
+
+
+def write_parity_batch(path: Path, batch: dict) -> None:
+    np.savez(path / PARITY, **{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")})
+
+
+def read_parity_batch(path: Path) -> dict:
+    with np.load(Path(path) / PARITY) as z:
+        return {k: z[k] for k in z.files}

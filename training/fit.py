@@ -1,0 +1,269 @@
+"""Fine-tuning loop: dynamic-padded batches, masked loss, per-epoch validation, early stopping."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from geobatch.errors import InputError
+from geobatch.labels import LabelScheme, label_list
+
+from . import checkpoint as ckpt
+from .base import resolve_base
+from .batching import iterate_batches, pad_batch
+from .data import (
+    Encoded,
+    SpanOptions,
+    apply_scheme,
+    encode_sentences,
+    holdout_split,
+    read_sentences,
+    runtime_tokenizer,
+    sha256_file,
+    word_predictions,
+)
+
+
+@dataclass
+class TrainOptions:
+    train: list[str]
+    output: str
+    validation: str | None = None
+    format: str | None = None
+    spans: SpanOptions = field(default_factory=SpanOptions)
+    label_scheme: str = "full"
+    label_map: str | None = None
+    base_model: str | None = None
+    head: str = "linear"
+    epochs: int = 3
+    batch_size: int = 32
+    max_length: int = 128
+    learning_rate: float = 1e-4
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.01
+    class_weights: str = "none"
+    patience: int = 2
+    seed: int = 13
+    max_sentences: int | None = None
+    validation_fraction: float = 0.05
+    log_every: int = 50
+    conv_filters: int = 256
+    max_steps: int | None = None   # stop each epoch early (tests); never set for real runs
+
+
+def _seed_everything(seed: int) -> None:
+    from .tf_env import keras
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def _read_train(opts: TrainOptions) -> list:
+    out = []
+    for path in opts.train:
+        left = None if opts.max_sentences is None else opts.max_sentences - len(out)
+        if left is not None and left <= 0:
+            break
+        out.extend(read_sentences(path, opts.format, left, opts.spans))
+    if not out:
+        raise InputError("no sentences in --train", "check the files and --format")
+    return out
+
+
+def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict:
+    """Entity-level exact-span P/R/F1 (seqeval, CoNLL semantics) overall and per type, plus word accuracy."""
+    from seqeval.metrics import classification_report
+
+    report = classification_report(gold, pred, output_dict=True, zero_division=0)
+    micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+    words = sum(len(g) for g in gold)
+    correct = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
+    return {
+        "entity_precision": round(float(micro["precision"]), 4),
+        "entity_recall": round(float(micro["recall"]), 4),
+        "entity_f1": round(float(micro["f1-score"]), 4),
+        "per_type": {
+            k: {"precision": round(float(v["precision"]), 4), "recall": round(float(v["recall"]), 4),
+                "f1": round(float(v["f1-score"]), 4), "support": int(v["support"])}
+            for k, v in report.items() if not k.endswith(" avg")
+        },
+        "word_accuracy": round(correct / max(words, 1), 4),
+        "words": words,
+    }
+
+
+def _parity_batch(encoded: list[Encoded], n: int = 16) -> dict:
+    """Up to n inputs spread over the length range, so the batch mixes short (padded) and long ones."""
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+    picks = sorted({order[int(round(k))] for k in np.linspace(0, len(order) - 1, min(n, len(order)))})
+    return pad_batch([encoded[i] for i in picks])
+
+
+def train(opts: TrainOptions, log=print) -> Path:
+    """Run the whole fine-tuning; returns the checkpoint directory (best epoch's weights)."""
+    out = Path(opts.output)
+    ckpt.check_output(out)
+    if opts.class_weights not in ("none", "balanced"):
+        raise InputError(f"unknown --class-weights {opts.class_weights!r}", "use none or balanced")
+    scheme = LabelScheme.from_options(opts.label_scheme, opts.label_map)
+    base = resolve_base(opts.base_model)
+    tokenizer = runtime_tokenizer(base.tokenizer())
+
+    t0 = time.time()
+    train_sents = apply_scheme(_read_train(opts), scheme)
+    if opts.validation:
+        val_sents = apply_scheme(read_sentences(opts.validation, opts.format, None, opts.spans), scheme)
+        val_source = opts.validation
+    else:
+        train_sents, val_sents = holdout_split(train_sents, opts.validation_fraction, opts.seed)
+        val_source = f"{opts.validation_fraction:g} of --train held out (seed {opts.seed})"
+    labels = label_list(t for s in train_sents for t in s.tags)
+    if len(labels) < 2:
+        raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
+    label_to_id = {l: i for i, l in enumerate(labels)}
+    train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length)
+    val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length)
+    log(f"data: {len(train_sents)} training sentences -> {len(train_enc)} inputs, {len(val_sents)} validation ({val_source}); "
+        f"labels {labels}; read+encode {time.time() - t0:.1f}s")
+    for name, st in (("train", train_stats), ("validation", val_stats)):
+        if st.split_sentences:
+            log(f"note: {st.split_sentences} {name} sentences exceed --max-length {opts.max_length} and were split at word boundaries")
+        if st.words_without_pieces:
+            log(f"note: {st.words_without_pieces} {name} words produce no wordpiece (predicted O)")
+    if val_stats.unknown_tags:
+        log(f"note: validation tags unseen in training, scored as O in the targets: {val_stats.unknown_tags}")
+
+    from .model import balanced_class_weights, build_model, masked_token_loss
+    from .tf_env import has_gpu, keras, tf
+
+    _seed_everything(opts.seed)
+    gpu = has_gpu()
+    if gpu:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    extra = {"conv_filters": opts.conv_filters} if opts.head == "conv" else {}
+    model = build_model(base, labels, opts.head, extra)
+    class_weights = None
+    if opts.class_weights == "balanced":
+        class_weights = balanced_class_weights(np.concatenate([e.labels for e in train_enc]), len(labels))
+        log(f"class weights: {dict(zip(labels, np.round(class_weights, 3).tolist()))}")
+
+    from transformers import create_optimizer
+
+    steps_per_epoch = math.ceil(len(train_enc) / opts.batch_size)
+    if opts.max_steps:
+        steps_per_epoch = min(steps_per_epoch, opts.max_steps)
+    total_steps = steps_per_epoch * opts.epochs
+    optimizer, _ = create_optimizer(opts.learning_rate, total_steps, int(total_steps * opts.warmup_fraction), weight_decay_rate=opts.weight_decay)
+    if gpu:
+        optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+
+    spec = tf.TensorSpec([None, None], tf.int32)
+
+    # one trace for every batch shape: dynamic padding must not cause retracing
+    @tf.function(input_signature=[spec, spec, spec, spec])
+    def train_step(input_ids, attention_mask, token_type_ids, labels_):
+        with tf.GradientTape() as tape:
+            logits = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, training=True).logits
+            loss = masked_token_loss(labels_, logits, class_weights)
+            scaled = optimizer.get_scaled_loss(loss) if gpu else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        if gpu:
+            grads = optimizer.get_unscaled_gradients(grads)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    @tf.function(input_signature=[spec, spec, spec])
+    def predict_step(input_ids, attention_mask, token_type_ids):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, training=False).logits
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    def evaluate() -> dict:
+        gold, pred = [], []
+        for idx, batch in iterate_batches(val_enc, max(opts.batch_size, 64)):
+            ids = predict_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).numpy()
+            for row, i in enumerate(idx):
+                gold.append(val_enc[i].gold_tags)
+                pred.append(word_predictions(val_enc[i], ids[row], labels))
+        return entity_metrics(gold, pred)
+
+    files = [{"path": str(Path(p)), "sha256": sha256_file(p)} for p in opts.train]
+    if opts.validation:
+        files.append({"path": str(Path(opts.validation)), "sha256": sha256_file(opts.validation), "role": "validation"})
+    options = {k: v for k, v in asdict(opts).items() if k not in ("spans",)}
+    options["spans"] = asdict(opts.spans)
+    meta = {
+        "head": opts.head,
+        "labels": labels,
+        "label_scheme": scheme.name,
+        "label_map": scheme.type_map,
+        "max_length": opts.max_length,
+        "base_model": base.name,
+        "lowercase": base.lowercase(),
+        "files": files,
+        "sentences": len(train_sents),
+        "validation_sentences": len(val_sents),
+        "validation_source": val_source,
+        "epochs": 0,
+        "best_epoch": None,
+        "validation_metrics": None,
+        "history": [],
+        "seed": opts.seed,
+        "mixed_precision": gpu,
+        "options": options,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(out / "tokenizer.json"))
+    (out / "labels.json").write_text(json.dumps(labels) + "\n", encoding="utf-8")
+    ckpt.write_parity_batch(out, _parity_batch(val_enc))
+    ckpt.write_metadata(out, meta)
+
+    best_f1, bad_epochs = -1.0, 0
+    log(f"training: {opts.epochs} epoch(s) x {steps_per_epoch} steps, batch {opts.batch_size}, lr {opts.learning_rate:g}, "
+        f"head {opts.head}, {'GPU mixed precision' if gpu else 'CPU float32'}")
+    for epoch in range(1, opts.epochs + 1):
+        t_epoch = time.time()
+        losses, seen = [], 0
+        for step, (idx, batch) in enumerate(iterate_batches(train_enc, opts.batch_size, seed=opts.seed * 1000 + epoch), 1):
+            if step > steps_per_epoch:
+                break
+            loss = train_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], batch["labels"])
+            losses.append(float(loss))
+            seen += len(idx)
+            if step % opts.log_every == 0 or step == steps_per_epoch:
+                el = time.time() - t_epoch
+                rate = seen / el
+                eta = (steps_per_epoch - step) * el / step
+                log(f"epoch {epoch} step {step}/{steps_per_epoch} loss {np.mean(losses[-opts.log_every:]):.4f} "
+                    f"{rate:.1f} sent/s elapsed {el / 60:.1f} min eta {eta / 60:.1f} min")
+        train_time = time.time() - t_epoch
+        t_val = time.time()
+        metrics = evaluate()
+        val_time = time.time() - t_val
+        per_type = " ".join(f"{k} {v['f1']:.4f}" for k, v in metrics["per_type"].items())
+        log(f"epoch {epoch}: train loss {np.mean(losses):.4f} ({train_time / 60:.1f} min, {seen / train_time:.1f} sent/s); "
+            f"validation entity P {metrics['entity_precision']:.4f} R {metrics['entity_recall']:.4f} F1 {metrics['entity_f1']:.4f} "
+            f"[{per_type}] word acc {metrics['word_accuracy']:.4f} ({val_time:.0f}s)")
+        meta["epochs"] = epoch
+        meta["history"].append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 5), "train_seconds": round(train_time, 1),
+                                "validation_seconds": round(val_time, 1), "sentences_per_second": round(seen / train_time, 2), **metrics})
+        if metrics["entity_f1"] > best_f1:
+            best_f1, bad_epochs = metrics["entity_f1"], 0
+            ckpt.save_model(out, model)
+            meta["best_epoch"], meta["validation_metrics"] = epoch, metrics
+            log(f"epoch {epoch}: best so far, checkpoint saved to {out}")
+        else:
+            bad_epochs += 1
+        ckpt.write_metadata(out, meta)
+        sys.stdout.flush()
+        if bad_epochs >= opts.patience:
+            log(f"early stop: no validation F1 gain for {bad_epochs} epoch(s); best epoch {meta['best_epoch']}")
+            break
+    return out
