@@ -57,6 +57,8 @@ class ReportData:
     label_counts: Counter = field(default_factory=Counter)
     label_resolved: Counter = field(default_factory=Counter)
     label_conf_sum: Counter = field(default_factory=Counter)
+    label_conf_n: Counter = field(default_factory=Counter)
+    focus_located: int = 0  # spans with coordinates but no gazetteer entry (placed at the document's focus)
     conf_hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, dtype=np.int64))
     places: dict[int, PlaceStats] = field(default_factory=dict)
     unresolved: Counter = field(default_factory=Counter)
@@ -175,14 +177,20 @@ def _collect_spans(data: ReportData, dataset: ds.Dataset) -> None:
             for lab, c in zip(labels, conf):
                 if not math.isnan(c):
                     data.label_conf_sum[lab] += float(c)
+                    data.label_conf_n[lab] += 1
         if "geonameid" not in cols:
             continue
         gid = cols["geonameid"].to_pylist()
         texts = cols["text"].to_pylist() if "text" in cols else [""] * n
         resolved_idx = [i for i, g in enumerate(gid) if g is not None]
         resolved_set = set(resolved_idx)
+        lats = cols["latitude"].to_pylist() if "latitude" in cols else [None] * n
         for i in range(n):
-            if i not in resolved_set:
+            if i in resolved_set:
+                continue
+            if lats[i] is not None:
+                data.focus_located += 1
+            else:
                 data.unresolved[(labels[i], texts[i])] += 1
         if not resolved_idx:
             continue
@@ -261,6 +269,21 @@ def _row_table(rows: dict[str, dict], caption: str = "") -> str:
     return f'<table class="metrics sortable">{cap}<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _group_by_keys(rows: dict[str, dict]) -> list[dict[str, dict]]:
+    """Rows that share most of their keys (micro, macro, location) form one table; others stand alone."""
+    groups: list[dict[str, dict]] = []
+    for name, row in rows.items():
+        keys = set(row)
+        for g in groups:
+            first = set(next(iter(g.values())))
+            if len(keys & first) / len(keys | first) >= 0.5:
+                g[name] = row
+                break
+        else:
+            groups.append({name: row})
+    return groups
+
+
 def render_json_tables(obj: dict, title: str = "", skip: tuple[str, ...] = ("confusion",)) -> str:
     """Nested metrics/manifest JSON as tables: scalars as key/value rows, dicts of dicts as a grid."""
     scalars = {k: v for k, v in obj.items() if k not in skip and _is_scalar(v)}
@@ -269,8 +292,12 @@ def render_json_tables(obj: dict, title: str = "", skip: tuple[str, ...] = ("con
     parts = []
     if scalars:
         parts.append(_kv_table(scalars))
-    if leaf:
-        parts.append(_row_table(leaf))
+    for group in _group_by_keys(leaf):
+        if len(group) > 1:
+            parts.append(_row_table(group))
+        else:
+            (k, v), = group.items()
+            parts.append(f'<div class="sub"><h4>{_e(f"{title} › {k}" if title else k)}</h4>{_kv_table(v)}</div>')
     for k, v in nested.items():
         inner = render_json_tables(v, f"{title} › {k}" if title else k, skip)
         if inner:
@@ -301,6 +328,8 @@ def _heatmap(conf: dict) -> str:
 
 
 def _histogram(hist: np.ndarray) -> str:
+    if not hist.sum():
+        return "<p>No span confidences: these spans were given (geobatch resolve), not predicted.</p>"
     w, h, pad = 640, 220, 30
     top = int(hist.max()) if hist.size and hist.max() > 0 else 1
     bw = (w - 2 * pad) / len(hist)
@@ -324,7 +353,8 @@ def _label_table(data: ReportData) -> str:
     top = max(data.label_counts.values())
     rows = []
     for label, n in data.label_counts.most_common():
-        mean = data.label_conf_sum[label] / n if n else float("nan")
+        n_conf = data.label_conf_n[label]
+        mean = data.label_conf_sum[label] / n_conf if n_conf else float("nan")
         res = data.label_resolved[label]
         width = 100 * n / top
         rows.append(f"<tr><th>{_e(label)}</th><td class='num'>{n:,}</td>"
@@ -354,7 +384,7 @@ CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
 header{background:#1f3a5f;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
 header p{margin:4px 0 0;opacity:.85}main{padding:8px 28px 40px;max-width:1200px}
-section{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:14px 18px;margin:16px 0}
+section{overflow-x:auto;background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:14px 18px;margin:16px 0}
 h2{font-size:17px;margin:0 0 10px}h4{margin:12px 0 4px;font-size:13px;color:#445}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}th,td{padding:3px 9px;border-bottom:1px solid #eceff3;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}caption{text-align:left;font-weight:600;padding:4px 0}
@@ -430,7 +460,9 @@ def render_html(data: ReportData) -> str:
     top_unresolved = ", ".join(f"{_e(t)} ({n})" for (_, t), n in unresolved.most_common(15)) or "none"
     sections.append(
         f"<section id='places'><h2>Top places</h2>{_places_table(places)}"
-        f"<p class='note'>Unresolved location spans: {sum(unresolved.values()):,}; most frequent: {top_unresolved}.</p></section>"
+        f"<p class='note'>Unresolved location spans: {sum(unresolved.values()):,}; most frequent: {top_unresolved}."
+        + (f" Placed at the document's focus without a gazetteer entry (not mapped): {data.focus_located:,}." if data.focus_located else "")
+        + "</p></section>"
     )
     sections.append(
         f"<section id='map-section'><h2>Map of resolved places</h2>{world_map_svg([vars(p) | {'name': p.name} for p in places])}"
