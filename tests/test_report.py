@@ -234,3 +234,23 @@ def test_report_renders_in_headless_chromium(tmp_path):
     variance = sum((v - mean) ** 2 for v in sample) / len(sample)
     colours = {pixels[i : i + 3] for i in range(0, len(pixels), channels * 13)}
     assert variance > 200 and len(colours) > 50, (variance, len(colours))
+
+
+def test_given_spans_without_confidence_and_focus_placed_spans(tmp_path):
+    """`geobatch resolve` output: no confidences; a span placed at the document focus has coordinates, no id."""
+    out = tmp_path / "o"
+    (out / "spans").mkdir(parents=True)
+    rows = [_span("a", 0, "Paris", None, 0.0, PARIS), _span("a", 1, "the north", None, 0.0, NONE)]
+    for r in rows:
+        r["confidence"] = r["confidence_min"] = None
+    rows[1]["latitude"], rows[1]["longitude"] = 48.0, 2.0
+    pq.write_table(pa.Table.from_pylist(rows, SPANS_SCHEMA), out / "spans" / "p.parquet")
+    (out / "metrics.json").write_text(json.dumps({"geo": {"accuracy_at_161km": 0.5, "median_error_km": 12.0},
+                                                  "timing": {"wall_s": 1.0, "spans_per_s": 2.0}}))
+    data = collect(out)
+    assert data.focus_located == 1 and not data.unresolved and data.label_counts == {"(none)": 2}
+    page = write_report(out).read_text()
+    assert "No span confidences" in page
+    assert "Placed at the document's focus without a gazetteer entry (not mapped): 1." in page
+    # geo and timing share no keys: two tables, not one grid full of blanks
+    assert "<h4>geo</h4>" in page and "<h4>timing</h4>" in page
