@@ -6,7 +6,10 @@ writes OUT_DIR/spans/part-*.parquet (the runner's spans/ table: confidence colum
 nothing was predicted) and OUT_DIR/metrics.json. When spans carry gold coordinates (`lat`/`lon` or
 `latitude`/`longitude`), the table also gets gold_latitude, gold_longitude and error_km, and the
 metrics accuracy@161 km (unresolved counts as a miss), median/mean error km (resolved spans) and
-the share unresolved.
+the share unresolved (no coordinates at all).
+
+Spans the gazetteer lacks (streets, venues) are placed at their document's focus by default, with
+geonameid/resolved_name/feature null and a low resolution_score; `--no-focus-fallback` leaves them null.
 """
 
 from __future__ import annotations
@@ -67,8 +70,11 @@ def _records(chunk) -> list:
 @click.option("--span-label", default=None, help="Label for spans that carry none.")
 @click.option("--chunk-size", default=1000, show_default=True, help="Documents per part file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT_DIR/spans.")
+@click.option("--no-focus-fallback", is_flag=True,
+              help="Leave spans the gazetteer lacks null instead of placing them at the document's focus.")
 @click.option("--quiet", is_flag=True)
-def command(inputs, output, fmt, id_column, text_column, spans_column, span_label, chunk_size, overwrite, quiet):
+def command(inputs, output, fmt, id_column, text_column, spans_column, span_label, chunk_size, overwrite,
+            no_focus_fallback, quiet):
     """Resolve given (gold) spans to coordinates; score them when gold coordinates are present."""
     from ..resolve import EMPTY_RESULT, GeoScore, Resolver, geo_errors_km
 
@@ -88,12 +94,12 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     out.mkdir(parents=True, exist_ok=True)
 
     t_load = time.perf_counter()
-    resolver = Resolver.load(log=say)
+    resolver = Resolver.load(log=say, focus_fallback=not no_focus_fallback)
     load_s = time.perf_counter() - t_load
 
     stats = SpanStats()
     score = GeoScore()
-    n_spans = n_resolved = n_gold = 0
+    n_spans = n_resolved = n_focus = n_gold = 0
     resolve_s = 0.0
     parts = []
     t0 = time.perf_counter()
@@ -128,7 +134,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                         row.update(gold_latitude=gold[0], gold_longitude=gold[1], error_km=None if err != err else err)
                     rows.append(row)
                     n_spans += 1
-                    n_resolved += r["latitude"] is not None
+                    n_resolved += r["geonameid"] is not None
+                    n_focus += r["geonameid"] is None and r["latitude"] is not None
             parts.append((chunk.unit_id, rows))
     with_gold = n_gold > 0
     schema = spans_schema(with_gold)
@@ -146,7 +153,9 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "spans_skipped_bad_offsets": stats.skipped_bad_offsets,
         "skipped_types": list(DEFAULT_SKIP_TYPES),
         "resolved": n_resolved,
-        "share_unresolved_all_spans": (n_spans - n_resolved) / n_spans if n_spans else None,
+        "located_by_focus": n_focus,
+        "focus_fallback": not no_focus_fallback,
+        "share_unresolved_all_spans": (n_spans - n_resolved - n_focus) / n_spans if n_spans else None,
         "geo": score.result() if with_gold else None,
         "timing": {"index_load_s": round(load_s, 3), "resolve_s": round(resolve_s, 3), "wall_s": round(wall, 3),
                    "spans_per_s": round(n_spans / resolve_s, 1) if resolve_s > 0 else None,
@@ -162,7 +171,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
 
 def _summary(m: dict) -> None:
     t = m["timing"]
-    click.echo(f"resolved {m['resolved']}/{m['spans']} spans in {m['documents']} documents "
+    click.echo(f"resolved {m['resolved']}/{m['spans']} spans in {m['documents']} documents, "
+               f"{m['located_by_focus']} more placed at their document's focus "
                f"({m['spans_skipped_type']} skipped by type); {t['spans_per_s']} spans/s, peak RSS {t['peak_rss_mb']} MB")
     g = m["geo"]
     if g:

