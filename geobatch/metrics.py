@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterable, Sequence
 
-from seqeval.metrics.sequence_labeling import get_entities
 
 from .labels import OUTSIDE, split_tag
 
@@ -56,6 +55,9 @@ class MetricsAccumulator:
 
     @staticmethod
     def _count(into: dict[str, Counter], gold: Sequence[str], pred: Sequence[str]) -> None:
+        # imported here: seqeval pulls in scikit-learn (seconds), which a run without gold never needs
+        from seqeval.metrics.sequence_labeling import get_entities
+
         g = set(get_entities(list(gold)))
         p = set(get_entities(list(pred)))
         for label, *_ in g:
