@@ -41,7 +41,8 @@ COUNTRY_ABBREVIATIONS = {
     "US": ["U.S.", "US", "USA", "U.S.A.", "America", "the States", "United States of America"],
     "GB": ["UK", "U.K.", "Britain", "Great Britain"],
     "AE": ["UAE", "U.A.E.", "Emirates"],
-    "CD": ["DRC", "D.R.C.", "DR Congo", "Congo-Kinshasa"],
+    # a bare "Congo" in the news is far more often the larger DRC (both stay candidates)
+    "CD": ["DRC", "D.R.C.", "DR Congo", "Congo-Kinshasa", "Congo"],
     "CG": ["Congo-Brazzaville"],
     "CN": ["PRC", "P.R.C.", "Mainland China"],
     "KR": ["ROK", "Korea"],
@@ -60,6 +61,13 @@ COUNTRY_ABBREVIATIONS = {
     "PS": ["Palestine", "Palestinian Territories"],
     "TT": ["T&T"],
     "BA": ["Bosnia"],
+}
+
+# former names that news still uses -> the country that holds the territory now
+FORMER_COUNTRY_NAMES = {
+    "CD": ["Zaire"], "LK": ["Ceylon"], "TH": ["Siam"], "IR": ["Persia"], "ZW": ["Rhodesia"],
+    "RU": ["Soviet Union", "USSR", "U.S.S.R."], "RS": ["Yugoslavia"], "CZ": ["Czechoslovakia"],
+    "DE": ["East Germany", "West Germany"], "BJ": ["Dahomey"], "BF": ["Upper Volta"], "KH": ["Kampuchea"],
 }
 
 # demonyms and adjectives beyond countryinfo's one demonym per country
@@ -166,6 +174,10 @@ PARTIAL_STOPWORDS = GENERIC_WORDS | {
     "base", "island", "islands", "county", "city", "town", "state", "district", "region", "province",
     "the", "of", "and", "de", "la", "le", "el", "al", "san", "santa", "los", "las",
 }
+
+# a name ending in one of these is a water body: no part of it is a place ("Indian Ocean" is not India)
+WATER_WORDS = {"ocean", "sea", "river", "lake", "gulf", "bay", "strait", "straits", "channel", "sound",
+               "creek", "lagoon", "canal", "reservoir", "falls"}
 
 # names made only of these need support from the rest of the document ("Western" is a province of
 # Rwanda, but a bare "Western" in the news rarely means it)

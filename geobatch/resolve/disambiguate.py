@@ -48,7 +48,7 @@ COUNTRY_WEIGHT = 2.0
 ADMIN1_WEIGHT = 1.5
 PATTERN_WEIGHT = 4.0
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
-MAX_CANDIDATES = 60
+MAX_CANDIDATES = 25
 ADMIN_TWIN_SHARE = 0.3
 SUPPORT_MIN = 0.5  # country mass from other spans that counts as support for a weak match
 FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
@@ -62,6 +62,9 @@ _UPPER_CODE = re.compile(r"^[A-Z]{2}$")
 
 # how much support from the rest of the document a match needs
 STRONG, NEEDS_COUNTRY, NEEDS_ADMIN1 = 0, 1, 2
+
+
+_PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CITY: NEEDS_ADMIN1, OTHER: NEEDS_ADMIN1}
 
 
 class Candidate:
@@ -79,7 +82,7 @@ class Resolver:
     def __init__(self, gazetteer: Gazetteer, focus_fallback: bool = True):
         self.gaz = gazetteer
         self.focus_fallback = focus_fallback
-        self._cache: dict[tuple[str, bool], list[Candidate]] = {}
+        self._cache: dict[str, tuple[str, list[Candidate]]] = {}
         g = gazetteer
         # plain Python views of the columns: per-element access is what the hot loop does
         self._feature = g.feature.tolist()
@@ -113,15 +116,17 @@ class Resolver:
         return rows
 
     def candidates(self, surface: str) -> list[Candidate]:
-        text = span_surface(surface)
-        upper = bool(_UPPER_CODE.match(text))
-        ck = (text, upper)
-        hit = self._cache.get(ck)
+        return self._entry(surface)[1]
+
+    def _entry(self, surface: str) -> tuple[str, list[Candidate]]:
+        """(name key, candidates) of a span text; memoised, since names repeat across documents."""
+        hit = self._cache.get(surface)
         if hit is None:
-            hit = self._lookup(text, upper)
+            text = span_surface(surface)
+            hit = (name_key(text), self._lookup(text, bool(_UPPER_CODE.match(text))))
             if len(self._cache) > 200_000:
                 self._cache.clear()
-            self._cache[ck] = hit
+            self._cache[surface] = hit
         return hit
 
     def _lookup(self, text: str, upper: bool) -> list[Candidate]:
@@ -145,8 +150,9 @@ class Resolver:
         pairs = self._drop_admin_twins(list(found.items()))
         cands = []
         for r, v in pairs:
-            # a country inside a longer name ("US Federal Reserve") is safe; a town is not ("Royal Street")
-            n = (NEEDS_ADMIN1 if self._feature[r] in (CITY, OTHER) else STRONG) if partial else needs
+            # a country inside a longer name ("US Federal Reserve") is safe; a state needs the country
+            # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
+            n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
             cands.append(Candidate(r, self._prior(r, v) + penalty, VIA_TRUST.get(v, 0.8) * trust, n))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
@@ -176,8 +182,10 @@ class Resolver:
         return out
 
     def _partial(self, key: str) -> list[tuple[int, int]]:
-        """Longest run of words inside a multi-word name that is itself a known name."""
+        """Longest run of words inside a multi-word name that is itself a known name (not in water names)."""
         words = key.split()
+        if words and words[-1] in aliases.WATER_WORDS:
+            return []
         for n in range(len(words) - 1, 0, -1):
             for i in range(len(words) - n + 1):
                 part = words[i:i + n]
@@ -227,8 +235,9 @@ class Resolver:
             return []
         cc_of, a1_of, feat = self._cc, self._a1, self._feature
         surfaces = [text[s[0]:s[1]] for s in spans]
-        keys = [name_key(span_surface(s)) for s in surfaces]
-        cands = [self.candidates(s) for s in surfaces]
+        entries = [self._entry(s) for s in surfaces]
+        keys = [e[0] for e in entries]
+        cands = [e[1] for e in entries]
         containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
         after_place = [bool(cands[i]) and bool(_BEFORE_COMMA.search(text[max(0, int(s[0]) - 40):int(s[0])]))
                        for i, s in enumerate(spans)]
@@ -332,8 +341,9 @@ class Resolver:
         }
 
 
-def _dominant(total_c: dict[str, float], own: dict[str, float]) -> float:
-    return max((m - own.get(cc, 0.0) for cc, m in total_c.items()), default=0.0)
+def _dominant(total: dict, own: dict) -> float:
+    """Largest context mass any one country (or subdivision) gets from the other spans."""
+    return max((m - own.get(k, 0.0) for k, m in total.items()), default=0.0)
 
 
 _SPECIFICITY = {"city": 3, "other": 2, "admin1": 1, "country": 0}

