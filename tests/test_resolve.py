@@ -78,6 +78,17 @@ def test_state_after_city_comma_is_the_state(resolver):
     assert r["Washington"]["admin1_code"] == "DC" and r["Washington"]["feature"] == "city"
 
 
+def test_neighbouring_spans_vouch_for_states(resolver):
+    r = resolve(resolver, "Crews in Rochester, New York, cleared snow.", "Rochester", "New York")
+    assert r["New York"]["feature"] == "admin1" and r["Rochester"]["admin1_code"] == "NY"
+    # a bare "New York" is the city (AP style)
+    assert resolve(resolver, "Stocks fell in New York.", "New York")["New York"]["feature"] == "city"
+    text = "Cases were found in Texas, Oklahoma, Washington and Utah."
+    r = resolve(resolver, text, "Texas", "Oklahoma", "Washington", "Utah")
+    assert all(r[n]["feature"] == "admin1" for n in r), r
+    assert r["Washington"]["admin1_code"] == "WA"
+
+
 @pytest.mark.parametrize("abbr,admin1", [("Calif.", "CA"), ("Va.", "VA"), ("N.Y.", "NY"), ("Mass.", "MA")])
 def test_state_abbreviations(resolver, abbr, admin1):
     r = resolve(resolver, f"It happened in {abbr} last week.", abbr)[abbr]

@@ -50,13 +50,15 @@ PATTERN_WEIGHT = 4.0
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
 MAX_CANDIDATES = 25
 ADMIN_TWIN_SHARE = 0.3
+TWIN_PENALTY = -2.5
 SUPPORT_MIN = 0.5  # country mass from other spans that counts as support for a weak match
 FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
 SMALL_TOWN = 50_000
 FOCUS_SCORE = 0.2
 
 _AFTER_COMMA = re.compile(r"^\s*,\s*((?:[A-Z][\w.'’-]*\.?)(?:\s+[A-Z][\w.'’-]*){0,3})")
-_BEFORE_COMMA = re.compile(r"[A-Z][\w.'’-]*\s*,\s*$")
+_COMMA_ONLY = re.compile(r"^\s*,\s*$")
+_LIST_GAP = re.compile(r"^\s*(?:,|,?\s+and|,?\s+or|/|&)\s*$")
 _UPPER_CODE = re.compile(r"^[A-Z]{2}$")
 
 
@@ -89,6 +91,7 @@ class Resolver:
         self._population = g.population.tolist()
         self._cc = g.country_code
         self._a1 = g.admin1_code
+        self._largest: dict | None = None  # (country, admin1) -> population of its largest city
 
     @classmethod
     def load(cls, cache_dir=None, log=None, focus_fallback: bool = True) -> "Resolver":
@@ -147,22 +150,25 @@ class Resolver:
         if not found:
             found = dict(self._partial(key))
             penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
-        pairs = self._drop_admin_twins(list(found.items()))
+        pairs = list(found.items())
+        twins = self._admin_twins(pairs)
         cands = []
         for r, v in pairs:
             # a country inside a longer name ("US Federal Reserve") is safe; a state needs the country
             # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
             n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
-            cands.append(Candidate(r, self._prior(r, v) + penalty, VIA_TRUST.get(v, 0.8) * trust, n))
+            twin = TWIN_PENALTY if r in twins else 0.0
+            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
 
-    def _drop_admin_twins(self, found: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """A subdivision named after the big city inside it (Tbilisi, Paris department) means the city.
+    def _admin_twins(self, found: list[tuple[int, int]]) -> set[int]:
+        """Subdivisions named after the big city inside them ("São Paulo", "Tbilisi", "New York", the
+        Paris département): GeoNames, like news, takes the bare name for the city, so these get a penalty
+        (context or "Rochester, New York" can still pick them).
 
-        GeoNames, like news, takes the bare name for the city; the subdivision stays a candidate only
-        when its same-named city holds under 30 % of its (summed city) population (Quebec province
-        keeps "Quebec").
+        Twin: a same-named city in the same admin1 that is the largest city there or holds at least 30 %
+        of its (summed city) population. Quebec province is no twin of Quebec City (Montreal is bigger).
         """
         feat, pop, cc, a1 = self._feature, self._population, self._cc, self._a1
         cities: dict = {}
@@ -171,15 +177,26 @@ class Resolver:
                 k = (cc[r], a1[r])
                 cities[k] = max(cities.get(k, 0), pop[r])
         if not cities:
-            return found
-        out = []
+            return set()
+        twins = set()
         for r, v in found:
             if feat[r] in (ADMIN1, OTHER):
-                pop_city = cities.get((cc[r], a1[r]), 0)
-                if pop_city and pop_city >= ADMIN_TWIN_SHARE * pop[r]:
-                    continue
-            out.append((r, v))
-        return out
+                k = (cc[r], a1[r])
+                pop_city = cities.get(k, 0)
+                if pop_city and (pop_city >= ADMIN_TWIN_SHARE * pop[r] or pop_city >= self._largest_city(k)):
+                    twins.add(r)
+        return twins
+
+    def _largest_city(self, key: tuple[str, str]) -> int:
+        if self._largest is None:
+            largest: dict = {}
+            for r, f in enumerate(self._feature):
+                if f == CITY:
+                    k = (self._cc[r], self._a1[r])
+                    if self._population[r] > largest.get(k, -1):
+                        largest[k] = self._population[r]
+            self._largest = largest
+        return self._largest.get(key, 0)
 
     def _partial(self, key: str) -> list[tuple[int, int]]:
         """Longest run of words inside a multi-word name that is itself a known name (not in water names)."""
@@ -214,6 +231,37 @@ class Resolver:
                 return rows
         return []
 
+    def _after_place(self, text: str, spans: Sequence[tuple], cands: list) -> list[set]:
+        """Per span, candidates that the neighbouring spans vouch for.
+
+        - "Rochester, New York": a span right after another one and a comma gets its candidates that
+          contain a candidate of the span before (the state that holds Rochester);
+        - "Texas, Oklahoma, Washington and Utah": in a list, a span whose neighbour is surely a state
+          (country) gets its candidates that are states of that country (countries).
+        """
+        order = sorted(range(len(spans)), key=lambda i: int(spans[i][0]))
+        out: list[set] = [set() for _ in spans]
+        for a, b in zip(order, order[1:]):
+            if not cands[a] or not cands[b]:
+                continue
+            between = text[int(spans[a][1]):int(spans[b][0])]
+            if _COMMA_ONLY.match(between):
+                inner = [c.row for c in cands[a] if self._feature[c.row] in (CITY, OTHER)]
+                for c in cands[b]:
+                    if self._feature[c.row] in (COUNTRY, ADMIN1, OTHER) and self._inside_any(inner, c.row):
+                        out[b].add(c.row)
+            if _LIST_GAP.match(between):
+                for x, y in ((a, b), (b, a)):
+                    top = cands[x][0]  # highest prior
+                    kind, cc = self._feature[top.row], self._cc[top.row]
+                    if kind in (COUNTRY, ADMIN1) and (len(cands[x]) == 1 or cands[x][1].prior < top.prior - 1):
+                        out[y].update(c.row for c in cands[y]
+                                      if self._feature[c.row] == kind and (kind == COUNTRY or self._cc[c.row] == cc))
+        return out
+
+    def _inside_any(self, rows: list[int], container: int) -> bool:
+        return any(self._inside(r, [container]) for r in rows)
+
     def _inside(self, row: int, containers: list[int]) -> bool:
         cc, a1, f_row = self._cc[row], self._a1[row], self._feature[row]
         for r in containers:
@@ -239,8 +287,7 @@ class Resolver:
         keys = [e[0] for e in entries]
         cands = [e[1] for e in entries]
         containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
-        after_place = [bool(cands[i]) and bool(_BEFORE_COMMA.search(text[max(0, int(s[0]) - 40):int(s[0])]))
-                       for i, s in enumerate(spans)]
+        after_place = self._after_place(text, spans, cands)
 
         scores = [[c.prior for c in cs] for cs in cands]
         own_c: dict[str, dict] = {}
@@ -284,7 +331,7 @@ class Resolver:
                             s += ADMIN1_WEIGHT * min(total_a.get((cc, a1), 0.0) - oa.get((cc, a1), 0.0), 1.0)
                     if cont and self._inside(c.row, cont):
                         s += PATTERN_WEIGHT
-                    if after and feat[c.row] in (COUNTRY, ADMIN1):
+                    if after and c.row in after:
                         s += PATTERN_WEIGHT
                     sc.append(s)
                 new_scores.append(sc)
