@@ -24,8 +24,9 @@ town with no support, in a document that is clearly about another country, is dr
 likely a local street or venue the gazetteer lacks).
 
 Focus fallback (on by default): a span left unresolved gets the coordinates, country and admin1 of
-the document's focus (its most-mentioned city, else subdivision, else country), with geonameid,
-resolved_name and feature null, so nobody mistakes it for a gazetteer match, and a low score.
+the nearest resolved city mention in the text (else of the document's most-mentioned place at the most
+specific level), with geonameid, resolved_name, feature and population null, so nobody mistakes it
+for a gazetteer match, and a score of at most 0.2.
 """
 
 from __future__ import annotations
@@ -351,9 +352,7 @@ class Resolver:
             p = _softmax(sc)[best]
             out.append(self._result(c.row, p * c.trust))
         if self.focus_fallback and any(r is None for r in out):
-            focus = _focus(out)
-            if focus is not None:
-                out = [r if r is not None else focus for r in out]
+            out = _fill_from_focus(out, [int(s[0]) for s in spans])
         return out
 
     def _supported(self, c: Candidate, own_c: dict, own_a: dict, total_c: dict, total_a: dict) -> bool:
@@ -396,6 +395,21 @@ def _dominant(total: dict, own: dict) -> float:
 _SPECIFICITY = {"city": 3, "other": 2, "admin1": 1, "country": 0}
 
 
+def _fill_from_focus(results: list, starts: list[int]) -> list:
+    """Unresolved spans take the location of the nearest resolved city (or admin2) mention in the
+    text, else of the document's most-mentioned place at the most specific level it has."""
+    local = [(starts[i], r) for i, r in enumerate(results)
+             if r is not None and r["geonameid"] is not None and r["feature"] in ("city", "other")]
+    overall = _focus(results)
+    out = []
+    for i, r in enumerate(results):
+        if r is None:
+            src = min(local, key=lambda x: abs(x[0] - starts[i]))[1] if local else overall
+            r = _as_focus(src) if src is not None else None
+        out.append(r)
+    return out
+
+
 def _focus(results: list) -> dict | None:
     """The document's focus: the most specific level with a resolved span, most-mentioned there."""
     weight: dict[int, float] = {}
@@ -410,7 +424,11 @@ def _focus(results: list) -> dict | None:
         return None
     level = max(_SPECIFICITY[first[g]["feature"]] for g in weight)
     gid = max((g for g in weight if _SPECIFICITY[first[g]["feature"]] == level), key=weight.__getitem__)
-    r = first[gid]
+    return first[gid]
+
+
+def _as_focus(r: dict) -> dict:
+    """A focus placement: the place's location, no claim to be that place."""
     return {**r, "geonameid": None, "resolved_name": None, "feature": None, "population": None,
             "resolution_score": round(min(FOCUS_SCORE, FOCUS_SCORE * r["resolution_score"] + 0.05), 4)}
 
