@@ -190,12 +190,16 @@ class Resolver:
 
     def _largest_city(self, key: tuple[str, str]) -> int:
         if self._largest is None:
-            largest: dict = {}
-            for r, f in enumerate(self._feature):
-                if f == CITY:
-                    k = (self._cc[r], self._a1[r])
-                    if self._population[r] > largest.get(k, -1):
-                        largest[k] = self._population[r]
+            # computed once per index and kept on it, shared by every Resolver over that index
+            largest = getattr(self.gaz, "largest_city_by_admin1", None)
+            if largest is None:
+                largest = {}
+                for r, f in enumerate(self._feature):
+                    if f == CITY:
+                        k = (self._cc[r], self._a1[r])
+                        if self._population[r] > largest.get(k, -1):
+                            largest[k] = self._population[r]
+                self.gaz.largest_city_by_admin1 = largest
             self._largest = largest
         return self._largest.get(key, 0)
 
