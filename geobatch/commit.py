@@ -3,13 +3,19 @@
 OUT_DIR/
   .geobatch.lock        {"pid", "host", "create_time"}: one writer at a time
   manifest.json         job identity, model card, finished units with their parts and row counts
+  units.jsonl           while a session runs: one line per unit finished since manifest.json was written
   docs/ tokens/ spans/  part-<unit>.parquet, one per finished unit and table
   metrics.json          when gold labels were present
 
-A unit (one chunk of one input) is finished once the manifest, rewritten atomically after its part
-files were renamed into place, lists it. A rerun with the same job identity (model sha256, inputs,
-output-shaping settings) skips finished units and removes temporary files and part files no
-finished unit owns; a different identity is refused unless `overwrite`.
+Committing a unit: each part file is written under a hidden temporary name, fsynced, renamed onto
+its final name (which depends only on the unit) and its directory fsynced; then one line naming
+the unit, its parts and row counts is appended to `units.jsonl` and fsynced: that fsync is the
+commit point (see `geobatch.journal`). `manifest.json` (written atomically: temp, fsync, rename) is
+rewritten only when a session opens, finishes or stops, folding the journal in, so committing stays
+O(1) per unit. A rerun with the same job identity (model sha256, inputs, output-shaping settings)
+replays the journal, skips finished units whose part files are all present, removes temporary files
+and part files no finished unit owns, and redoes the rest; a different identity is refused unless
+`overwrite`.
 """
 
 from __future__ import annotations
@@ -17,92 +23,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 from .errors import GeobatchError
+from .journal import JOURNAL, Journal, replay
+from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
 from .metrics import MetricsAccumulator
 from .pipeline import ChunkResult, ChunkStats
-from .write import TABLES, WriteError, remove_stale, write_atomic_bytes, write_part
+from .write import TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
-LOCK = ".geobatch.lock"
 FORMAT_VERSION = 1
-
-
-def _process_alive(pid: int, create_time: float | None) -> bool:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        # a recycled pid belongs to a process started later than the lock's owner
-        return create_time is None or abs(proc.create_time() - create_time) < 1.0
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return False
-    except psutil.AccessDenied:
-        return True
-
-
-class OutputLock:
-    """An exclusive lock file; broken only when its owner (same host, pid gone) is dead."""
-
-    def __init__(self, out_dir: str | Path):
-        self.path = Path(out_dir) / LOCK
-        self.held = False
-
-    def acquire(self) -> None:
-        import psutil
-
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "create_time": psutil.Process().create_time(), "since": time.time()}
-        for _ in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is None:
-                    # unreadable: a writer between create and write, or garbage; give it a moment
-                    time.sleep(0.2)
-                    owner = self._owner()
-                if owner is not None and owner.get("host") != me["host"]:
-                    raise GeobatchError(
-                        f"{self.path.parent} is locked by pid {owner.get('pid')} on host {owner.get('host')}",
-                        f"wait for that job, or delete {self.path} if it is certainly dead",
-                    )
-                if owner is not None and _process_alive(int(owner.get("pid", -1)), owner.get("create_time")):
-                    raise GeobatchError(
-                        f"{self.path.parent} is being written by another geobatch process (pid {owner['pid']})",
-                        "wait for it to finish or choose another --output",
-                    )
-                try:  # owner gone: break the lock
-                    os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-                f.flush()
-                os.fsync(f.fileno())
-            self.held = True
-            return
-        raise GeobatchError(f"cannot take the lock {self.path}", "another process keeps taking it; retry later")
-
-    def _owner(self) -> dict | None:
-        try:
-            data = json.loads(self.path.read_text())
-            return data if isinstance(data, dict) and "pid" in data else None
-        except (OSError, ValueError):
-            return None
-
-    def release(self) -> None:
-        if self.held:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-            self.held = False
 
 
 def _identity_diff(old: dict, new: dict) -> list[str]:
@@ -126,6 +60,7 @@ class OutputDir:
         self.manifest = manifest
         self.lock = lock
         self.removed_stale = removed
+        self.journal = Journal(path)
 
     @classmethod
     def open(cls, out_dir: str | Path, identity: dict, model_card: dict, overwrite: bool = False) -> "OutputDir":
@@ -139,6 +74,7 @@ class OutputDir:
         lock = OutputLock(path)
         lock.acquire()
         try:
+            remove_dead_lock_leftovers(path)
             manifest = cls._load(path)
             if manifest is not None and not overwrite:
                 diff = _identity_diff(manifest.get("job", {}), identity)
@@ -147,23 +83,31 @@ class OutputDir:
                         f"{path} holds the output of a different job: {'; '.join(diff)}",
                         "pass --overwrite to replace it, or choose another --output",
                     )
-            elif manifest is None and not overwrite and any((path / t).exists() for t in TABLES):
+            elif manifest is None and not overwrite and any((path / t).exists() for t in (*TABLES, JOURNAL)):
                 raise GeobatchError(f"{path} has docs/tokens/spans but no {MANIFEST}", "pass --overwrite to replace them, or choose another --output")
             if overwrite:
                 for t in TABLES:
                     shutil.rmtree(path / t, ignore_errors=True)
-                for f in (MANIFEST, METRICS):
+                for f in (MANIFEST, METRICS, JOURNAL):
                     (path / f).unlink(missing_ok=True)
                 manifest = None
             resumed = manifest is not None
             if manifest is None:
                 manifest = {"format_version": FORMAT_VERSION, "job": identity, "model_card": model_card, "units": {}, "sessions": []}
+            else:
+                manifest["units"].update(replay(path))
             manifest["complete"] = False
+            # a unit counts as finished only while all its part files are there; otherwise it is redone
+            lost = [u for u, e in manifest["units"].items() if not all((path / p).is_file() for p in e["parts"].values())]
+            for u in lost:
+                del manifest["units"][u]
             keep = {p for u in manifest["units"].values() for p in u["parts"].values()}
             removed = remove_stale(path, keep)
-            manifest["sessions"].append({"started": time.time(), "resumed": resumed, "removed_stale": len(removed)})
+            manifest["sessions"].append({"started": time.time(), "resumed": resumed, "removed_stale": len(removed),
+                                         "redone_missing_parts": len(lost)})
             out = cls(path, manifest, lock, removed)
-            out._save()
+            out._save()  # the journal is folded in: only now may it go
+            out.journal.remove()
             return out
         except BaseException:
             lock.release()
@@ -193,23 +137,34 @@ class OutputDir:
         return unit_id in self.units
 
     def commit(self, unit_id: str, result: ChunkResult, info: dict[str, Any]) -> dict:
-        """Write the unit's part files, then record it (the manifest rewrite is the commit point)."""
+        """Write the unit's part files, then record it (the journal line's fsync is the commit point).
+
+        On any failure the unit's part files written so far are removed again: the unit stays
+        unfinished and leaves nothing behind.
+        """
         if result.input_rows != result.docs.num_rows:
             raise RuntimeError(f"unit {unit_id}: {result.input_rows} input rows but {result.docs.num_rows} docs rows")
-        parts = {name: write_part(self.path, name, unit_id, table) for name, table in result.tables().items()}
-        status = result.docs.column("status").to_pylist()
-        entry = {
-            **info,
-            "input_rows": result.input_rows,
-            "parts": parts,
-            "rows": {name: t.num_rows for name, t in result.tables().items()},
-            "status": {s: status.count(s) for s in ("ok", "empty", "error")},
-            "stats": result.stats.to_dict(),
-            "metrics": result.metrics.to_dict() if result.metrics is not None else None,
-            "committed_at": time.time(),
-        }
+        parts: dict[str, str] = {}
+        try:
+            for name, table in result.tables().items():
+                parts[name] = write_part(self.path, name, unit_id, table)
+            status = result.docs.column("status").to_pylist()
+            entry = {
+                **info,
+                "input_rows": result.input_rows,
+                "parts": parts,
+                "rows": {name: t.num_rows for name, t in result.tables().items()},
+                "status": {s: status.count(s) for s in ("ok", "empty", "error")},
+                "stats": result.stats.to_dict(),
+                "metrics": result.metrics.to_dict() if result.metrics is not None else None,
+                "committed_at": time.time(),
+            }
+            self.journal.append(unit_id, entry)
+        except BaseException:
+            for rel in parts.values():
+                unlink_quietly(self.path / rel)
+            raise
         self.units[unit_id] = entry
-        self._save()
         return entry
 
     def totals(self) -> dict:
@@ -235,15 +190,54 @@ class OutputDir:
             acc.merge(MetricsAccumulator.from_dict(p))
         return acc
 
+    def duplicate_ids(self, examples: int = 5) -> dict:
+        """doc_id values that occur more than once across all finished units (all rows are kept).
+
+        Memory is 8 bytes a row: pass 1 hashes every doc_id; pass 2 counts exactly only the ids whose
+        hash was seen twice, so a hash collision never reports a false duplicate.
+        """
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        def doc_ids():
+            for u in self.units.values():
+                yield pq.read_table(self.path / u["parts"]["docs"], columns=["doc_id"]).column(0).to_pylist()
+
+        hashed = [np.fromiter(map(hash, ids), np.int64, len(ids)) for ids in doc_ids()]
+        found = {"duplicate_rows": 0, "duplicated_ids": 0, "examples": []}
+        h = np.sort(np.concatenate(hashed)) if hashed else np.empty(0, np.int64)
+        twice = h[1:][h[1:] == h[:-1]]
+        if not twice.size:
+            return found
+        suspects = set(twice.tolist())
+        counts: dict[str, int] = {}
+        for ids in doc_ids():
+            for i in ids:
+                if hash(i) in suspects:
+                    counts[i] = counts.get(i, 0) + 1
+        dups = {i: n for i, n in counts.items() if n > 1}
+        found.update(duplicate_rows=sum(n - 1 for n in dups.values()), duplicated_ids=len(dups), examples=sorted(dups)[:examples])
+        return found
+
     def finish(self, summary: dict, metrics_report: dict | None) -> None:
         if metrics_report is not None:
             write_atomic_bytes(self.path / METRICS, json.dumps(metrics_report, indent=1).encode())
         self.manifest.update(summary)
         self.manifest["complete"] = True
         self._save()
+        self.journal.remove()
 
     def close(self) -> None:
-        self.lock.release()
+        """Release the lock; a session that stopped early first folds its journal into manifest.json."""
+        try:
+            if self.journal.lines:
+                try:
+                    self._save()
+                    self.journal.remove()
+                except WriteError:
+                    self.journal.close()  # the journal keeps the finished units; the next run replays it
+        finally:
+            self.lock.release()
 
     def __enter__(self):
         return self
@@ -252,4 +246,4 @@ class OutputDir:
         self.close()
 
 
-__all__ = ["OutputDir", "OutputLock", "WriteError", "MANIFEST", "METRICS", "LOCK"]
+__all__ = ["OutputDir", "OutputLock", "WriteError", "MANIFEST", "METRICS", "LOCK", "JOURNAL"]

@@ -49,8 +49,14 @@ class Columns:
 
 @dataclass
 class InputInfo:
-    has_id: bool
+    has_id: bool  # the id column is there (JSONL: in the first record)
     rows: int | None  # known up front (Parquet) or None
+    ids_per_record: bool = False  # JSONL: each record's own id when it has one, else its row number
+
+    @property
+    def use_ids(self) -> bool:
+        """What to pass as `Pipeline.process(has_id=...)`."""
+        return self.has_id or self.ids_per_record
 
 
 @dataclass
@@ -100,7 +106,10 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
             hits = sorted(str(p) for p in Path(raw).rglob("*") if p.is_file() and not p.name.startswith(".")
                           and (fmt or p.suffix.lower() in EXTENSIONS))
             if not hits:
-                raise InputError(f"input directory {raw} holds no input files", f"put {', '.join(sorted(EXTENSIONS))} files there or pass files")
+                others = sorted(p.name for p in Path(raw).rglob("*") if p.is_file() and not p.name.startswith("."))
+                skipped = f" ({len(others)} file(s) with other extensions, e.g. {others[0]})" if others else ""
+                raise InputError(f"input directory {raw} holds no input files{skipped}",
+                                 f"put {', '.join(sorted(EXTENSIONS))} files there, pass files, or pass --format to read other extensions")
             found += hits
         elif os.path.exists(raw):
             found.append(raw)
@@ -118,6 +127,33 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
     return out
 
 
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line (Arrow's messages span several)."""
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+_TEXT_TYPES = ("string", "large_string", "string_view", "binary", "large_binary", "binary_view", "null")
+
+
+def _text_type_ok(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return str(t) in _TEXT_TYPES
+
+
+def _probe_readable(inp: InputFile) -> None:
+    """Open and read one byte, through Python, so an unreadable file is named before anything runs."""
+    try:
+        with open(inp.path, "rb") as f:
+            f.read(1)
+    except IsADirectoryError:
+        raise InputError(f"cannot read {inp.path}: it is a directory", "pass the directory itself as --input, or a file") from None
+    except PermissionError as e:
+        raise InputError(f"cannot read {inp.path}: {e.strerror or e}", "check its permissions (nothing was written)") from None
+    except OSError as e:
+        raise InputError(f"cannot read {inp.path}: {e.strerror or e}", "check the file and the disk it is on (nothing was written)") from None
+
+
 def _missing_text(path: str, text: str, have: list[str]) -> InputError:
     return InputError(f"{path} has no column {text!r} (it has {', '.join(map(str, have)) or 'none'})", "pass --text-column NAME")
 
@@ -132,20 +168,31 @@ def _check_columns(inp: InputFile, names: list[str], cols: Columns) -> InputInfo
 
 def check_input(inp: InputFile, cols: Columns) -> InputInfo:
     """Open the file's header/footer and check the columns; raises InputError naming the fix."""
+    _probe_readable(inp)
     try:
         if inp.format == "parquet":
             import pyarrow.parquet as pq
 
             try:
                 pf = pq.ParquetFile(inp.path)
-            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
-                raise InputError(f"{inp.path} is not a readable Parquet file ({e})", "replace the file (it may be truncated or corrupt)") from None
-            info = _check_columns(inp, pf.schema_arrow.names, cols)
+            except (pa.ArrowException, OSError) as e:
+                raise InputError(f"{inp.path} is not a readable Parquet file ({one_line(e)})", "replace the file (it may be truncated or corrupt)") from None
+            schema = pf.schema_arrow
+            info = _check_columns(inp, schema.names, cols)
+            text_type = schema.field(cols.text).type
+            if not _text_type_ok(text_type):
+                raise InputError(f"{inp.path}: column {cols.text!r} holds {text_type}, not text",
+                                 "pass --text-column naming a string column, or convert that column to string")
             info.rows = pf.metadata.num_rows
             return info
         if inp.format == "csv":
+            if inp.size == 0:
+                raise InputError(f"{inp.path} is empty (not even a header line)", f"remove it from the inputs, or give it a header with a {cols.text!r} column")
             reader = _open_csv(inp.path, None)
-            names = reader.schema.names
+            try:
+                names = reader.schema.names
+            except UnicodeDecodeError:
+                raise InputError(f"{inp.path} has a header line that is not valid UTF-8", "save the file as UTF-8") from None
             reader.close() if hasattr(reader, "close") else None
             return _check_columns(inp, names, cols)
         if inp.format == "jsonl":
@@ -157,9 +204,11 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
                         except (json.JSONDecodeError, UnicodeDecodeError):
                             break  # a bad line is a row problem, reported in docs/
                         if isinstance(rec, dict):
-                            return _check_columns(inp, list(rec), cols)
+                            info = _check_columns(inp, list(rec), cols)
+                            info.ids_per_record = bool(cols.id)
+                            return info
                         break
-            return InputInfo(has_id=bool(cols.id), rows=None)
+            return InputInfo(has_id=bool(cols.id), rows=None, ids_per_record=bool(cols.id))
         if inp.format in ("gmb", "conll"):
             from .readers import read_conll, read_gmb
 
@@ -168,11 +217,17 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
             return InputInfo(has_id=inp.format == "gmb", rows=None)
     except PermissionError as e:
         raise InputError(f"cannot read {inp.path}: {e.strerror}", "check its permissions") from None
-    except pa.ArrowInvalid as e:
-        raise InputError(f"{inp.path} is not a readable {inp.format} file ({e})", "fix or replace the file") from None
+    except pa.ArrowException as e:
+        raise InputError(f"{inp.path} is not a readable {inp.format} file ({one_line(e)})", _fix_for(e)) from None
     except OSError as e:
-        raise InputError(f"cannot read {inp.path}: {e.strerror or e}", "check the path and its permissions") from None
+        raise InputError(f"cannot read {inp.path}: {e.strerror or one_line(e)}", "check the path and its permissions") from None
     raise InputError(f"unknown format {inp.format!r}", f"use one of {', '.join(FORMATS)}")
+
+
+def _fix_for(e: BaseException) -> str:
+    if "straddl" in str(e):  # one CSV row larger than a read block
+        return f"a CSV row is longer than {_CSV_BLOCK >> 20} MiB: convert the file to Parquet or JSONL"
+    return "fix or replace the file"
 
 
 def _open_csv(path: str, cols: Columns | None):
@@ -258,10 +313,11 @@ def iter_chunks(inp: InputFile, input_index: int, chunk_size: int, cols: Columns
         for k, (records, n, pos) in enumerate(source):
             yield Chunk(input_index, k, row, records, n, pos)
             row += n
-    except pa.ArrowInvalid as e:
-        raise InputError(f"{inp.path} could not be read past row {row} ({e})", "fix or replace the file") from None
-    except OSError as e:
-        raise InputError(f"cannot read {inp.path}: {e.strerror or e}", "check the file and its permissions") from None
+    except (pa.ArrowException, OSError) as e:
+        # found mid-file (the header/footer were fine): units before `row` are committed and kept
+        fix = _fix_for(e) if "straddl" in str(e) else "repair or replace the file"
+        raise InputError(f"{inp.path} could not be read past row {row} ({getattr(e, 'strerror', None) or one_line(e)})",
+                         f"{fix}, then rerun (with --overwrite if the file changed); units before row {row} are kept") from None
 
 
 def _batched(it, n):

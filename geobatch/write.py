@@ -54,7 +54,7 @@ def write_atomic_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        _unlink(tmp)
+        unlink_quietly(tmp)
         raise WriteError(f"cannot write {path}: {e.strerror or e}", "free disk space / fix permissions and rerun: finished units are kept") from None
     fsync_dir(path.parent)
 
@@ -72,11 +72,12 @@ def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Tab
             os.fsync(f.fileno())
         os.replace(tmp, final)
     except OSError as e:
-        _unlink(tmp)
+        unlink_quietly(tmp)
         raise WriteError(f"cannot write {final}: {e.strerror or e}", "free disk space / fix permissions and rerun: finished units are kept") from None
     except BaseException:
-        _unlink(tmp)
+        unlink_quietly(tmp)
         raise
+    fsync_dir(directory)  # the rename itself must be durable before the unit is recorded as finished
     return f"{table_name}/{final.name}"
 
 
@@ -90,12 +91,12 @@ def remove_stale(out_dir: str | Path, keep: set[str]) -> list[str]:
         if d.is_dir():
             candidates += [p for p in d.iterdir() if TMP_MARK in p.name or (p.name.startswith("part-") and f"{t}/{p.name}" not in keep)]
     for p in candidates:
-        if _unlink(p):
+        if unlink_quietly(p):
             removed.append(str(p.relative_to(out)))
     return removed
 
 
-def _unlink(p: Path) -> bool:
+def unlink_quietly(p: str | Path) -> bool:
     try:
         os.unlink(p)
         return True

@@ -76,7 +76,7 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
                     if out.done(chunk.unit_id):
                         progress.skip(chunk.n_rows)
                         continue
-                    result = pipe.process(chunk.records, chunk.row_start, info.has_id, prefix)
+                    result = pipe.process(chunk.records, chunk.row_start, info.use_ids, prefix)
                     out.commit(chunk.unit_id, result, {
                         "input": inp.path, "input_index": n, "chunk_index": chunk.index,
                         "row_start": chunk.row_start, "row_end": chunk.row_start + chunk.n_rows,
@@ -93,6 +93,11 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
         errors = totals["status"]["error"]
         error_rate = errors / totals["input_rows"] if totals["input_rows"] else 0.0
         exit_code = 1 if error_rate > config.max_error_rate else 0
+        dups = out.duplicate_ids()
+        if dups["duplicate_rows"]:
+            say(f"warning: {dups['duplicate_rows']:,} rows repeat an earlier doc_id ({dups['duplicated_ids']:,} ids occur more than once, "
+                f"e.g. {', '.join(map(repr, dups['examples']))}); all rows are kept, so join on doc_id with care "
+                f"or pass --id-column naming a unique column")
         ss = session_stats
         summary = {
             "provider": pipe.provider,
@@ -101,6 +106,7 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
             "rows": totals["rows"],
             "status": totals["status"],
             "reconciled": totals["reconciled"],
+            "duplicate_ids": dups,
             "error_rate": error_rate,
             "max_error_rate": config.max_error_rate,
             "exit_code": exit_code,
@@ -128,6 +134,7 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
         f"This session processed {summary['docs_this_session']:,} docs in {wall:.1f} s "
         f"({summary['docs_per_s']:,.1f} docs/s, {summary['real_tokens_per_s']:,.0f} real tokens/s) on {pipe.provider}; "
         f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
+        + (f" {dups['duplicate_rows']:,} rows repeat an earlier doc_id (kept)." if dups["duplicate_rows"] else "")
         + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
     )
     if report is not None:
