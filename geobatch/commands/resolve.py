@@ -3,10 +3,10 @@
 Reads documents with the runner's streaming reader (`geobatch.corpus`), their spans with
 `geobatch.readers.spans.parse_spans` (GeoWebNews' non-place types are skipped and counted), and
 writes OUT_DIR/spans/part-*.parquet (the runner's spans/ table: confidence columns stay null since
-nothing was predicted) and OUT_DIR/metrics.json. When spans carry gold coordinates (`lat`/`lon` or
-`latitude`/`longitude`), the table also gets gold_latitude, gold_longitude and error_km, and the
-metrics accuracy@161 km (unresolved counts as a miss), median/mean error km (resolved spans) and
-the share unresolved (no coordinates at all).
+nothing was predicted; gold_latitude, gold_longitude and error_km are added) and OUT_DIR/metrics.json.
+When spans carry gold coordinates (`lat`/`lon` or `latitude`/`longitude`), the metrics add
+accuracy@161 km (unresolved counts as a miss), median/mean error km (spans with coordinates) and the
+share unresolved (no coordinates at all).
 
 Spans the gazetteer lacks (streets, venues) are placed at their document's focus by default, with
 geonameid/resolved_name/feature null and a low resolution_score; `--no-focus-fallback` leaves them null.
@@ -31,17 +31,16 @@ from ..write import write_atomic_bytes, write_part
 _GOLD_KEYS = (("lat", "lon"), ("latitude", "longitude"))
 
 
-def spans_schema(with_gold: bool) -> pa.Schema:
+def spans_schema() -> pa.Schema:
+    """The runner's spans/ columns plus gold_latitude, gold_longitude, error_km (null without gold)."""
     from ..resolve import RESOLVED_COLUMNS
 
-    fields = [
+    return pa.schema([
         ("doc_id", pa.string()), ("span_index", pa.int32()), ("start_char", pa.int32()), ("end_char", pa.int32()),
         ("text", pa.string()), ("label", pa.string()), ("confidence", pa.float32()), ("confidence_min", pa.float32()),
         *RESOLVED_COLUMNS,
-    ]
-    if with_gold:
-        fields += [("gold_latitude", pa.float64()), ("gold_longitude", pa.float64()), ("error_km", pa.float64())]
-    return pa.schema(fields)
+        ("gold_latitude", pa.float64()), ("gold_longitude", pa.float64()), ("error_km", pa.float64()),
+    ])
 
 
 def gold_point(extra: dict) -> tuple[float, float] | None:
@@ -101,7 +100,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     score = GeoScore()
     n_spans = n_resolved = n_focus = n_gold = 0
     resolve_s = resolve_cpu_s = 0.0
-    parts = []
+    schema = spans_schema()
+    written = []
     t0 = time.perf_counter()
     for i, (f, info) in enumerate(zip(files, infos)):
         for chunk in iter_chunks(f, i, chunk_size, cols):
@@ -126,7 +126,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                 for j, (s, r) in enumerate(zip(spans, results)):
                     r = r or EMPTY_RESULT
                     row = {"doc_id": doc_id, "span_index": j, "start_char": s.start, "end_char": s.end,
-                           "text": text[s.start:s.end], "label": s.label, "confidence": None, "confidence_min": None, **r}
+                           "text": text[s.start:s.end], "label": s.label, "confidence": None, "confidence_min": None,
+                           **r, "gold_latitude": None, "gold_longitude": None, "error_km": None}
                     gold = gold_point(s.extra)
                     if gold is not None:
                         err = float(geo_errors_km([r["latitude"]], [r["longitude"]], [gold[0]], [gold[1]])[0])
@@ -137,13 +138,10 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     n_spans += 1
                     n_resolved += r["geonameid"] is not None
                     n_focus += r["geonameid"] is None and r["latitude"] is not None
-            parts.append((chunk.unit_id, rows))
+            # one part file per chunk, written as soon as the chunk is done: memory stays one chunk
+            table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+            written.append(write_part(out, "spans", chunk.unit_id, table))
     with_gold = n_gold > 0
-    schema = spans_schema(with_gold)
-    written = []
-    for unit_id, rows in parts:
-        table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
-        written.append(write_part(out, "spans", unit_id, table))
     wall = time.perf_counter() - t0
 
     metrics = {
