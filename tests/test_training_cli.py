@@ -14,6 +14,8 @@ import importlib, pkgutil, sys
 import geobatch
 failed = []
 for m in pkgutil.walk_packages(geobatch.__path__, "geobatch."):
+    if m.name.endswith("__main__"):  # runs the CLI
+        continue
     try:
         importlib.import_module(m.name)
     except ImportError as e:  # an optional extra (e.g. ray) that is not installed
