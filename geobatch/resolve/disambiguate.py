@@ -47,12 +47,12 @@ VIA_TRUST = {PRIMARY: 1.0, ALIAS: 1.0, ABBREVIATION: 1.0, PRESS: 1.0, CODE: 0.9,
 PARTIAL_PENALTY, PARTIAL_TRUST = -2.0, 0.6
 COUNTRY_WEIGHT = 2.0
 ADMIN1_WEIGHT = 1.5
+ADMIN1_CAP = 1.0  # admin1 mass counts up to this many names
 PATTERN_WEIGHT = 4.0
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
 MAX_CANDIDATES = 25
 ADMIN_TWIN_SHARE = 0.3
 TWIN_PENALTY = -2.5
-SUPPORT_MIN = 0.5  # country mass from other spans that counts as support for a weak match
 FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
 SMALL_TOWN = 50_000
 FOCUS_SCORE = 0.2
@@ -61,6 +61,7 @@ _AFTER_COMMA = re.compile(r"^\s*,\s*((?:[A-Z][\w.'’-]*\.?)(?:\s+[A-Z][\w.'’-
 _COMMA_ONLY = re.compile(r"^\s*,\s*$")
 _LIST_GAP = re.compile(r"^\s*(?:,|,?\s+and|,?\s+or|/|&)\s*$")
 _UPPER_CODE = re.compile(r"^[A-Z]{2}$")
+_KIND_AFTER = re.compile(r"\s+(" + "|".join(sorted(aliases.KIND_WORDS)) + r")\b(?!\s+of\b)", re.IGNORECASE)
 
 
 # how much support from the rest of the document a match needs
@@ -220,6 +221,17 @@ class Resolver:
                     return rows
         return []
 
+    def _kind_after(self, text: str, end: int, cands: list[Candidate]) -> list[Candidate]:
+        """A kind word right after the span picks among namesakes: "a Washington state farm"."""
+        m = _KIND_AFTER.match(text, end, end + 24)
+        # not "the U.S. state of Texas", "the English city of York": there the kind word is the other
+        # place's, and the span an adjective
+        if not m or len(cands) < 2 or any(self._feature[c.row] in (COUNTRY, CONTINENT) for c in cands):
+            return cands
+        kinds = aliases.KIND_WORDS.get(m.group(1).lower())
+        typed = [c for c in cands if self._feature[c.row] in kinds]
+        return typed or cands
+
     # -- "City, State" ----------------------------------------------------------------------------
     def _container_after(self, text: str, end: int) -> list[int]:
         """Rows of countries/subdivisions named right after the span, behind a comma."""
@@ -290,20 +302,23 @@ class Resolver:
         surfaces = [text[s[0]:s[1]] for s in spans]
         entries = [self._entry(s) for s in surfaces]
         keys = [e[0] for e in entries]
-        cands = [e[1] for e in entries]
+        cands = [self._kind_after(text, int(s[1]), e[1]) for s, e in zip(spans, entries)]
         containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
         after_place = self._after_place(text, spans, cands)
 
+        # a name's mentions count once and never for themselves; names with the same candidates
+        # ("Nyanza", "Nyanza Province") are one name here, so they cannot vouch for each other
+        groups = [frozenset(c.row for c in cs) for cs in cands]
+        strong = [bool(cs) and cs[0].needs == STRONG for cs in cands]
         scores = [[c.prior for c in cs] for cs in cands]
-        own_c: dict[str, dict] = {}
-        own_a: dict[str, dict] = {}
-        total_c: dict[str, float] = {}
-        total_a: dict[tuple[str, str], float] = {}
+        own_c: dict = {}
+        own_a: dict = {}
+        total_c: dict = {}
+        total_a: dict = {}
         for _round in range(2):
-            # context masses per distinct name: a name's mentions count once, and never for themselves
             own_c, own_a = {}, {}
             for i in range(n):
-                if not cands[i] or keys[i] in own_c or cands[i][0].needs != STRONG:
+                if not strong[i] or groups[i] in own_c:
                     continue
                 cm: dict[str, float] = {}
                 am: dict[tuple[str, str], float] = {}
@@ -314,16 +329,11 @@ class Resolver:
                         a1 = a1_of[c.row]
                         if a1:
                             am[(cc, a1)] = am.get((cc, a1), 0.0) + p
-                own_c[keys[i]], own_a[keys[i]] = cm, am
-            total_c, total_a = {}, {}
-            for k, cm in own_c.items():
-                for cc, p in cm.items():
-                    total_c[cc] = total_c.get(cc, 0.0) + p
-                for ka, p in own_a[k].items():
-                    total_a[ka] = total_a.get(ka, 0.0) + p
+                own_c[groups[i]], own_a[groups[i]] = cm, am
+            total_c, total_a = _sum_masses(own_c), _sum_masses(own_a)
             new_scores = []
             for i in range(n):
-                oc, oa = own_c.get(keys[i], {}), own_a.get(keys[i], {})
+                oc, oa = own_c.get(groups[i], {}), own_a.get(groups[i], {})
                 cont, after = containers[i], after_place[i]
                 sc = []
                 for c in cands[i]:
@@ -333,7 +343,7 @@ class Resolver:
                         s += COUNTRY_WEIGHT * min(total_c.get(cc, 0.0) - oc.get(cc, 0.0), 1.0)
                         a1 = a1_of[c.row]
                         if a1:
-                            s += ADMIN1_WEIGHT * min(total_a.get((cc, a1), 0.0) - oa.get((cc, a1), 0.0), 1.0)
+                            s += ADMIN1_WEIGHT * min(total_a.get((cc, a1), 0.0) - oa.get((cc, a1), 0.0), ADMIN1_CAP)
                     if cont and self._inside(c.row, cont):
                         s += PATTERN_WEIGHT
                     if after and c.row in after:
@@ -342,38 +352,40 @@ class Resolver:
                 new_scores.append(sc)
             scores = new_scores
 
-        out: list[dict | None] = []
+        best = [max(range(len(sc)), key=sc.__getitem__) if sc else -1 for sc in scores]
+        out: list[dict | None] = [None] * n
+        # strong names first: keep the winner unless it is an unknown small town in a document about
+        # another country (more likely a local street or venue that the gazetteer lacks)
+        kept_c: dict = {}
+        kept_a: dict = {}
         for i in range(n):
-            if not cands[i]:
-                out.append(None)
+            if not strong[i]:
                 continue
-            sc = scores[i]
-            best = max(range(len(sc)), key=sc.__getitem__)
-            c = cands[i][best]
-            if not self._supported(c, own_c.get(keys[i], {}), own_a.get(keys[i], {}), total_c, total_a):
-                out.append(None)
+            c = cands[i][best[i]]
+            cc, a1 = cc_of[c.row], a1_of[c.row]
+            oc = own_c.get(groups[i], {})
+            if (feat[c.row] in (CITY, OTHER) and self._population[c.row] < SMALL_TOWN
+                    and total_c.get(cc, 0.0) - oc.get(cc, 0.0) <= 0.0 and _dominant(total_c, oc) >= FOREIGN_DOMINANT):
                 continue
-            p = _softmax(sc)[best]
-            out.append(self._result(c.row, p * c.trust))
+            out[i] = self._result(c.row, _softmax(scores[i])[best[i]] * c.trust)
+            kept_c.setdefault(keys[i], set()).add(cc)
+            kept_a.setdefault(keys[i], set()).add((cc, a1))
+        # weak names (a bare direction, part of a longer name) need another resolved name behind them
+        # ("Da Nang" written out elsewhere backs "Da Nang International Airport")
+        for i in range(n):
+            if strong[i] or not cands[i]:
+                continue
+            c = cands[i][best[i]]
+            cc, a1 = cc_of[c.row], a1_of[c.row]
+            if c.needs == NEEDS_COUNTRY:
+                backed = any(cc in v for k, v in kept_c.items() if k != keys[i])
+            else:
+                backed = any((cc, a1) in v for k, v in kept_a.items() if k != keys[i])
+            if backed:
+                out[i] = self._result(c.row, _softmax(scores[i])[best[i]] * c.trust)
         if self.focus_fallback and any(r is None for r in out):
             out = _fill_from_focus(out, [int(s[0]) for s in spans])
         return out
-
-    def _supported(self, c: Candidate, own_c: dict, own_a: dict, total_c: dict, total_a: dict) -> bool:
-        """Whether the document backs a match enough to keep it (weak matches, unknown small towns)."""
-        cc, a1 = self._cc[c.row], self._a1[c.row]
-        support_c = total_c.get(cc, 0.0) - own_c.get(cc, 0.0)
-        support_a = total_a.get((cc, a1), 0.0) - own_a.get((cc, a1), 0.0)
-        if c.needs == NEEDS_COUNTRY:
-            return support_c >= SUPPORT_MIN
-        if c.needs == NEEDS_ADMIN1:
-            return support_a >= SUPPORT_MIN
-        if self._feature[c.row] in (CITY, OTHER) and self._population[c.row] < SMALL_TOWN:
-            # a small town nobody else in the document points to, while the document is clearly about
-            # another country, is more likely a local street or venue that the gazetteer lacks
-            if support_c <= 0.0 and _dominant(total_c, own_c) >= FOREIGN_DOMINANT:
-                return False
-        return True
 
     def _result(self, row: int, score: float) -> dict:
         g = self.gaz
@@ -389,6 +401,14 @@ class Resolver:
             "population": self._population[row],
             "resolution_score": round(min(max(score, 0.0), 1.0), 4),
         }
+
+
+def _sum_masses(per_group: dict) -> dict:
+    total: dict = {}
+    for masses in per_group.values():
+        for k, p in masses.items():
+            total[k] = total.get(k, 0.0) + p
+    return total
 
 
 def _dominant(total: dict, own: dict) -> float:
