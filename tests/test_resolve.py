@@ -73,6 +73,9 @@ def test_city_comma_state_pattern(resolver, text, name, cc, admin1):
 def test_state_after_city_comma_is_the_state(resolver):
     r = resolve(resolver, "Rain in Seattle, Washington, again.", "Seattle", "Washington")
     assert r["Washington"]["feature"] == "admin1" and r["Washington"]["admin1_code"] == "WA"
+    # a kind word after the span picks the namesake
+    r = resolve(resolver, "The cow came from a Washington state farm.", "Washington")
+    assert r["Washington"]["feature"] == "admin1" and r["Washington"]["admin1_code"] == "WA"
     # AP style: a bare "Washington" is the capital
     r = resolve(resolver, "Officials in Washington said the talks failed.", "Washington")
     assert r["Washington"]["admin1_code"] == "DC" and r["Washington"]["feature"] == "city"
