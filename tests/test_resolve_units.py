@@ -31,9 +31,9 @@ def test_accuracy_at_161_hand_example():
     assert np.isnan(errors[3])
     m = geo_metrics(pred_lat, pred_lon, gold, gold)
     km = 2 * math.pi * 6371.0088 / 360
-    assert m["gold_located_spans"] == 4 and m["resolved"] == 3
+    assert m["gold_located_spans"] == 4 and m["located"] == 3
     assert m["accuracy_at_161km"] == pytest.approx(2 / 4)  # the unresolved span is a miss
-    assert m["accuracy_at_161km_of_resolved"] == pytest.approx(2 / 3)
+    assert m["accuracy_at_161km_of_located"] == pytest.approx(2 / 3)
     assert m["share_unresolved"] == pytest.approx(1 / 4)
     assert m["median_error_km"] == pytest.approx(1.0 * km)
     assert m["mean_error_km"] == pytest.approx((0.5 + 1.0 + 2.0) / 3 * km)

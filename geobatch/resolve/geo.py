@@ -34,9 +34,9 @@ def geo_errors_km(pred_lat: Sequence, pred_lon: Sequence, gold_lat: Sequence, go
 class GeoScore:
     """Accumulates errors of spans that have gold coordinates; chunks add up (`add`, `merge`).
 
-    accuracy@161 km counts an unresolved span as a miss, so it is the share of *all* gold-located spans
-    resolved within 161 km. Median and mean error are over resolved spans only (an unresolved span has no
-    distance); `share_unresolved` says how many that leaves out.
+    accuracy@161 km counts a span without coordinates (unresolved) as a miss, so it is the share of
+    *all* gold-located spans placed within 161 km. Median and mean error are over located spans only
+    (an unresolved span has no distance); `share_unresolved` says how many that leaves out.
     """
 
     def __init__(self):
@@ -55,13 +55,13 @@ class GeoScore:
         hits = int((resolved <= ACCURACY_KM).sum())
         return {
             "gold_located_spans": n,
-            "resolved": int(resolved.size),
+            "located": int(resolved.size),  # spans given coordinates (gazetteer match or focus fallback)
             "share_unresolved": (n - resolved.size) / n if n else None,
             "accuracy_at_161km": hits / n if n else None,
-            "accuracy_at_161km_of_resolved": hits / resolved.size if resolved.size else None,
+            "accuracy_at_161km_of_located": hits / resolved.size if resolved.size else None,
             "median_error_km": float(np.median(resolved)) if resolved.size else None,
             "mean_error_km": float(resolved.mean()) if resolved.size else None,
-            "note": "accuracy_at_161km counts unresolved spans as misses; error km are over resolved spans",
+            "note": "accuracy_at_161km counts spans without coordinates as misses; error km are over located spans",
         }
 
 
