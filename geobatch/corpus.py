@@ -128,8 +128,9 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
 
 
 def one_line(e: BaseException) -> str:
-    """An exception's message on one line (Arrow's messages span several)."""
-    return " ".join(str(e).split()) or type(e).__name__
+    """An exception's message on one line, printable (Arrow's span several and may quote raw bytes)."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 _TEXT_TYPES = ("string", "large_string", "string_view", "binary", "large_binary", "binary_view", "null")
@@ -226,7 +227,7 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
 
 def _fix_for(e: BaseException) -> str:
     if "straddl" in str(e):  # one CSV row larger than a read block
-        return f"a CSV row is longer than {_CSV_BLOCK >> 20} MiB: convert the file to Parquet or JSONL"
+        return f"a quoted CSV field with line breaks is longer than {_CSV_BLOCK >> 20} MiB: convert the file to Parquet or JSONL"
     return "fix or replace the file"
 
 
@@ -316,8 +317,9 @@ def iter_chunks(inp: InputFile, input_index: int, chunk_size: int, cols: Columns
     except (pa.ArrowException, OSError) as e:
         # found mid-file (the header/footer were fine): units before `row` are committed and kept
         fix = _fix_for(e) if "straddl" in str(e) else "repair or replace the file"
-        raise InputError(f"{inp.path} could not be read past row {row} ({getattr(e, 'strerror', None) or one_line(e)})",
-                         f"{fix}, then rerun (with --overwrite if the file changed); units before row {row} are kept") from None
+        where, kept = (f" past row {row}", f"; units before row {row} are kept") if row else ("", "")
+        raise InputError(f"{inp.path} could not be read{where} ({getattr(e, 'strerror', None) or one_line(e)})",
+                         f"{fix}, then rerun (with --overwrite if the file changed){kept}") from None
 
 
 def _batched(it, n):

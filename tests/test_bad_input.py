@@ -374,6 +374,20 @@ def test_one_megabyte_document(tmp_path, tiny_onnx_dir):  # noqa: F811
     assert tags == [expected_tag(w) for w in words]  # a tag for every word, across every window seam
 
 
+def test_csv_field_with_newlines_longer_than_a_read_block(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """The CSV reader parses 4 MiB blocks; a quoted field with line breaks that straddles two block
+    boundaries (safe up to 4 MiB, certain past 8 MiB) cannot be read. The job stops with exit 2
+    naming the fix; nothing of that file is committed."""
+    p = tmp_path / "in.csv"
+    pcsv.write_csv(pa.table({"id": ["s", "big"], "text": ["Paris", 'Paris\nriver, "x" ' * 560_000]}), p)  # 10 MB
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 2
+    assert one_error_line(capsys) == (
+        f"error: {p} could not be read (straddling object straddles two block boundaries (try to increase block size?)); "
+        "a quoted CSV field with line breaks is longer than 4 MiB: convert the file to Parquet or JSONL, then rerun (with --overwrite if the file changed)")
+    assert json.loads((out / "manifest.json").read_text())["units"] == {}
+
+
 def test_control_characters_emoji_rtl_and_cjk(tmp_path, tiny_onnx_dir):  # noqa: F811
     texts = {
         "control": "Paris\x00 London\x07 \x1b[31mBerlin\x1b[0m tab\there\r\nFrance\x0cend",
