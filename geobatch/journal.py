@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from .errors import GeobatchError
-from .write import WriteError, fsync_dir, unlink_quietly
+from .write import WriteError, fsync_dir
 
 JOURNAL = "units.jsonl"
 
@@ -78,7 +78,15 @@ class Journal:
             self._fd = None
 
     def remove(self) -> None:
+        """Delete the journal once manifest.json holds its units (strict: a journal left behind with a
+        torn tail would glue the next session's first line onto it)."""
         self.close()
-        if unlink_quietly(self.path):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise WriteError(f"cannot remove {self.path}: {e.strerror or e}", "fix the output directory's permissions and rerun") from None
+        else:
             fsync_dir(self.path.parent)
         self.lines = 0
