@@ -2,8 +2,9 @@
 
 Each part goes to a hidden temporary name in its table directory (`.part-....tmp-<pid>`; Arrow's
 dataset discovery skips names starting with '.'), is flushed and fsynced, then `os.replace`d onto
-its final name, which depends only on the unit of work: a unit redone after a crash overwrites its
-own earlier file instead of adding a second copy.
+its final name, which depends only on the unit of work (a unit redone after a crash overwrites its
+own earlier file instead of adding a second copy), and the directory is fsynced so the rename
+survives a power loss before the unit is recorded as finished (`geobatch.journal`).
 """
 
 from __future__ import annotations
