@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from ..corpus import FORMATS
+from ..engines import ENGINES
 from ..errors import GeobatchError
 from ..infer import PROVIDERS
 
@@ -33,8 +34,14 @@ from ..infer import PROVIDERS
 @click.option("--overwrite", is_flag=True, help="Replace OUT_DIR's output from another job instead of refusing.")
 @click.option("--no-resolve", is_flag=True, help="Skip toponym resolution (resolver columns stay null).")
 @click.option("--quiet", is_flag=True, help="No progress, notes or summary; errors only.")
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+              help="local: this process; ray: a pool of Ray actors (extra [ray]), see docs/RAY.md.")
+@click.option("--address", default=None, help="Ray cluster to join (HOST:6379 or ray://HOST:10001); default: a local Ray instance. --engine ray only.")
+@click.option("--workers", default=None, type=int, help="Ray actors, one model session each (default 2). --engine ray only.")
+@click.option("--gpus-per-worker", default=None, type=float, help="GPUs per Ray actor, fractions allowed (default 0). --engine ray only.")
 def command(model, inputs, output, fmt, text_column, id_column, spans_column, span_label, batch_size, max_length, stride,
-            provider, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, quiet):
+            provider, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, quiet,
+            engine, address, workers, gpus_per_worker):
     """Tag, decode, resolve and write a corpus to Parquet (docs/, tokens/, spans/, manifest.json)."""
     from ..engines import RunConfig
     from ..engines.local import run_local
@@ -58,7 +65,16 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
         ),
         chunk_size=chunk_size, overwrite=overwrite, max_error_rate=max_error_rate, quiet=quiet, resolve=not no_resolve,
     )
-    summary = run_local(config)
+    ray_only = [n for n, v in (("--address", address), ("--workers", workers), ("--gpus-per-worker", gpus_per_worker)) if v is not None]
+    if engine == "ray":
+        from ..engines.ray import RayOptions, run_ray
+
+        summary = run_ray(config, RayOptions(address=address, workers=2 if workers is None else workers,
+                                             gpus_per_worker=gpus_per_worker or 0.0))
+    elif ray_only:
+        raise GeobatchError(f"{', '.join(ray_only)} only apply to --engine ray", "add --engine ray, or leave them out")
+    else:
+        summary = run_local(config)
     if not quiet:
         click.echo(summary.text)
     return summary.exit_code

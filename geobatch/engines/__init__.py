@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from ..pipeline import PipelineOptions, Resolver
 
+ENGINES = ("local", "ray")  # `geobatch run --engine`; ray lives in engines/ray.py, imported only when chosen
+
 
 @dataclass
 class RunConfig:

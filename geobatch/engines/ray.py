@@ -1,0 +1,453 @@
+"""Ray Data engine: the same `Pipeline.process` in a pool of Ray actors, one ONNX Runtime session each.
+
+    read (ray.data.read_parquet / read_csv / read_json, include_paths)
+      -> number rows      one actor, fed in dataset order (preserve_order): input index + row number
+      -> tag              actor pool (--workers, --gpus-per-worker): Pipeline.process per run of rows
+      -> commit           driver: pieces of a unit -> one ChunkResult -> OutputDir.commit
+
+Why a numbering actor: doc ids fall back to the row number when the id column is absent, and a
+unit of work (part file, resume step) is `--chunk-size` rows of one input, exactly as in the local
+engine. Ray's readers do not say where a row sits in its file; with `preserve_order` the dataset's
+row order is each file's order, so one actor that sees the rows in that order numbers them. It
+does no model work, so one is enough for many GPUs.
+
+Why the driver commits: the commit protocol (lock, atomic part files, manifest, resume) is
+`geobatch.commit.OutputDir`, shared with the local engine. A Ray batch may hold the end of one
+unit and the start of the next, so actors return *pieces* (Arrow IPC bytes) and the driver glues a
+unit's pieces in row order before it commits; the part files, unit ids, doc ids and metric
+partials are those the local engine writes, and a run can be resumed by either engine.
+
+Word-per-row inputs (gmb, conll) are refused: a document spans many rows, which Ray's row-splitting
+readers cannot keep together, and they are evaluation sets that the local engine handles.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..commit import OutputDir
+from ..corpus import Columns
+from ..errors import GeobatchError
+from ..metrics import MetricsAccumulator, format_report
+from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
+from ..progress import Progress
+from . import RunConfig
+from .local import RunSummary, job_identity
+from .ray_inputs import Source, plan_sources
+from .ray_stages import PATH_COL, PipelineActor, RowNumberer, from_ipc, model_payload
+
+RAY_FIX = "pip install 'geobatch[ray]'"
+# logical CPUs the local instance adds beyond the workers': Ray Data's file listing task takes one,
+# the numbering actor and read tasks a fraction (without them the job waits forever for a slot)
+SPARE_CPUS = 2
+NUMBERER_CPUS = 0.25
+READ_CPUS = 0.25
+
+
+@dataclass
+class RayOptions:
+    address: str | None = None  # None: start a local Ray instance
+    workers: int = 2
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float | None = None  # None: --threads, else 1
+    object_store_mb: int = 512  # local instance only
+    ship_model: bool | None = None  # send MODEL_DIR through the object store; None: when joining a cluster
+
+
+def import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise GeobatchError("--engine ray needs Ray Data, which is not installed", RAY_FIX) from None
+    _avoid_fsspec_http_race()
+    return ray
+
+
+def _avoid_fsspec_http_race() -> None:
+    """Ray Data lists several paths in threads, each importing fsspec's HTTP filesystem to see whether
+    a path is HTTP. Without aiohttp that import fails; two threads racing on the half-imported module
+    get ImportError instead of ModuleNotFoundError, which Ray does not catch. Marking the module
+    missing makes every thread get ModuleNotFoundError."""
+    if "fsspec.implementations.http" in sys.modules:
+        return
+    try:
+        import fsspec.implementations.http  # noqa: F401
+    except ModuleNotFoundError:
+        sys.modules["fsspec.implementations.http"] = None  # type: ignore[assignment]
+    except ImportError:
+        pass
+
+
+# -- Ray session ----------------------------------------------------------------------------
+def cpus_per_worker(opts: RayOptions, pipeline: PipelineOptions) -> float:
+    return float(opts.cpus_per_worker or pipeline.threads or 1)
+
+
+@dataclass
+class RaySession:
+    started: bool  # we started (or connected) and must shut down
+    startup_s: float
+    address: str
+
+
+def start_ray(opts: RayOptions, pipeline: PipelineOptions, quiet: bool = True) -> RaySession:
+    """Join `opts.address`, or start a quiet local instance sized for the workers. Reuses a running session."""
+    ray = import_ray()
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # execution notices; our Progress shows progress
+    t0 = time.perf_counter()
+    if ray.is_initialized():
+        return RaySession(False, 0.0, "existing session")
+    ray_logger = logging.getLogger("ray")
+    level = ray_logger.level
+    ray_logger.setLevel(logging.ERROR)  # ray.init's notices (auth token, local instance started)
+    try:
+        if opts.address:
+            ray.init(address=opts.address, log_to_driver=False, logging_level=logging.ERROR)
+        else:
+            # the driver's C++ core prints an error-level notice per actor whose constructor arguments sit
+            # in the object store (Ray Data puts every UDF's there); our own instance stays quiet
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+            ray.init(
+                num_cpus=int(np.ceil(opts.workers * cpus_per_worker(opts, pipeline))) + SPARE_CPUS,
+                include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                object_store_memory=opts.object_store_mb << 20,
+            )
+    except ConnectionError as e:
+        raise GeobatchError(f"cannot join the Ray cluster at {opts.address}: {e}", "check --address (ray://HOST:10001 or HOST:6379) and that the cluster is up") from None
+    finally:
+        ray_logger.setLevel(level)
+    return RaySession(True, time.perf_counter() - t0, opts.address or "local")
+
+
+def _check_resources(ray, opts: RayOptions, pipeline: PipelineOptions) -> None:
+    """A pool that cannot be placed makes Ray Data wait forever: say so instead."""
+    res = ray.cluster_resources()
+    need_cpu = opts.workers * cpus_per_worker(opts, pipeline) + NUMBERER_CPUS + 1
+    if res.get("CPU", 0) < need_cpu:
+        raise GeobatchError(
+            f"the Ray cluster has {res.get('CPU', 0):g} CPUs; {opts.workers} workers x {cpus_per_worker(opts, pipeline):g} CPUs "
+            f"plus reading and numbering need {need_cpu:g}", "lower --workers / --threads or add nodes")
+    if opts.gpus_per_worker and res.get("GPU", 0) < opts.workers * opts.gpus_per_worker:
+        raise GeobatchError(
+            f"the Ray cluster has {res.get('GPU', 0):g} GPUs; {opts.workers} workers x --gpus-per-worker {opts.gpus_per_worker:g} "
+            f"need {opts.workers * opts.gpus_per_worker:g}", "lower --workers or --gpus-per-worker, or join a cluster with GPUs (--address)")
+
+
+# -- driver side: read, schedule, reassemble, commit -----------------------------------------------
+def _csv_args(cols: Columns) -> dict:
+    """The local engine's CSV options (geobatch.corpus._open_csv): wanted columns as binary, decoded
+    per row so one bad byte sequence marks one row; quoted newlines allowed."""
+    import pyarrow.csv as pcsv
+
+    wanted = [c for c in (cols.text, cols.id, cols.spans) if c]
+    return {
+        "parse_options": pcsv.ParseOptions(newlines_in_values=True),
+        "convert_options": pcsv.ConvertOptions(column_types={c: pa.binary() for c in wanted}, include_columns=wanted,
+                                               include_missing_columns=True),
+    }
+
+
+def build_dataset(sources: list[Source], cols: Columns):
+    """Ray Data reads, one per set of columns present (so a file without the id column reads too), in input order."""
+    import ray.data as rd
+
+    groups: dict[tuple, list[Source]] = {}
+    for s in sources:
+        present = tuple(c for c in (cols.text, cols.id, cols.spans) if c and (c != cols.id or s.info.has_id))
+        groups.setdefault(present, []).append(s)
+    parts = []
+    for present, group in groups.items():
+        paths = [s.inp.path for s in group]
+        fmt = group[0].inp.format
+        if fmt == "parquet":
+            ds = rd.read_parquet(paths, include_paths=True, num_cpus=READ_CPUS).select_columns([*present, PATH_COL])
+        elif fmt == "csv":
+            ds = rd.read_csv(paths, include_paths=True, num_cpus=READ_CPUS, **_csv_args(cols))
+        else:
+            ds = rd.read_json(paths, include_paths=True, num_cpus=READ_CPUS, file_extensions=None)
+        parts.append(ds)
+    return parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
+
+
+def tagged_dataset(sources: list[Source], cols: Columns, config: RunConfig, o: PipelineOptions, opts: RayOptions,
+                   model, done: frozenset[str]):
+    """read -> RowNumberer (one actor) -> PipelineActor pool: a dataset of pieces."""
+    import ray.data as rd
+
+    ds = build_dataset(sources, cols)
+    with warnings.catch_warnings():
+        # Ray 2.60 flags every extra remote argument as deprecated, yet documents map_batches(...,
+        # max_restarts=0) as the way to turn actor restarts off; there is no named parameter for it
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*")
+        ds = ds.map_batches(
+            RowNumberer, batch_format="pyarrow", batch_size=None, num_cpus=NUMBERER_CPUS,
+            compute=rd.ActorPoolStrategy(size=1),
+            # a restarted or retried numberer would count rows again from where it stopped: fail instead,
+            # and let the rerun resume from the committed units
+            max_restarts=0, max_task_retries=0,
+            fn_constructor_kwargs={"keys": {s.key: s.index for s in sources}, "text_column": cols.text,
+                                   "id_column": cols.id, "spans_column": cols.spans},
+        )
+    return ds.map_batches(
+        PipelineActor, batch_format="pyarrow", batch_size=config.chunk_size,
+        # two batches queued per actor keep it busy without piling the tail of the corpus onto one actor
+        compute=rd.ActorPoolStrategy(size=opts.workers, max_tasks_in_flight_per_actor=2),
+        num_cpus=cpus_per_worker(opts, o), num_gpus=opts.gpus_per_worker or None,
+        fn_constructor_kwargs={
+            "model": model_payload(model, opts.ship_model if opts.ship_model is not None else bool(opts.address)),
+            "options": o, "resolve": config.resolve, "chunk_size": config.chunk_size,
+            "sources": [(s.info.has_id, s.prefix) for s in sources], "done_units": done,
+        },
+    )
+
+
+class UnitAssembler:
+    """Collects pieces per unit and commits a unit once all its rows are there (or at the end)."""
+
+    def __init__(self, out: OutputDir, sources: list[Source], chunk_size: int, progress: Progress):
+        self.out, self.sources, self.chunk_size, self.progress = out, sources, chunk_size, progress
+        self.pending: dict[str, list[dict]] = defaultdict(list)
+        self.session_stats = ChunkStats()
+        self.providers: set[str] = set()
+        self.workers: dict[str, dict] = {}
+        self.commit_s = 0.0
+        self.rows_seen = 0
+
+    def expected_rows(self, src: int, chunk: int) -> int | None:
+        known = self.sources[src].info.rows
+        start = chunk * self.chunk_size
+        return min(self.chunk_size, known - start) if known is not None else None
+
+    def add(self, piece: dict) -> None:
+        self.rows_seen += piece["n_rows"]
+        self.providers.add(piece["provider"])
+        w = self.workers.setdefault(piece["worker"], {"init_s": 0.0, "process_s": 0.0, "serialize_s": 0.0, "pieces": 0, "rows": 0})
+        for k in ("init_s", "process_s", "serialize_s"):
+            w[k] += piece[k]
+        w["pieces"] += 1
+        w["rows"] += piece["n_rows"]
+        uid = piece["unit_id"]
+        self.pending[uid].append(piece)
+        got = sum(p["n_rows"] for p in self.pending[uid])
+        expected = self.expected_rows(piece["input_index"], piece["chunk_index"])
+        if got == self.chunk_size or got == expected:
+            self._commit(uid, last=False)
+
+    def _commit(self, uid: str, last: bool) -> None:
+        t0 = time.perf_counter()
+        pieces = sorted(self.pending.pop(uid), key=lambda p: p["row_start"])
+        src, chunk = pieces[0]["input_index"], pieces[0]["chunk_index"]
+        start = chunk * self.chunk_size
+        pos = start
+        for p in pieces:
+            if p["row_start"] != pos:
+                raise RuntimeError(f"unit {uid}: rows {pos}..{p['row_start'] - 1} never came back from the Ray workers")
+            pos += p["n_rows"]
+        n_rows = pos - start
+        if not last and n_rows != self.chunk_size and n_rows != self.expected_rows(src, chunk):
+            raise RuntimeError(f"unit {uid}: {n_rows} of {self.chunk_size} rows came back from the Ray workers")
+        stats = ChunkStats()
+        metrics = None
+        for p in pieces:
+            stats.merge(ChunkStats.from_dict(json.loads(p["stats"])))
+            if p["metrics"] is not None:
+                m = MetricsAccumulator.from_dict(json.loads(p["metrics"]))
+                metrics = m if metrics is None else metrics.merge(m)
+        tables = [pa.concat_tables([from_ipc(p[name]) for p in pieces]) for name in ("docs", "tokens", "spans")]
+        result = ChunkResult(*tables, metrics, stats, n_rows)
+        self.out.commit(uid, result, {
+            "input": self.sources[src].inp.path, "input_index": src, "chunk_index": chunk,
+            "row_start": start, "row_end": start + n_rows,
+        })
+        self.session_stats.merge(stats)
+        self.progress.update(stats.docs, stats.real_tokens)
+        self.commit_s += time.perf_counter() - t0
+
+    def finish(self) -> None:
+        """Commit the last, shorter unit of each input; check no unit of any input is missing."""
+        last_chunk: dict[int, int] = {}
+        for u in self.out.units.values():
+            i = u["input_index"]
+            last_chunk[i] = max(last_chunk.get(i, -1), u["chunk_index"])
+        for pieces in self.pending.values():
+            i = pieces[0]["input_index"]
+            last_chunk[i] = max(last_chunk.get(i, -1), pieces[0]["chunk_index"])
+        for uid in sorted(self.pending):
+            p = self.pending[uid][0]
+            if p["chunk_index"] != last_chunk[p["input_index"]]:
+                raise RuntimeError(f"unit {uid} is incomplete but is not its input's last unit: rows were lost")
+            self._commit(uid, last=True)
+        for s in self.sources:
+            have = {u["chunk_index"] for u in self.out.units.values() if u["input_index"] == s.index}
+            missing = sorted(set(range(last_chunk.get(s.index, -1) + 1)) - have)
+            if missing:
+                raise RuntimeError(f"{s.inp.path}: units {missing[:5]} never came back from the Ray workers")
+            if s.info.rows is not None:
+                rows = sum(u["input_rows"] for u in self.out.units.values() if u["input_index"] == s.index)
+                if rows != s.info.rows:
+                    raise RuntimeError(f"{s.inp.path} has {s.info.rows} rows but {rows} were committed")
+
+
+def _unwrap(e: BaseException) -> BaseException:
+    """The GeobatchError inside a Ray task error, if any (e.g. --provider cuda on a worker without CUDA)."""
+    seen = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, GeobatchError):
+            return x
+        stack += [getattr(x, "cause", None), x.__cause__, x.__context__]
+    return e
+
+
+def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
+    opts = opts or RayOptions()
+    if opts.workers < 1:
+        raise GeobatchError("--workers must be at least 1", "pass a positive number of Ray workers")
+    if opts.gpus_per_worker < 0:
+        raise GeobatchError("--gpus-per-worker cannot be negative", "pass 0 (CPU), a fraction such as 0.5, or a whole number")
+    t0 = time.perf_counter()
+    say = (lambda *a, **k: None) if config.quiet else (lambda msg: print(msg, file=sys.stderr))
+    ray = import_ray()
+    model, sources, cols = plan_sources(config, say)
+    o = replace(config.pipeline)
+    if o.threads is None:  # ORT's default takes every core of the node, once per actor
+        o.threads = max(1, int(cpus_per_worker(opts, o)))
+    resolve_planned = config.resolve and default_resolver_available()
+    # built on the driver only to validate options and name the job; no session, no resolver index
+    checker = Pipeline(model, o, resolver=(lambda text, spans: []) if resolve_planned else None, tagger=_NoSession())
+    identity = job_identity(config, model, [s.inp for s in sources], checker)
+    session = start_ray(opts, o, config.quiet)
+    total_rows = sum(s.info.rows for s in sources) if all(s.info.rows is not None for s in sources) else None
+    progress = Progress(enabled=False if config.quiet else config.progress, total_rows=total_rows)
+    ray_stats: dict[str, Any] = {"address": session.address, "workers": opts.workers, "gpus_per_worker": opts.gpus_per_worker,
+                                 "cpus_per_worker": cpus_per_worker(opts, o), "threads_per_worker": o.threads,
+                                 "startup_s": session.startup_s}
+    import ray.data as rd
+
+    ctx = rd.DataContext.get_current()
+    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
+    try:
+        _check_resources(ray, opts, o)
+        with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
+            done = frozenset(out.units)
+            for u in out.units.values():
+                progress.skip(u["input_rows"])
+            ctx.execution_options.preserve_order = True  # the numbering actor relies on it
+            ctx.enable_progress_bars = False
+            ds = tagged_dataset(sources, cols, config, o, opts, model, done)
+            assembler = UnitAssembler(out, sources, config.chunk_size, progress)
+            t_exec = time.perf_counter()
+            first = None
+            try:
+                for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+                    if first is None and batch.num_rows:
+                        first = time.perf_counter() - t_exec
+                    for piece in batch.to_pylist():
+                        assembler.add(piece)
+                assembler.finish()
+            except Exception as e:  # noqa: BLE001 - a user error raised in a worker is still one line
+                inner = _unwrap(e)
+                if inner is not e:
+                    raise inner from None
+                raise
+            finally:
+                progress.close()
+            ray_stats.update({
+                "execution_s": time.perf_counter() - t_exec, "first_piece_s": first, "commit_s": assembler.commit_s,
+                "actors": assembler.workers,
+            })
+            summary, text = _summarize(config, out, assembler, ray_stats, time.perf_counter() - t0, sources)
+    finally:
+        ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
+        if session.started:
+            ray.shutdown()
+    return RunSummary(summary["exit_code"], summary, summary.pop("_report"), text)
+
+
+class _NoSession:
+    """Stands in for the ONNX session in the driver's option-checking Pipeline (the workers open theirs)."""
+
+    provider = "none (driver)"
+
+
+def default_resolver_available() -> bool:
+    """Whether `default_resolver(True)` would give a resolver, without building its index here."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("geobatch.resolve") is None:
+        return False
+    return getattr(importlib.import_module("geobatch.resolve"), "build_resolver", None) is not None
+
+
+def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats: dict, wall: float,
+               sources: list[Source]) -> tuple[dict, str]:
+    """manifest.json's summary and the closing paragraph, with the local engine's keys."""
+    totals = out.totals()
+    acc = out.merged_metrics()
+    report = acc.report() if acc is not None else None
+    st = totals["stats"]
+    errors = totals["status"]["error"]
+    error_rate = errors / totals["input_rows"] if totals["input_rows"] else 0.0
+    exit_code = 1 if error_rate > config.max_error_rate else 0
+    ss = asm.session_stats
+    provider = ", ".join(sorted(asm.providers)) or "none (nothing left to do)"
+    summary = {
+        "engine": "ray",
+        "provider": provider,
+        "inputs_read": [s.inp.path for s in sources],
+        "input_rows": totals["input_rows"],
+        "rows": totals["rows"],
+        "status": totals["status"],
+        "reconciled": totals["reconciled"],
+        "error_rate": error_rate,
+        "max_error_rate": config.max_error_rate,
+        "exit_code": exit_code,
+        "finished_units": len(out.units),
+        "wall_time_s": wall,
+        "docs_this_session": ss.docs,
+        "docs_per_s": ss.docs / wall if wall else 0.0,
+        "real_tokens_per_s": ss.real_tokens / wall if wall else 0.0,
+        "padding_fraction": (1 - st.real_tokens / st.padded_slots) if st.padded_slots else 0.0,
+        "windows": st.windows,
+        "real_tokens": st.real_tokens,
+        "batch_slots": st.padded_slots,
+        "max_length": out.manifest["job"]["settings"]["max_length"],
+        "stride": out.manifest["job"]["settings"]["stride"],
+        "batch_size": config.pipeline.batch_size,
+        "chunk_size": config.chunk_size,
+        "ray": ray_stats,
+    }
+    out.manifest["sessions"][-1].update({"wall_time_s": wall, "docs": ss.docs, "engine": "ray"})
+    out.finish(summary, report)
+    text = (
+        f"geobatch run (ray, {ray_stats['workers']} workers): {totals['input_rows']:,} input rows -> {totals['rows']['docs']:,} docs "
+        f"({totals['status']['ok']:,} ok, {totals['status']['empty']:,} empty, {errors:,} error), "
+        f"{totals['rows']['tokens']:,} tokens, {totals['rows']['spans']:,} spans in {config.output}. "
+        f"This session processed {ss.docs:,} docs in {wall:.1f} s ({summary['docs_per_s']:,.1f} docs/s, "
+        f"{summary['real_tokens_per_s']:,.0f} real tokens/s; Ray startup {ray_stats['startup_s']:.1f} s) on {provider}; "
+        f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
+        + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
+    )
+    if report is not None:
+        text += "\n" + format_report(report)
+    return {**summary, "_report": report}, text
+
+
+__all__ = ["RayOptions", "run_ray", "start_ray", "PipelineActor", "RowNumberer", "import_ray"]

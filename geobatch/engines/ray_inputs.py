@@ -1,0 +1,146 @@
+"""Input planning for the Ray engine: local files (the local engine's own checks) and object-storage URIs.
+
+Everything here runs on the driver before Ray starts or OUT_DIR is touched, so a bad input stops
+the job with one line. Local paths go through `geobatch.corpus` (same expansion, same identity, so
+either engine can resume the other's output); `s3://`, `gs://`, `abfs://`… go through `pyarrow.fs`
+(a file or a prefix, no globs) with the same header/footer checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..corpus import EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, resolve_inputs
+from ..errors import GeobatchError, InputError
+from ..model_dir import ModelDir, load_model_dir
+from . import RunConfig
+
+ROW_FORMATS = ("parquet", "csv", "jsonl")
+
+
+@dataclass
+class Source:
+    """One input file as the Ray job sees it."""
+
+    index: int
+    inp: InputFile
+    info: InputInfo
+    prefix: str  # doc id prefix for row-number ids (several inputs without an id column)
+    key: str  # the file's path as Ray's `path` column spells it
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _ray_key(path: str) -> str:
+    """How Ray's `path` column names a file: local paths absolute, URIs without their scheme."""
+    if "://" in path:
+        from pyarrow.fs import FileSystem
+
+        return FileSystem.from_uri(path)[1]
+    return os.path.abspath(path)
+
+
+def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
+    """Files under object-storage URIs (a file or a prefix; no globs), with size and mtime as identity."""
+    from pyarrow.fs import FileSelector, FileSystem, FileType
+
+    out = []
+    for uri in paths:
+        try:
+            fs, root = FileSystem.from_uri(uri)
+            info = fs.get_file_info(root)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for bad URIs/credentials
+            raise InputError(f"cannot open {uri}: {str(e).splitlines()[0]}", "check the URI and the credentials of this machine") from None
+        scheme = uri.split("://", 1)[0]
+        if info.type == FileType.File:
+            infos = [info]
+        elif info.type == FileType.Directory:
+            infos = sorted((i for i in fs.get_file_info(FileSelector(root, recursive=True)) if i.type == FileType.File
+                            and not i.base_name.startswith(".") and (fmt or Path(i.path).suffix.lower() in EXTENSIONS)),
+                           key=lambda i: i.path)
+            if not infos:
+                raise InputError(f"{uri} holds no input files", f"put {', '.join(sorted(EXTENSIONS))} files there")
+        else:
+            raise InputError(f"input {uri} does not exist", "check the URI")
+        for i in infos:
+            full = f"{scheme}://{i.path}"
+            mtime = int(i.mtime.timestamp() * 1e9) if i.mtime else 0
+            out.append(InputFile(full, format_for(full, fmt), int(i.size or 0), mtime))
+    return out
+
+
+def _remote_info(inp: InputFile, cols: Columns) -> InputInfo:
+    """Header/footer check of an object-storage file (the local engine's `check_input`, through pyarrow.fs)."""
+    from pyarrow.fs import FileSystem
+
+    fs, path = FileSystem.from_uri(inp.path)
+    try:
+        if inp.format == "parquet":
+            import pyarrow.parquet as pq
+
+            with fs.open_input_file(path) as f:
+                pf = pq.ParquetFile(f)
+                names, rows = pf.schema_arrow.names, pf.metadata.num_rows
+        elif inp.format == "csv":
+            import pyarrow.csv as pcsv
+
+            with fs.open_input_stream(path) as f:
+                names, rows = pcsv.open_csv(f, read_options=pcsv.ReadOptions(block_size=1 << 16)).schema.names, None
+        else:
+            with fs.open_input_stream(path) as f:
+                first = next((ln for ln in f.read(1 << 20).splitlines() if ln.strip()), b"{}")
+            try:
+                rec = json.loads(first)
+            except ValueError:
+                rec = {}
+            names, rows = (list(rec) if isinstance(rec, dict) else []), None
+    except (OSError, pa.ArrowInvalid) as e:
+        raise InputError(f"cannot read {inp.path}: {str(e).splitlines()[0]}", "check the file and the credentials of this machine") from None
+    if cols.text not in names and (inp.format != "jsonl" or names):
+        raise InputError(f"{inp.path} has no column {cols.text!r} (it has {', '.join(names) or 'none'})", "pass --text-column NAME")
+    if cols.spans and cols.spans not in names and (inp.format != "jsonl" or names):
+        raise InputError(f"{inp.path} has no spans column {cols.spans!r}", "pass --spans-column NAME or leave it out")
+    return InputInfo(has_id=bool(cols.id) and cols.id in names, rows=rows)
+
+
+def plan_sources(config: RunConfig, note) -> tuple[ModelDir, list[Source], Columns]:
+    """Validate model and inputs before anything is started or written (the local engine's order)."""
+    model = load_model_dir(config.model)
+    o = config.pipeline
+    cols = Columns(o.text_column, o.id_column, o.spans_column)
+    local_paths = [p for p in config.inputs if not _is_uri(p)]
+    inputs = (resolve_inputs(local_paths, config.format) if local_paths else []) + \
+        (_remote_inputs([p for p in config.inputs if _is_uri(p)], config.format) if len(local_paths) < len(config.inputs) else [])
+    word_rows = sorted({i.format for i in inputs if i.format not in ROW_FORMATS})
+    if word_rows:
+        raise GeobatchError(
+            f"--engine ray reads Parquet, CSV and JSONL; {'/'.join(word_rows)} input is word-per-row (a document spans many rows)",
+            "run it with --engine local, or convert it to a file with a text column",
+        )
+    formats = sorted({i.format for i in inputs})
+    if len(formats) > 1:
+        raise GeobatchError(f"--engine ray reads one format per run, got {', '.join(formats)}",
+                            "run once per format (separate --output), or convert the inputs to one format")
+    infos = [_remote_info(i, cols) if _is_uri(i.path) else check_input(i, cols) for i in inputs]
+    if o.id_column:
+        no_id = [i for i, info in zip(inputs, infos) if not info.has_id]
+        if no_id:
+            note(f"note: no id column {o.id_column!r} in {no_id[0].path}" + (f" and {len(no_id) - 1} more input(s)" if len(no_id) > 1 else "")
+                 + "; doc_id is the row number" + (" prefixed with the file name" if len(inputs) > 1 else ""))
+    if o.spans_column:
+        o.with_gold = True
+    sources = []
+    for n, (inp, info) in enumerate(zip(inputs, infos)):
+        prefix = f"{Path(inp.path).name}:" if len(inputs) > 1 and not info.has_id else ""
+        sources.append(Source(n, inp, info, prefix, _ray_key(inp.path)))
+    keys = [s.key for s in sources]
+    if len(set(keys)) != len(keys):
+        raise InputError("two inputs name the same file", "pass each file once")
+    return model, sources, cols

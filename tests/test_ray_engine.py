@@ -1,0 +1,165 @@
+"""The Ray engine writes what the local engine writes: same docs/tokens/spans rows, units, metrics.
+
+One local Ray instance (2 workers) is started for the module and reused by every run; the tiny
+TF-free ONNX model keeps the model work negligible, so the time is Ray's own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+from tiny_onnx import tiny_onnx_dir  # noqa: F401
+
+from geobatch.cli import main
+from geobatch.engines import RunConfig
+from geobatch.errors import GeobatchError
+from geobatch.pipeline import PipelineOptions
+from geobatch.words import split_words
+
+HAVE_RAY = importlib.util.find_spec("ray") is not None
+skip_without_ray = pytest.mark.skipif(not HAVE_RAY, reason="needs the [ray] extra (pip install 'geobatch[ray]')")
+
+WORDS = ["Paris", "London", "cats", "New", "York", "Berlin", "the", "Germany", "rain", "United", "Kingdom", "😀", "東京"]
+GOLD = {"Paris": "geo", "London": "geo", "Berlin": "geo", "Germany": "gpe", "cats": "geo", "Kingdom": "gpe"}
+
+
+def make_docs(n: int, seed: int) -> list[tuple[str, list[dict]]]:
+    """Texts from the tiny model's words, with gold spans that it partly misses (so metrics are not all 1.0)."""
+    docs = []
+    for i in range(n):
+        text = " ".join(WORDS[(i * 7 + j * seed) % len(WORDS)] for j in range(2 + (i * seed) % 23))
+        if i % 11 == 3:
+            text = ""
+        words, offsets = split_words(text)
+        spans = [{"start": s, "end": e, "label": GOLD[w]} for w, (s, e) in zip(words, offsets) if w in GOLD]
+        docs.append((text, spans))
+    return docs
+
+
+SPAN_TYPE = pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("label", pa.string())]))
+
+
+def write_parquet(path, docs, with_id: bool, row_group_size: int):
+    cols = {"text": [t for t, _ in docs], "spans": pa.array([s for _, s in docs], SPAN_TYPE)}
+    if with_id:
+        cols = {"id": [f"{path.stem}-{i}" for i in range(len(docs))], **cols}
+    pq.write_table(pa.table(cols), path, row_group_size=row_group_size)
+    return path
+
+
+def rows(out, table) -> list[tuple]:
+    t = pq.read_table(out / table)
+    return sorted(tuple(json.dumps(v, default=str) for v in r.values()) for r in t.to_pylist())
+
+
+def assert_same_output(local_out, ray_out):
+    for table in ("docs", "tokens", "spans"):
+        assert rows(local_out, table) == rows(ray_out, table), table
+    a = json.loads((local_out / "manifest.json").read_text())
+    b = json.loads((ray_out / "manifest.json").read_text())
+    assert b["engine"] == "ray" and b["complete"] and b["reconciled"]
+    assert b["input_rows"] == a["input_rows"] and b["rows"] == a["rows"] and b["status"] == a["status"]
+    assert b["job"] == a["job"]  # same identity: either engine can resume the other's output
+    assert sorted(b["units"]) == sorted(a["units"])
+    for uid, ua in a["units"].items():
+        ub = b["units"][uid]
+        for k in ("parts", "rows", "status", "input_rows", "row_start", "row_end", "metrics"):
+            assert ub[k] == ua[k], (uid, k)
+    assert json.loads((ray_out / "metrics.json").read_text()) == json.loads((local_out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    if not HAVE_RAY:
+        pytest.skip("needs the [ray] extra")
+    import ray
+
+    from geobatch.engines.ray import RayOptions, start_ray
+
+    session = start_ray(RayOptions(workers=2), PipelineOptions(threads=1))
+    yield
+    if session.started:
+        ray.shutdown()
+
+
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_parquet_files_with_and_without_ids_match_local(tmp_path, tiny_onnx_dir):  # noqa: F811
+    from geobatch.engines.local import run_local
+    from geobatch.engines.ray import RayOptions, run_ray
+
+    # several row groups per file, two files without ids (doc id = file name + row number): the
+    # ids prove each file's rows were numbered in order across Ray blocks and workers
+    inputs = [
+        write_parquet(tmp_path / "a.parquet", make_docs(41, 3), with_id=True, row_group_size=7),
+        write_parquet(tmp_path / "b.parquet", make_docs(37, 5), with_id=False, row_group_size=5),
+        write_parquet(tmp_path / "c.parquet", make_docs(23, 2), with_id=False, row_group_size=9),
+    ]
+
+    def config(out):
+        return RunConfig(model=str(tiny_onnx_dir), inputs=[str(p) for p in inputs], output=str(tmp_path / out),
+                         pipeline=PipelineOptions(spans_column="spans", batch_size=4, threads=1), chunk_size=12,
+                         quiet=True, resolve=False)
+
+    local = run_local(config("local"))
+    ray_run = run_ray(config("ray"), RayOptions(workers=2))
+    assert ray_run.exit_code == local.exit_code == 0
+    assert_same_output(tmp_path / "local", tmp_path / "ray")
+    ids = {r["doc_id"] for r in pq.read_table(tmp_path / "ray" / "docs").to_pylist()}
+    assert {"a-0", "a-40", "b.parquet:0", "b.parquet:36", "c.parquet:22"} <= ids
+    assert ray_run.metrics == local.metrics and 0 < ray_run.metrics["entity_level"]["micro"]["recall"] < 1
+    assert ray_run.manifest["ray"]["workers"] == 2
+
+
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_cli_text_formats_without_ids_match_local(tmp_path, tiny_onnx_dir, fmt):  # noqa: F811
+    docs = make_docs(57, 4)
+    path = tmp_path / f"in.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps({"text": t, "spans": s}, ensure_ascii=False) + "\n" for t, s in docs), encoding="utf-8")
+    else:  # spans as a JSON string column, as a CSV carries them
+        pcsv.write_csv(pa.table({"text": [t for t, _ in docs], "spans": [json.dumps(s) for _, s in docs]}), path)
+    common = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(path), "--spans-column", "spans",
+              "--chunk-size", "10", "--batch-size", "3", "--threads", "1"]
+    assert main([*common, "--output", str(tmp_path / "local")]) == 0
+    assert main([*common, "--output", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]) == 0
+    assert_same_output(tmp_path / "local", tmp_path / "ray")
+    ids = sorted(int(r["doc_id"]) for r in pq.read_table(tmp_path / "ray" / "docs").to_pylist())
+    assert ids == list(range(len(docs)))
+
+
+@pytest.mark.ray
+@skip_without_ray
+def test_word_per_row_input_is_refused_with_a_fix(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    gmb = tmp_path / "in.csv"
+    gmb.write_text("Sentence #,Word,POS,Tag\nSentence: 1,Paris,NNP,B-geo\n,is,VBZ,O\n", encoding="utf-8")
+    rc = main(["run", "--quiet", "--model", str(tiny_onnx_dir), "--input", str(gmb), "--format", "gmb",
+               "--output", str(tmp_path / "out"), "--engine", "ray"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "word-per-row" in err and "--engine local" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_options_need_the_ray_engine(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    rc = main(["run", "--quiet", "--model", str(tiny_onnx_dir), "--input", str(tmp_path / "x.parquet"),
+               "--output", str(tmp_path / "out"), "--workers", "3"])
+    assert rc == 2 and "--workers only apply to --engine ray" in capsys.readouterr().err
+
+
+def test_missing_ray_is_one_line_with_the_install_command(monkeypatch):
+    from geobatch.engines.ray import RAY_FIX, import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees where the extra is not installed
+    with pytest.raises(GeobatchError) as e:
+        import_ray()
+    assert RAY_FIX in str(e.value) and "\n" not in str(e.value)
