@@ -320,3 +320,25 @@ def test_parity_gate_writes_nothing(tmp_path, capsys, monkeypatch):
     assert main(["optimize", str(src), "--fuse", "--output", str(tmp_path / "out")]) == 1
     assert "fused logits differ from the source" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+# -- speed helpers shared with bench/ ------------------------------------------------------------
+@pytest.mark.train
+def test_flops_per_token_counts_the_same_work_before_and_after_fusion(source_dir, fused_dir, int8_dir):
+    from geobatch.optimize.speed import flops_per_token
+
+    labels, seq, hidden, inter, layers = len(_card(source_dir)["labels"]), 16, 32, 64, 2
+    per_layer = 4 * 2 * hidden * hidden + 2 * 2 * hidden * inter + 4 * seq * hidden
+    expected = layers * per_layer + 2 * hidden * labels
+    assert [flops_per_token(d / "model.onnx", seq) for d in (source_dir, fused_dir, int8_dir)] == [expected] * 3
+
+
+def test_speed_helpers_time_models_and_the_gemm(tmp_path):
+    from geobatch.optimize.speed import compare_models, matmul_roofline
+
+    roof = matmul_roofline(128, threads=1, rounds=2)
+    assert roof.items == 2 * 128**3 and len(roof.seconds) == 2 and roof.best >= roof.median > 0
+    a = build_tiny_model_dir(tmp_path / "a")
+    b = build_tiny_model_dir(tmp_path / "b", input_dtype="int32")
+    timings = compare_models({"a": a / "model.onnx", "b": b / "model.onnx"}, batch=2, seq=8, threads=1, rounds=3)
+    assert [t.name for t in timings] == ["a", "b"] and all(t.items == 16 and len(t.seconds) == 3 for t in timings)

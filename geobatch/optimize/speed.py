@@ -1,0 +1,117 @@
+"""Model speed on a fixed input shape, the fp32 GEMM roofline, and a model's FLOPs per token.
+
+Shared by `geobatch optimize`'s measurements and bench/: every figure comes from ONNX Runtime itself
+(the roofline is one large MatMul run through an ORT session with the same thread count), so
+"achieved / roofline" compares like with like. Timings interleave the models round by round, so a
+burst of load from other processes hits every variant alike; both best and median are reported.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+INT_TYPES = {"tensor(int32)": np.int32, "tensor(int64)": np.int64}
+
+
+def _session(model: str | bytes, threads: int | None, provider: str = "CPUExecutionProvider"):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(model, so, providers=[provider])
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: list[float]
+    items: int  # tokens (or FLOPs) per run
+
+    @property
+    def best(self) -> float:
+        return self.items / min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return self.items / float(np.median(self.seconds))
+
+
+def matmul_roofline(n: int = 1024, threads: int | None = None, rounds: int = 10) -> Timing:
+    """fp32 FLOP/s of one n x n x n MatMul through ONNX Runtime (Timing.items = FLOPs per run)."""
+    from onnx import TensorProto, helper
+
+    spec = [helper.make_tensor_value_info(x, TensorProto.FLOAT, [n, n]) for x in ("a", "b", "c")]
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "gemm", spec[:2], spec[2:])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    session = _session(model.SerializeToString(), threads)
+    rng = np.random.default_rng(0)
+    feed = {"a": rng.standard_normal((n, n), dtype=np.float32), "b": rng.standard_normal((n, n), dtype=np.float32)}
+    session.run(None, feed)
+    seconds = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        session.run(None, feed)
+        seconds.append(time.perf_counter() - t)
+    return Timing(f"MatMul {n}^3 fp32", seconds, 2 * n**3)
+
+
+def token_feeds(session, batch: int, seq: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """All-real (unpadded) ids of the dtype each graph input wants."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for inp in session.get_inputs():
+        dtype = INT_TYPES[inp.type]
+        if inp.name == "input_ids":
+            feeds[inp.name] = rng.integers(1000, 20000, (batch, seq)).astype(dtype)
+        elif inp.name == "attention_mask":
+            feeds[inp.name] = np.ones((batch, seq), dtype)
+        else:
+            feeds[inp.name] = np.zeros((batch, seq), dtype)
+    return feeds
+
+
+def compare_models(models: dict[str, str | Path], batch: int = 32, seq: int = 64, threads: int | None = 2,
+                   rounds: int = 10, provider: str = "CPUExecutionProvider") -> list[Timing]:
+    """Tokens/s of each model on the same [batch, seq] shape, interleaved round by round."""
+    sessions = {name: _session(str(path), threads, provider) for name, path in models.items()}
+    feeds = {name: token_feeds(s, batch, seq) for name, s in sessions.items()}
+    for name, s in sessions.items():  # warm-up: allocations, kernel selection
+        s.run(None, feeds[name])
+    seconds: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, s in sessions.items():
+            t = time.perf_counter()
+            s.run(None, feeds[name])
+            seconds[name].append(time.perf_counter() - t)
+    return [Timing(name, seconds[name], batch * seq) for name in sessions]
+
+
+def flops_per_token(model_path: str | Path, seq: int) -> float:
+    """Multiply-adds x 2 per token: every MatMul (or fused Attention/Gemm) against a constant weight,
+    plus the two attention products (QK^T and AV: 4 * seq * hidden per layer)."""
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    shapes = {t.name: list(t.dims) for t in model.graph.initializer}
+    total, attention_layers, hidden = 0.0, 0, 0
+    widths: list[int] = []
+    for node in model.graph.node:
+        if node.op_type in ("MatMul", "Gemm", "Attention", "MatMulInteger", "QAttention", "DynamicQuantizeMatMul"):
+            weight = shapes.get(node.input[1]) if len(node.input) > 1 else None
+            if weight is not None and len(weight) == 2:
+                total += 2.0 * weight[0] * weight[1]
+                widths.append(weight[0])
+                if node.op_type in ("Attention", "QAttention"):
+                    hidden = weight[1] // 3
+        if node.op_type in ("Softmax", "Attention", "QAttention", "MultiHeadAttention"):
+            attention_layers += 1
+    if not hidden and widths:  # unfused: most projections (Q, K, V, output, FFN in) read hidden-wide inputs
+        hidden = max(set(widths), key=widths.count)
+    return total + attention_layers * 4.0 * seq * hidden
