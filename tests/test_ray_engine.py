@@ -163,3 +163,34 @@ def test_missing_ray_is_one_line_with_the_install_command(monkeypatch):
     with pytest.raises(GeobatchError) as e:
         import_ray()
     assert RAY_FIX in str(e.value) and "\n" not in str(e.value)
+
+
+def test_user_error_on_a_worker_comes_back_as_one_line_and_no_output_is_left(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """--provider cuda can only be checked where the session opens, on a worker. The actor keeps the
+    GeobatchError and answers the first batch with an error piece (Ray does not carry an exception's
+    cause across processes); the driver re-raises it as one line, and forgets the OUT_DIR it opened
+    for a job that committed nothing. Checked here without Ray: the actor is a plain class."""
+    from geobatch.commit import OutputDir
+    from geobatch.engines.ray import _forget_if_nothing_committed
+    from geobatch.engines.ray_stages import INPUT_COL, ROW_COL, PipelineActor, raise_piece_error
+    from geobatch.infer import _cuda_libraries_load
+
+    if _cuda_libraries_load():
+        pytest.skip("this machine has a CUDA driver; the check needs one without")
+    actor = PipelineActor(str(tiny_onnx_dir), PipelineOptions(provider="cuda"), resolve=False, chunk_size=10,
+                          sources=[(True, "")], done_units=frozenset())
+    batch = pa.table({"text": ["Paris"], "id": ["d1"], INPUT_COL: pa.array([0], pa.int32()), ROW_COL: pa.array([0], pa.int64())})
+    piece = actor(batch).to_pylist()[0]
+    assert piece["n_rows"] == 0 and piece["docs"] is None
+    with pytest.raises(GeobatchError) as e:
+        raise_piece_error(piece)
+    assert str(e.value).startswith("--provider cuda asked for") and "\n" not in str(e.value)
+
+    out = OutputDir.open(tmp_path / "out", {"job": 1}, {})
+    _forget_if_nothing_committed(out, existed=False)
+    assert not (tmp_path / "out").exists()
+    kept = OutputDir.open(tmp_path / "kept", {"job": 1}, {})
+    kept.manifest["units"]["00000-000000"] = {"input_rows": 1}
+    _forget_if_nothing_committed(kept, existed=False)
+    kept.close()
+    assert (tmp_path / "kept" / "manifest.json").exists()

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..commit import OutputDir
+from ..commit import MANIFEST, OutputDir
 from ..corpus import Columns
 from ..errors import GeobatchError
 from ..metrics import MetricsAccumulator, format_report
@@ -45,7 +45,7 @@ from ..progress import Progress
 from . import RunConfig
 from .local import RunSummary, job_identity
 from .ray_inputs import Source, plan_sources
-from .ray_stages import PATH_COL, PipelineActor, RowNumberer, from_ipc, model_payload
+from .ray_stages import PATH_COL, PipelineActor, RowNumberer, from_ipc, model_payload, raise_piece_error
 
 RAY_FIX = "pip install 'geobatch[ray]'"
 # logical CPUs the local instance adds beyond the workers': Ray Data's file listing task takes one,
@@ -105,7 +105,9 @@ class RaySession:
 def start_ray(opts: RayOptions, pipeline: PipelineOptions, quiet: bool = True) -> RaySession:
     """Join `opts.address`, or start a quiet local instance sized for the workers. Reuses a running session."""
     ray = import_ray()
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # execution notices; our Progress shows progress
+    # execution notices, and error reports of failures that reach the caller anyway (as a GeobatchError,
+    # or as Ray's exception with the worker's traceback); our Progress shows progress
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     t0 = time.perf_counter()
     if ray.is_initialized():
         return RaySession(False, 0.0, "existing session")
@@ -200,6 +202,9 @@ def tagged_dataset(sources: list[Source], cols: Columns, config: RunConfig, o: P
             fn_constructor_kwargs={"keys": {s.key: s.index for s in sources}, "text_column": cols.text,
                                    "id_column": cols.id, "spans_column": cols.spans},
         )
+    # an actor task takes whole blocks: blocks of one unit's size spread the work over the actors
+    # (a small corpus is one block otherwise) and keep each task's output small
+    ds = ds.repartition(target_num_rows_per_block=config.chunk_size)
     return ds.map_batches(
         PipelineActor, batch_format="pyarrow", batch_size=config.chunk_size,
         # two batches queued per actor keep it busy without piling the tail of the corpus onto one actor
@@ -231,9 +236,12 @@ class UnitAssembler:
         return min(self.chunk_size, known - start) if known is not None else None
 
     def add(self, piece: dict) -> None:
+        if piece["error"] is not None:
+            raise_piece_error(piece)
         self.rows_seen += piece["n_rows"]
         self.providers.add(piece["provider"])
-        w = self.workers.setdefault(piece["worker"], {"init_s": 0.0, "process_s": 0.0, "serialize_s": 0.0, "pieces": 0, "rows": 0})
+        w = self.workers.setdefault(piece["worker"], {"started_at": piece["started_at"], "init_s": 0.0, "process_s": 0.0,
+                                                      "serialize_s": 0.0, "pieces": 0, "rows": 0})
         for k in ("init_s", "process_s", "serialize_s"):
             w[k] += piece[k]
         w["pieces"] += 1
@@ -328,6 +336,9 @@ def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
     o = replace(config.pipeline)
     if o.threads is None:  # ORT's default takes every core of the node, once per actor
         o.threads = max(1, int(cpus_per_worker(opts, o)))
+    if opts.gpus_per_worker and o.provider == "auto":
+        # GPUs reserved for a worker that quietly falls back to CPU would be wasted: fail loudly instead
+        o.provider = "cuda"
     resolve_planned = config.resolve and default_resolver_available()
     # built on the driver only to validate options and name the job; no session, no resolver index
     checker = Pipeline(model, o, resolver=(lambda text, spans: []) if resolve_planned else None, tagger=_NoSession())
@@ -342,42 +353,70 @@ def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
 
     ctx = rd.DataContext.get_current()
     saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
+    existed = os.path.exists(config.output)
     try:
         _check_resources(ray, opts, o)
+        ctx.execution_options.preserve_order = True  # the numbering actor relies on it
+        ctx.enable_progress_bars = False
         with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
-            done = frozenset(out.units)
-            for u in out.units.values():
-                progress.skip(u["input_rows"])
-            ctx.execution_options.preserve_order = True  # the numbering actor relies on it
-            ctx.enable_progress_bars = False
-            ds = tagged_dataset(sources, cols, config, o, opts, model, done)
-            assembler = UnitAssembler(out, sources, config.chunk_size, progress)
-            t_exec = time.perf_counter()
-            first = None
             try:
-                for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
-                    if first is None and batch.num_rows:
-                        first = time.perf_counter() - t_exec
-                    for piece in batch.to_pylist():
-                        assembler.add(piece)
-                assembler.finish()
-            except Exception as e:  # noqa: BLE001 - a user error raised in a worker is still one line
-                inner = _unwrap(e)
-                if inner is not e:
-                    raise inner from None
+                assembler = execute(out, sources, cols, config, o, opts, model, progress, ray_stats)
+                summary, text = _summarize(config, out, assembler, ray_stats, time.perf_counter() - t0, sources)
+            except BaseException:
+                _forget_if_nothing_committed(out, existed)
                 raise
-            finally:
-                progress.close()
-            ray_stats.update({
-                "execution_s": time.perf_counter() - t_exec, "first_piece_s": first, "commit_s": assembler.commit_s,
-                "actors": assembler.workers,
-            })
-            summary, text = _summarize(config, out, assembler, ray_stats, time.perf_counter() - t0, sources)
     finally:
         ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
         if session.started:
             ray.shutdown()
     return RunSummary(summary["exit_code"], summary, summary.pop("_report"), text)
+
+
+def execute(out: OutputDir, sources: list[Source], cols: Columns, config: RunConfig, o: PipelineOptions, opts: RayOptions,
+            model, progress: Progress, ray_stats: dict) -> "UnitAssembler":
+    """Run the dataset and commit every unit as its pieces come back; timings go into `ray_stats`."""
+    done = frozenset(out.units)
+    for u in out.units.values():
+        progress.skip(u["input_rows"])
+    t_exec, exec_at = time.perf_counter(), time.time()
+    ds = tagged_dataset(sources, cols, config, o, opts, model, done)
+    assembler = UnitAssembler(out, sources, config.chunk_size, progress)
+    first = None
+    try:
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+            if first is None and batch.num_rows:
+                first = time.perf_counter() - t_exec
+            for piece in batch.to_pylist():
+                assembler.add(piece)
+        assembler.finish()
+    except Exception as e:  # noqa: BLE001 - a user error raised in a worker is still one line
+        inner = _unwrap(e)
+        if inner is not e:
+            raise inner from None
+        raise
+    finally:
+        progress.close()
+    ray_stats.update({
+        "execution_s": time.perf_counter() - t_exec, "first_piece_s": first, "commit_s": assembler.commit_s,
+        # per actor: seconds from the start of execution until its process reached our code
+        "actor_start_delay_s": sorted(w["started_at"] - exec_at for w in assembler.workers.values()),
+        "actors": assembler.workers,
+    })
+    return assembler
+
+
+def _forget_if_nothing_committed(out: OutputDir, existed: bool) -> None:
+    """A job that failed before its first unit (e.g. --provider cuda on a worker without CUDA, found only
+    there) leaves OUT_DIR as it found it, as the local engine does by checking before it opens OUT_DIR."""
+    if out.units or len(out.manifest.get("sessions", [])) > 1:
+        return  # something was committed, now or in an earlier session: keep it for resume
+    (out.path / MANIFEST).unlink(missing_ok=True)  # still under our lock
+    out.close()
+    if not existed:
+        try:
+            out.path.rmdir()
+        except OSError:
+            pass
 
 
 class _NoSession:

@@ -32,8 +32,25 @@ PIECE_SCHEMA = pa.schema([
     ("unit_id", pa.string()), ("input_index", pa.int32()), ("chunk_index", pa.int64()), ("row_start", pa.int64()),
     ("n_rows", pa.int64()), ("docs", pa.large_binary()), ("tokens", pa.large_binary()), ("spans", pa.large_binary()),
     ("stats", pa.string()), ("metrics", pa.string()), ("provider", pa.string()), ("worker", pa.string()),
-    ("init_s", pa.float64()), ("process_s", pa.float64()), ("serialize_s", pa.float64()),
+    ("started_at", pa.float64()), ("init_s", pa.float64()), ("process_s", pa.float64()), ("serialize_s", pa.float64()),
+    ("error", pa.string()),  # JSON {type, problem, fix} of a GeobatchError met on the worker; the rest is null
 ])
+
+
+def error_piece(e: GeobatchError, worker: str) -> pa.Table:
+    row = {name: [None] for name in PIECE_SCHEMA.names}
+    row.update(worker=[worker], n_rows=[0], error=[json.dumps({"type": type(e).__name__, "problem": e.problem, "fix": e.fix})])
+    return pa.table(row, schema=PIECE_SCHEMA)
+
+
+def raise_piece_error(piece: dict) -> None:
+    """Re-raise on the driver the GeobatchError a worker met (same class where it is one of ours)."""
+    from .. import errors
+
+    err = json.loads(piece["error"])
+    cls = getattr(errors, err["type"], None)
+    cls = cls if isinstance(cls, type) and issubclass(cls, GeobatchError) else GeobatchError
+    raise cls(f"{err['problem']} (on Ray worker {piece['worker']})", err["fix"])
 
 
 def model_payload(model: ModelDir, ship: bool) -> Any:
@@ -115,11 +132,14 @@ class PipelineActor:
     """One `Pipeline` (one ONNX Runtime session) per actor; `__call__` runs `Pipeline.process` on
     each run of consecutive rows of one unit in the batch and returns one piece row per run.
 
-    A failure to build the pipeline is kept and raised on the first batch: raised in `__init__`,
-    Ray would restart the actor again and again."""
+    A failure to build the pipeline is kept for the first batch (raised in `__init__`, Ray would
+    restart the actor again and again). A user error (GeobatchError: a model or provider that does
+    not work on this worker) comes back as a piece carrying only `error`, so the driver can say it in
+    one line; Ray does not carry an exception's cause across processes."""
 
     def __init__(self, model: Any, options: PipelineOptions, resolve: bool, chunk_size: int,
                  sources: list[tuple[bool, str]], done_units: frozenset[str]):
+        self.started_at = time.time()  # when the actor's process got to our code (spawn + imports before it)
         t0 = time.perf_counter()
         self.chunk_size = chunk_size
         self.sources = sources
@@ -134,6 +154,8 @@ class PipelineActor:
         self.reported_init = False
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        if isinstance(self.error, GeobatchError):
+            return error_piece(self.error, self.worker)
         if self.error is not None:
             raise self.error
         inputs = batch.column(INPUT_COL).to_numpy()
@@ -159,8 +181,8 @@ class PipelineActor:
             for k, v in (("unit_id", uid), ("input_index", src), ("chunk_index", chunk), ("row_start", int(rows[a])),
                          ("n_rows", result.input_rows), ("docs", blobs[0]), ("tokens", blobs[1]), ("spans", blobs[2]),
                          ("stats", json.dumps(result.stats.to_dict())), ("metrics", metrics), ("provider", self.pipe.provider),
-                         ("worker", self.worker), ("init_s", 0.0 if self.reported_init else self.init_s),
-                         ("process_s", t1 - t0), ("serialize_s", t2 - t1)):
+                         ("worker", self.worker), ("started_at", self.started_at), ("init_s", 0.0 if self.reported_init else self.init_s),
+                         ("process_s", t1 - t0), ("serialize_s", t2 - t1), ("error", None)):
                 out[k].append(v)
             self.reported_init = True
         return pa.table(out, schema=PIECE_SCHEMA)
