@@ -38,7 +38,8 @@ import pyarrow as pa
 
 from ..commit import MANIFEST, OutputDir
 from ..corpus import Columns
-from ..errors import GeobatchError
+from ..errors import GeobatchError, InputError
+from ..infer import _quiet_fd2
 from ..metrics import MetricsAccumulator, format_report
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress
@@ -121,11 +122,12 @@ def start_ray(opts: RayOptions, pipeline: PipelineOptions, quiet: bool = True) -
             # the driver's C++ core prints an error-level notice per actor whose constructor arguments sit
             # in the object store (Ray Data puts every UDF's there); our own instance stays quiet
             os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-            ray.init(
-                num_cpus=int(np.ceil(opts.workers * cpus_per_worker(opts, pipeline))) + SPARE_CPUS,
-                include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                object_store_memory=opts.object_store_mb << 20,
-            )
+            with _quiet_fd2():  # ...which itself announces the level it read, on stderr
+                ray.init(
+                    num_cpus=int(np.ceil(opts.workers * cpus_per_worker(opts, pipeline))) + SPARE_CPUS,
+                    include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                    object_store_memory=opts.object_store_mb << 20,
+                )
     except ConnectionError as e:
         raise GeobatchError(f"cannot join the Ray cluster at {opts.address}: {e}", "check --address (ray://HOST:10001 or HOST:6379) and that the cluster is up") from None
     finally:
@@ -393,6 +395,13 @@ def execute(out: OutputDir, sources: list[Source], cols: Columns, config: RunCon
         inner = _unwrap(e)
         if inner is not e:
             raise inner from None
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, (pa.ArrowInvalid, json.JSONDecodeError, UnicodeDecodeError)):
+            raise InputError(
+                f"Ray could not read an input: {type(cause).__name__}: {str(cause).splitlines()[0]}",
+                "fix the file (a JSONL line must be one JSON object, a column one type throughout), "
+                "or run it with --engine local, which records a bad line as one error row",
+            ) from None
         raise
     finally:
         progress.close()
