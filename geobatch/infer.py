@@ -35,6 +35,13 @@ def _cuda_libraries_load() -> bool:
     return True
 
 
+def cuda_usable() -> bool:
+    """What `--provider auto` will try first: onnxruntime-gpu lists CUDA and the driver loads."""
+    import onnxruntime as ort
+
+    return CUDA_EP in ort.get_available_providers() and _cuda_libraries_load()
+
+
 @contextmanager
 def _quiet_fd2() -> Iterator[None]:
     """Silence C-level stderr (ORT prints library load failures there) for the duration."""
@@ -72,9 +79,16 @@ def _session(path: str, providers: list[str], threads: int | None, quiet: bool):
 
 
 class OnnxTagger:
-    """Runs batches through the model; returns logits [b, s, n_labels] as float32."""
+    """Runs batches through the model; returns logits [b, s, n_labels] as float32.
 
-    def __init__(self, model: ModelDir, provider: str = "auto", threads: int | None = None):
+    `io_binding` (default: on exactly when the session runs on CUDA) feeds the batch through an ORT
+    IOBinding: the ids are copied to the device once, the logits are left in an ORT-allocated
+    device buffer and copied back once, instead of `session.run`'s per-call staging and output
+    allocation. On CPU it gives the same numbers as `session.run` (tested), so the CPU path can stay
+    the plain one.
+    """
+
+    def __init__(self, model: ModelDir, provider: str = "auto", threads: int | None = None, io_binding: bool | None = None):
         if provider not in PROVIDERS:
             raise GeobatchError(f"unknown provider {provider!r}", f"use one of {', '.join(PROVIDERS)}")
         import onnxruntime as ort
@@ -82,8 +96,7 @@ class OnnxTagger:
         self.model = model
         self.n_labels = len(model.labels)
         path = str(model.onnx_path)
-        available = ort.get_available_providers()
-        want_cuda = provider in ("auto", "cuda") and CUDA_EP in available and _cuda_libraries_load()
+        want_cuda = provider in ("auto", "cuda") and cuda_usable()
         if provider == "cuda" and not want_cuda:
             raise GeobatchError(
                 "--provider cuda asked for, but CUDA cannot be used here (no onnxruntime-gpu, no NVIDIA driver, or no CUDA 13/cuDNN 9 libraries)",
@@ -105,6 +118,8 @@ class OnnxTagger:
             raise ModelError(f"ONNX Runtime cannot load {path}: {str(e).splitlines()[0]}", "re-export the model directory") from None
         self.provider = self.session.get_providers()[0]
         self._check_signature()
+        self.io_binding = (self.provider == CUDA_EP) if io_binding is None else bool(io_binding)
+        self._device = "cuda" if self.provider == CUDA_EP else "cpu"
 
     def _check_signature(self) -> None:
         card_inputs = self.model.input_dtypes
@@ -133,10 +148,22 @@ class OnnxTagger:
     def run(self, batch: Batch) -> np.ndarray:
         arrays = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "token_type_ids": batch.token_type_ids}
         feed = {name: arrays[name].astype(dtype, copy=False) for name, dtype in self.model.input_dtypes.items()}
-        (logits,) = self.session.run([self.model.output_name], feed)
+        if self.io_binding:
+            logits = self._run_bound(feed)
+        else:
+            (logits,) = self.session.run([self.model.output_name], feed)
         if logits.ndim != 3 or logits.shape[-1] != self.n_labels:
             raise ModelError(
                 f"model.onnx returned logits of shape {logits.shape}, expected [batch, seq, {self.n_labels}]",
                 "re-export the model directory so card and graph agree",
             )
         return logits.astype(np.float32, copy=False)
+
+    def _run_bound(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        binding = self.session.io_binding()
+        for name, array in feed.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(array))
+        binding.bind_output(self.model.output_name, self._device)  # ORT allocates it, shaped by the batch
+        self.session.run_with_iobinding(binding)
+        (logits,) = binding.copy_outputs_to_cpu()
+        return logits

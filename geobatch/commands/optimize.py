@@ -1,14 +1,23 @@
-"""`geobatch optimize MODEL_DIR --output OUT_DIR [--fuse] [--quantize int8] [--fp16]`."""
+"""`geobatch optimize MODEL_DIR (--output OUT_DIR | --variant NAME) [--fuse] [--quantize int8] [--fp16]`,
+and `geobatch optimize MODEL_DIR --default cpu=NAME|auto --default cuda=NAME|auto`."""
 
 from __future__ import annotations
 
 import click
 
+from geobatch.errors import GeobatchError
+
 
 @click.command(name="optimize")
 @click.argument("model_dir", type=click.Path(path_type=str))
-@click.option("--output", "-o", required=True, type=click.Path(path_type=str),
+@click.option("--output", "-o", default=None, type=click.Path(path_type=str),
               help="New model directory to write (must not exist, or be empty).")
+@click.option("--variant", default=None,
+              help="Instead of --output: write MODEL_DIR/variants/NAME and list it in MODEL_DIR's card, "
+                   "so `geobatch run --variant auto|NAME` can use it (docs/OPTIMIZE.md).")
+@click.option("--default", "defaults", multiple=True, metavar="PROVIDER=NAME",
+              help="Set the variant `geobatch run --variant auto` uses on cpu or cuda (NAME auto: the bench's rule for "
+                   "cpu, fp32 for cuda). Repeatable; alone, or after a --variant build.")
 @click.option("--fuse", is_flag=True,
               help="Rewrite the tf2onnx graph and fuse attention, LayerNorm and GELU into ONNX Runtime operators (fp32, exact).")
 @click.option("--quantize", type=click.Choice(["int8"]), default=None,
@@ -19,15 +28,49 @@ import click
 @click.option("--reduce-range", is_flag=True, help="int8: 7-bit weights (can help accuracy on CPUs without VNNI).")
 @click.option("--min-agreement", type=float, default=0.99, show_default=True,
               help="int8/fp16: least share of tokens whose predicted label must match the source model.")
-def command(model_dir, output, fuse, quantize, fp16, per_channel, reduce_range, min_agreement):
+def command(model_dir, output, variant, defaults, fuse, quantize, fp16, per_channel, reduce_range, min_agreement):
     """Write an optimized copy of MODEL_DIR, with parity figures and fused-operator counts in its card.
 
     \b
     geobatch optimize model --fuse --output model-fused
     geobatch optimize model --fuse --quantize int8 --output model-int8     # CPU
     geobatch optimize model --fuse --fp16 --output model-fp16              # CUDA
+    geobatch optimize model --fuse --quantize int8 --variant int8          # inside model/, for --variant auto
+    geobatch optimize model --default cuda=fp16
     """
-    from geobatch.optimize import optimize_model_dir
+    from pathlib import Path
 
-    optimize_model_dir(model_dir, output, fuse=fuse, quantize=quantize, fp16=fp16, per_channel=per_channel,
-                       reduce_range=reduce_range, min_agreement=min_agreement, log=click.echo)
+    from geobatch import variants
+
+    pairs = []
+    for d in defaults:
+        provider, sep, name = d.partition("=")
+        if not sep or not name:
+            raise GeobatchError(f"--default {d!r} is not PROVIDER=NAME", "e.g. --default cpu=int8 or --default cuda=fp16")
+        pairs.append((provider.strip(), name.strip()))
+    build = fuse or quantize or fp16
+    if output and variant:
+        raise GeobatchError("--output and --variant exclude each other", "--output writes a separate directory, --variant one inside MODEL_DIR")
+    if build and not (output or variant):
+        raise GeobatchError("no destination for the optimized model", "pass --output NEW_DIR or --variant NAME")
+    if (output or variant) and not build:
+        raise GeobatchError("nothing to do", "pass --fuse, --quantize int8 and/or --fp16")
+    if output and pairs:
+        raise GeobatchError("--default applies to MODEL_DIR's own variants", "use it with --variant, or alone")
+    if not (build or pairs):
+        raise GeobatchError("nothing to do", "pass --fuse/--quantize/--fp16 with --output or --variant, or --default PROVIDER=NAME")
+    if variant:
+        variants.check_name(variant)
+        variants.read_card(model_dir)  # a bad MODEL_DIR is reported before any work
+        output = str(Path(model_dir) / variants.VARIANTS_DIR / variant)
+    if output:
+        from geobatch.optimize import optimize_model_dir
+
+        section = optimize_model_dir(model_dir, output, fuse=fuse, quantize=quantize, fp16=fp16, per_channel=per_channel,
+                                     reduce_range=reduce_range, min_agreement=min_agreement, log=click.echo)
+        if variant:
+            variants.register_variant(model_dir, variant, section)
+            click.echo(f"registered variant {variant!r} in {Path(model_dir) / 'model_card.json'}")
+    for provider, name in pairs:
+        d = variants.set_default(model_dir, provider, name)
+        click.echo(f"{provider} default: {d.get(provider, variants.FP32)} ({d.get(provider + '_reason', 'no default recorded: fp32 as exported')})")

@@ -27,6 +27,9 @@ from ..infer import PROVIDERS
 @click.option("--max-length", default=None, type=int, help="Wordpieces per window incl. [CLS]/[SEP] (default: the model card's).")
 @click.option("--stride", default=None, type=int, help="Overlap between windows of a long document, wordpieces (default: a quarter window).")
 @click.option("--provider", type=click.Choice(PROVIDERS), default="auto", show_default=True)
+@click.option("--variant", default="auto", show_default=True,
+              help="Which graph of MODEL_DIR: auto (the card's default for the provider, else fp32), fp32 (as exported), "
+                   "or a name from `geobatch optimize --variant` (docs/OPTIMIZE.md).")
 @click.option("--threads", default=None, type=int, help="ONNX Runtime intra-op threads (default: ORT's choice).")
 @click.option("--chunk-size", default=1000, show_default=True, type=int, help="Records per unit of work (part file, resume step).")
 @click.option("--location-labels", default="geo,gpe", show_default=True, help="Labels merged into 'location' for scoring.")
@@ -40,7 +43,7 @@ from ..infer import PROVIDERS
 @click.option("--workers", default=None, type=int, help="Ray actors, one model session each (default 2). --engine ray only.")
 @click.option("--gpus-per-worker", default=None, type=float, help="GPUs per Ray actor, fractions allowed (default 0). --engine ray only.")
 def command(model, inputs, output, fmt, text_column, id_column, spans_column, span_label, batch_size, max_length, stride,
-            provider, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, quiet,
+            provider, variant, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, quiet,
             engine, address, workers, gpus_per_worker):
     """Tag, decode, resolve and write a corpus to Parquet (docs/, tokens/, spans/, manifest.json)."""
     from ..engines import RunConfig
@@ -56,6 +59,7 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
     if not 0.0 <= max_error_rate <= 1.0:
         raise GeobatchError("--max-error-rate must be between 0 and 1", "e.g. --max-error-rate 0.01 tolerates 1% error rows")
     labels = tuple(x.strip() for x in location_labels.split(",") if x.strip())
+    model = _pick_variant(model, variant, provider, quiet)
     config = RunConfig(
         model=model, inputs=list(inputs), output=output, format=fmt,
         pipeline=PipelineOptions(
@@ -78,3 +82,18 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
     if not quiet:
         click.echo(summary.text)
     return summary.exit_code
+
+
+def _pick_variant(model: str, variant: str, provider: str, quiet: bool) -> str:
+    """MODEL_DIR, or the variant directory inside it that --variant (auto: the card's default) names."""
+    from ..variants import FP32, resolve_variant
+
+    on_cuda = provider == "cuda"
+    if provider == "auto":
+        from ..infer import cuda_usable
+
+        on_cuda = cuda_usable()
+    choice = resolve_variant(model, variant, on_cuda)
+    if not quiet and (choice.name != FP32 or variant != "auto"):
+        click.echo(f"note: model variant {choice.name} ({choice.reason}): {choice.path}", err=True)
+    return str(choice.path)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import GeobatchError, InputError, ModelError
 from ..model_dir import ModelDir, file_sha256, load_model_dir
+from ..variants import CARD_KEYS as VARIANT_CARD_KEYS
 from .parity import Parity, compare, parity_batches
 
 FP32_TOLERANCE = 1e-3  # same gate as the TensorFlow -> ONNX export
@@ -190,7 +191,8 @@ def optimize_model_dir(
 
         onnx.save(model, str(tmp / "model.onnx"))
         shutil.copyfile(source.tokenizer_path, tmp / "tokenizer.json")
-        card = dict(source.card)
+        # the root card's variant registry belongs to the root directory only
+        card = {k: v for k, v in source.card.items() if k not in VARIANT_CARD_KEYS}
         card["onnx_sha256"] = file_sha256(tmp / "model.onnx")
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
 
