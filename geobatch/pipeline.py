@@ -29,6 +29,7 @@ from .decode import decode_spans, decode_word_tags, softmax
 from .documents import Sentence
 from .labels import SCHEMES, LabelScheme, split_tag
 from .metrics import DEFAULT_LOCATION_LABELS, LOCATION, MetricsAccumulator
+from .metrics_geo import gold_coordinates
 from .model_dir import ModelDir, load_model_dir
 from .readers.spans import parse_spans
 from .tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
@@ -90,6 +91,7 @@ class DocInput:
     offsets: list = field(default_factory=list)
     words: list = field(default_factory=list)
     gold: list | None = None
+    gold_places: list = field(default_factory=list)  # (start, end, lat, lon) of gold spans with coordinates
     error: str | None = None
 
 
@@ -104,7 +106,13 @@ class ChunkStats:
     padded_slots: int = 0  # batch cells, padding included
     windows: int = 0
     batches: int = 0
-    infer_s: float = 0.0
+    # wall seconds per stage (perf_counter around each; a few calls per chunk, so the timers cost nothing)
+    prepare_s: float = 0.0  # records -> documents (split_words, gold tags)
+    tokenize_s: float = 0.0  # wordpieces, windows, padded batches
+    infer_s: float = 0.0  # the model calls only (tagger.run)
+    decode_s: float = 0.0  # softmax, word tags, spans, output rows and Arrow tables
+    resolve_s: float = 0.0  # the resolver hook
+    score_s: float = 0.0  # metrics against gold tags (only with gold)
     total_s: float = 0.0
 
     def merge(self, o: "ChunkStats") -> "ChunkStats":
@@ -262,6 +270,8 @@ class Pipeline:
             except ValueError as e:
                 return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} is not valid JSON ({e})")
             gold = self.map_gold(tags_from_spans(offsets, spans, default_label=LOCATION))
+            places = [(s.start, s.end, *p) for s in spans if (p := gold_coordinates(s.extra)) is not None]
+            return DocInput(doc_id, text, offsets, words, gold, places)
         return DocInput(doc_id, text, offsets, words, gold)
 
     # -- stages 2-6 --------------------------------------------------------------------------
@@ -269,6 +279,8 @@ class Pipeline:
         t0 = time.perf_counter()
         stats = ChunkStats()
         docs = self.to_documents(records, row_start, has_id, id_prefix)
+        t1 = time.perf_counter()
+        stats.prepare_s = t1 - t0
         live = [k for k, d in enumerate(docs) if d.error is None and d.words]
         encoded = dict(zip(live, self._encode([docs[k].words for k in live])))
 
@@ -286,16 +298,22 @@ class Pipeline:
             window_ids += [enc.ids[w.tok_start:w.tok_end] for w in wins]
 
         probs: list[np.ndarray | None] = [None] * len(window_ids)
-        ti = time.perf_counter()
-        for batch in make_batches(window_ids, self.options.batch_size, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id):
-            p = softmax(self.tagger.run(batch))
+        batches = make_batches(window_ids, self.options.batch_size, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id)
+        stats.tokenize_s = time.perf_counter() - t1
+        for batch in batches:
+            ti = time.perf_counter()
+            logits = self.tagger.run(batch)
+            tp = time.perf_counter()
+            stats.infer_s += tp - ti
+            p = softmax(logits)
             for row, w in enumerate(batch.window_index):
                 probs[w] = p[row, : len(window_ids[w]) + SPECIAL_TOKENS]
             stats.batches += 1
             stats.real_tokens += batch.real_tokens
             stats.padded_slots += batch.slots
-        stats.infer_s = time.perf_counter() - ti
+            stats.decode_s += time.perf_counter() - tp
         stats.windows = len(window_ids)
+        td = time.perf_counter()
 
         metrics = MetricsAccumulator(self.options.location_labels) if self.options.with_gold else None
         d_rows: dict[str, list] = {n: [] for n in DOCS_SCHEMA.names}
@@ -310,11 +328,17 @@ class Pipeline:
                     n_tokens, n_windows = enc.n_tokens, len(wins)
                     tags, conf = self._word_tags(probs, w0, bw, bp)
                     spans = decode_spans(doc.text, doc.offsets, tags, conf)
+                    tr = time.perf_counter()
                     resolved = self._resolve(doc.text, spans)
+                    stats.resolve_s += time.perf_counter() - tr
                     self._add_tokens(t_rows, doc, tags, conf)
                     self._add_spans(s_rows, doc.doc_id, spans, resolved)
                     if metrics is not None and doc.gold is not None:
+                        ts = time.perf_counter()
                         metrics.add(doc.gold, tags)
+                        if self.resolver is not None and doc.gold_places:  # geo score needs resolved spans
+                            metrics.add_geo(doc.gold_places, spans, resolved)
+                        stats.score_s += time.perf_counter() - ts
                 except Exception as e:  # keep the row, say why
                     doc.error = f"{type(e).__name__}: {e}"
                     spans = []
@@ -325,15 +349,12 @@ class Pipeline:
             for name, v in zip(DOCS_SCHEMA.names, (doc.doc_id, status, doc.error, len(doc.words) if status == "ok" else 0,
                                                    n_tokens, n_windows, len(spans))):
                 d_rows[name].append(v)
-        stats.total_s = time.perf_counter() - t0
-        return ChunkResult(
-            pa.table(d_rows, schema=DOCS_SCHEMA),
-            pa.table(t_rows, schema=self.tokens_schema),
-            pa.table(s_rows, schema=SPANS_SCHEMA),
-            metrics,
-            stats,
-            len(docs),
-        )
+        tables = (pa.table(d_rows, schema=DOCS_SCHEMA), pa.table(t_rows, schema=self.tokens_schema),
+                  pa.table(s_rows, schema=SPANS_SCHEMA))
+        end = time.perf_counter()
+        stats.decode_s += end - td - stats.resolve_s - stats.score_s
+        stats.total_s = end - t0
+        return ChunkResult(*tables, metrics, stats, len(docs))
 
     def _encode(self, words: list[list[str]]) -> list:
         try:

@@ -68,19 +68,28 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
     total_rows = sum(i.rows for i in infos) if all(i.rows is not None for i in infos) else None
     progress = Progress(enabled=False if config.quiet else config.progress, total_rows=total_rows)
     session_stats = None
+    read_s = write_s = 0.0  # this session's seconds reading chunks and committing part files
     with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
         try:
             for n, (inp, info) in enumerate(zip(inputs, infos)):
                 prefix = f"{Path(inp.path).name}:" if len(inputs) > 1 and not info.has_id else ""
-                for chunk in iter_chunks(inp, n, config.chunk_size, cols):
+                chunks = iter_chunks(inp, n, config.chunk_size, cols)
+                while True:
+                    tr = time.perf_counter()
+                    chunk = next(chunks, None)
+                    read_s += time.perf_counter() - tr
+                    if chunk is None:
+                        break
                     if out.done(chunk.unit_id):
                         progress.skip(chunk.n_rows)
                         continue
                     result = pipe.process(chunk.records, chunk.row_start, info.use_ids, prefix)
+                    tw = time.perf_counter()
                     out.commit(chunk.unit_id, result, {
                         "input": inp.path, "input_index": n, "chunk_index": chunk.index,
                         "row_start": chunk.row_start, "row_end": chunk.row_start + chunk.n_rows,
                     })
+                    write_s += time.perf_counter() - tw
                     session_stats = result.stats if session_stats is None else session_stats.merge(result.stats)
                     progress.update(result.stats.docs, result.stats.real_tokens)
         finally:
@@ -123,6 +132,9 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
             "stride": pipe.stride,
             "batch_size": config.pipeline.batch_size,
             "chunk_size": config.chunk_size,
+            "stage_seconds": {"read": read_s, **({k[:-2]: getattr(ss, k) for k in ("prepare_s", "tokenize_s", "infer_s", "decode_s",
+                                                                                    "resolve_s", "score_s")} if ss else {}),
+                              "write": write_s},
         }
         out.session_summary = summary
         out.manifest["sessions"][-1].update({"wall_time_s": wall, "docs": summary["docs_this_session"]})
