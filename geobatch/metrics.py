@@ -9,6 +9,10 @@ Entity level: exact spans as seqeval extracts them (`get_entities`, CoNLL defaul
 document so partial counts add up; per label, micro, and "location" with all location labels merged
 into one type. Summing per-document counts equals seqeval's corpus-level result because seqeval
 itself separates sentences with O.
+
+Geo (`geobatch.metrics_geo`): when gold spans carry coordinates and the run resolves places, the
+accumulator also keeps a `GeoMatchScore` partial (recogniser + resolver against gold points); the
+report gains a `geo` block only then.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Iterable, Sequence
 
 
 from .labels import OUTSIDE, split_tag
+from .metrics_geo import GeoMatchScore, format_geo
 
 LOCATION = "location"  # merged location type; also the label of gold spans that carry none
 DEFAULT_LOCATION_LABELS = ("geo", "gpe")
@@ -41,6 +46,7 @@ class MetricsAccumulator:
         self.entities: dict[str, Counter] = defaultdict(Counter)  # label -> true/pred/correct
         self.location: Counter = Counter()
         self.documents = 0
+        self.geo: GeoMatchScore | None = None  # only once a document with gold coordinates was resolved
 
     # -- accumulate -------------------------------------------------------------------------
     def add(self, gold: Sequence[str], pred: Sequence[str]) -> None:
@@ -52,6 +58,12 @@ class MetricsAccumulator:
         merged: dict[str, Counter] = defaultdict(Counter)
         self._count(merged, self._merge_locations(gold), self._merge_locations(pred))
         self.location.update(merged.get(LOCATION, Counter()))
+
+    def add_geo(self, gold_places, pred_spans, resolved) -> None:
+        """One resolved document's gold spans with coordinates against its predicted spans (see metrics_geo)."""
+        if self.geo is None:
+            self.geo = GeoMatchScore()
+        self.geo.add_document(gold_places, pred_spans, resolved, self.location_labels)
 
     @staticmethod
     def _count(into: dict[str, Counter], gold: Sequence[str], pred: Sequence[str]) -> None:
@@ -85,6 +97,8 @@ class MetricsAccumulator:
             self.entities[k].update(v)
         self.location.update(other.location)
         self.documents += other.documents
+        if other.geo is not None:
+            self.geo = (self.geo or GeoMatchScore()).merge(other.geo)
         return self
 
     @property
@@ -99,6 +113,7 @@ class MetricsAccumulator:
             "confusion": [[g, p, n] for (g, p), n in sorted(self.confusion.items())],
             "entities": {k: dict(v) for k, v in sorted(self.entities.items())},
             "location": dict(self.location),
+            **({"geo": self.geo.to_dict()} if self.geo is not None else {}),
         }
 
     @classmethod
@@ -109,6 +124,7 @@ class MetricsAccumulator:
         for k, v in d.get("entities", {}).items():
             m.entities[k] = Counter(v)
         m.location = Counter(d.get("location", {}))
+        m.geo = GeoMatchScore.from_dict(d["geo"]) if d.get("geo") else None
         return m
 
     # -- report ----------------------------------------------------------------------------
@@ -156,6 +172,7 @@ class MetricsAccumulator:
         p_all = sum(c["pred"] for c in self.entities.values())
         c_all = sum(c["correct"] for c in self.entities.values())
         loc = self.location
+        geo = {"geo": self.geo.report()} if self.geo is not None and self.geo.gold else {}
         return {
             "documents": self.documents,
             "words": words,
@@ -171,6 +188,7 @@ class MetricsAccumulator:
                     "labels": self.location_labels,
                 },
             },
+            **geo,
         }
 
 
@@ -191,4 +209,6 @@ def format_report(rep: dict) -> str:
     for c, m in rows:
         lines.append(f"  {c:<12}{'':>8}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['support']:>9}")
     lines.append(f"  * {', '.join(rep['entity_level']['location']['labels'])} merged into one location type")
+    if rep.get("geo"):
+        lines += format_geo(rep["geo"])
     return "\n".join(lines)
