@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--model", default=None, help="MODEL_DIR (default: models/gmb-locations if it exists, else the tiny test model)")
+    p.add_argument("--model", default=None, help="MODEL_DIR (default: models/gmb-locations if it exists, else the tiny test model); 'tiny': the tiny test model")
     p.add_argument("--corpus", default=str(ROOT / "data" / "sample_corpus.parquet"), help="Parquet or JSONL to repeat")
     p.add_argument("--text-column", default="text")
     p.add_argument("--id-column", default="id")
@@ -43,15 +43,16 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32, help="windows per model call")
     p.add_argument("--resolve", action="store_true", help="also resolve toponyms (default: off, model work only)")
     p.add_argument("--work", default="/tmp/geobatch-bench-ray", help="scratch directory (corpus, outputs)")
-    p.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where ray_vs_local.json/.md go")
+    p.add_argument("--out", default=str(ROOT / "bench" / "results"), help="where NAME.json and NAME.md go")
+    p.add_argument("--name", default="ray_vs_local", help="file name of the results (default ray_vs_local)")
     return p.parse_args(argv)
 
 
 def pick_model(arg: str | None, work: Path) -> tuple[Path, str]:
-    if arg:
+    if arg and arg != "tiny":
         return Path(arg), "given"
     real = ROOT / "models" / "gmb-locations"
-    if (real / "model.onnx").is_file():
+    if arg != "tiny" and (real / "model.onnx").is_file():
         return real, "models/gmb-locations"
     sys.path.insert(0, str(ROOT / "tests"))
     from tiny_onnx import build_tiny_model_dir
@@ -232,8 +233,8 @@ def main(argv=None) -> int:
     first = plan[0][0]
     for name, _ in plan[1:]:
         report["parity"][name] = compare(outs[first], outs[name])
-    (out_dir / "ray_vs_local.json").write_text(json.dumps(report, indent=1))
-    (out_dir / "ray_vs_local.md").write_text(markdown(report))
+    (out_dir / f"{args.name}.json").write_text(json.dumps(report, indent=1))
+    (out_dir / f"{args.name}.md").write_text(markdown(report))
     print(markdown(report))
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 
 import pyarrow as pa
@@ -123,6 +124,8 @@ def test_parquet_files_with_and_without_ids_match_local(tmp_path, tiny_onnx_dir)
 @pytest.mark.usefixtures("ray_session")
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_cli_text_formats_without_ids_match_local(tmp_path, tiny_onnx_dir, fmt):  # noqa: F811
+    """JSONL: a whole Ray run. CSV: Ray resumes the local engine's output with half its units lost
+    (same job identity), redoes exactly those, and the result equals a whole local run."""
     docs = make_docs(57, 4)
     path = tmp_path / f"in.{fmt}"
     if fmt == "jsonl":
@@ -132,10 +135,23 @@ def test_cli_text_formats_without_ids_match_local(tmp_path, tiny_onnx_dir, fmt):
     common = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(path), "--spans-column", "spans",
               "--chunk-size", "10", "--batch-size", "3", "--threads", "1"]
     assert main([*common, "--output", str(tmp_path / "local")]) == 0
+    lost: dict[str, int] = {}
+    if fmt == "csv":
+        shutil.copytree(tmp_path / "local", tmp_path / "ray")
+        manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+        lost = {uid: u["input_rows"] for uid, u in manifest["units"].items() if u["chunk_index"] % 2}
+        for uid in lost:
+            for part in manifest["units"].pop(uid)["parts"].values():
+                (tmp_path / "ray" / part).unlink()
+        manifest["complete"] = False
+        (tmp_path / "ray" / "manifest.json").write_text(json.dumps(manifest))
     assert main([*common, "--output", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]) == 0
     assert_same_output(tmp_path / "local", tmp_path / "ray")
     ids = sorted(int(r["doc_id"]) for r in pq.read_table(tmp_path / "ray" / "docs").to_pylist())
     assert ids == list(range(len(docs)))
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    if lost:
+        assert len(lost) == 3 and manifest["sessions"][-1]["resumed"] and manifest["docs_this_session"] == sum(lost.values())
 
 
 @pytest.mark.ray

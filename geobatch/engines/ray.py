@@ -164,25 +164,19 @@ def _csv_args(cols: Columns) -> dict:
 
 
 def build_dataset(sources: list[Source], cols: Columns):
-    """Ray Data reads, one per set of columns present (so a file without the id column reads too), in input order."""
+    """One Ray Data read over every input, in input order (one format per run). A Parquet file
+    without the id column reads as nulls there, CSV likewise (include_missing_columns); the
+    numbering actor ignores ids of files that have none (has_id is per file)."""
     import ray.data as rd
 
-    groups: dict[tuple, list[Source]] = {}
-    for s in sources:
-        present = tuple(c for c in (cols.text, cols.id, cols.spans) if c and (c != cols.id or s.info.has_id))
-        groups.setdefault(present, []).append(s)
-    parts = []
-    for present, group in groups.items():
-        paths = [s.inp.path for s in group]
-        fmt = group[0].inp.format
-        if fmt == "parquet":
-            ds = rd.read_parquet(paths, include_paths=True, num_cpus=READ_CPUS).select_columns([*present, PATH_COL])
-        elif fmt == "csv":
-            ds = rd.read_csv(paths, include_paths=True, num_cpus=READ_CPUS, **_csv_args(cols))
-        else:
-            ds = rd.read_json(paths, include_paths=True, num_cpus=READ_CPUS, file_extensions=None)
-        parts.append(ds)
-    return parts[0] if len(parts) == 1 else parts[0].union(*parts[1:])
+    paths = [s.inp.path for s in sources]
+    fmt = sources[0].inp.format
+    if fmt == "parquet":
+        wanted = [c for c in (cols.text, cols.spans) if c] + ([cols.id] if any(s.info.has_id for s in sources) else [])
+        return rd.read_parquet(paths, include_paths=True, num_cpus=READ_CPUS).select_columns([*wanted, PATH_COL])
+    if fmt == "csv":
+        return rd.read_csv(paths, include_paths=True, num_cpus=READ_CPUS, **_csv_args(cols))
+    return rd.read_json(paths, include_paths=True, num_cpus=READ_CPUS, file_extensions=None)
 
 
 def tagged_dataset(sources: list[Source], cols: Columns, config: RunConfig, o: PipelineOptions, opts: RayOptions,
