@@ -59,7 +59,8 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
     if not 0.0 <= max_error_rate <= 1.0:
         raise GeobatchError("--max-error-rate must be between 0 and 1", "e.g. --max-error-rate 0.01 tolerates 1% error rows")
     labels = tuple(x.strip() for x in location_labels.split(",") if x.strip())
-    model = _pick_variant(model, variant, provider, quiet)
+    # Ray actors with GPUs run ORT's CUDA provider (auto means cuda there), whatever the driver has
+    model = _pick_variant(model, variant, "cuda" if engine == "ray" and gpus_per_worker else provider, quiet)
     config = RunConfig(
         model=model, inputs=list(inputs), output=output, format=fmt,
         pipeline=PipelineOptions(

@@ -209,7 +209,7 @@ def tagged_dataset(sources: list[Source], cols: Columns, config: RunConfig, o: P
         fn_constructor_kwargs={
             "model": model_payload(model, opts.ship_model if opts.ship_model is not None else bool(opts.address)),
             "options": o, "resolve": config.resolve, "chunk_size": config.chunk_size,
-            "sources": [(s.info.has_id, s.prefix) for s in sources], "done_units": done,
+            "sources": [(s.info.use_ids, s.prefix) for s in sources], "done_units": done,
         },
     )
 
@@ -357,7 +357,7 @@ def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
         with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
             try:
                 assembler = execute(out, sources, cols, config, o, opts, model, progress, ray_stats)
-                summary, text = _summarize(config, out, assembler, ray_stats, time.perf_counter() - t0, sources)
+                summary, text = _summarize(config, out, assembler, ray_stats, time.perf_counter() - t0, sources, say)
             except BaseException:
                 _forget_if_nothing_committed(out, existed)
                 raise
@@ -439,8 +439,9 @@ def default_resolver_available() -> bool:
 
 
 def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats: dict, wall: float,
-               sources: list[Source]) -> tuple[dict, str]:
-    """manifest.json's summary and the closing paragraph, with the local engine's keys."""
+               sources: list[Source], say) -> tuple[dict, str]:
+    """manifest.json's summary and the closing paragraph, with the local engine's keys (kept in step
+    with engines/local.py by hand: the two should share one function)."""
     totals = out.totals()
     acc = out.merged_metrics()
     report = acc.report() if acc is not None else None
@@ -448,6 +449,11 @@ def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats:
     errors = totals["status"]["error"]
     error_rate = errors / totals["input_rows"] if totals["input_rows"] else 0.0
     exit_code = 1 if error_rate > config.max_error_rate else 0
+    dups = out.duplicate_ids()
+    if dups["duplicate_rows"]:
+        say(f"warning: {dups['duplicate_rows']:,} rows repeat an earlier doc_id ({dups['duplicated_ids']:,} ids occur more than once, "
+            f"e.g. {', '.join(map(repr, dups['examples']))}); all rows are kept, so join on doc_id with care "
+            f"or pass --id-column naming a unique column")
     ss = asm.session_stats
     provider = ", ".join(sorted(asm.providers)) or "none (nothing left to do)"
     summary = {
@@ -458,6 +464,7 @@ def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats:
         "rows": totals["rows"],
         "status": totals["status"],
         "reconciled": totals["reconciled"],
+        "duplicate_ids": dups,
         "error_rate": error_rate,
         "max_error_rate": config.max_error_rate,
         "exit_code": exit_code,
@@ -474,6 +481,9 @@ def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats:
         "stride": out.manifest["job"]["settings"]["stride"],
         "batch_size": config.pipeline.batch_size,
         "chunk_size": config.chunk_size,
+        # summed over the actors (they run side by side); reading happens inside Ray, writing is the driver's commits
+        "stage_seconds": {"read": None, **{k[:-2]: getattr(ss, k) for k in ("prepare_s", "tokenize_s", "infer_s", "decode_s",
+                                                                          "resolve_s", "score_s")}, "write": asm.commit_s},
         "ray": ray_stats,
     }
     out.manifest["sessions"][-1].update({"wall_time_s": wall, "docs": ss.docs, "engine": "ray"})
@@ -485,6 +495,7 @@ def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats:
         f"This session processed {ss.docs:,} docs in {wall:.1f} s ({summary['docs_per_s']:,.1f} docs/s, "
         f"{summary['real_tokens_per_s']:,.0f} real tokens/s; Ray startup {ray_stats['startup_s']:.1f} s) on {provider}; "
         f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
+        + (f" {dups['duplicate_rows']:,} rows repeat an earlier doc_id (kept)." if dups["duplicate_rows"] else "")
         + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
     )
     if report is not None:
