@@ -210,3 +210,29 @@ def test_user_error_on_a_worker_comes_back_as_one_line_and_no_output_is_left(tmp
     _forget_if_nothing_committed(kept, existed=False)
     kept.close()
     assert (tmp_path / "kept" / "manifest.json").exists()
+
+
+def test_uri_inputs_are_listed_and_checked_through_pyarrow_fs(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """The object-storage path (s3://, gs://, …) without a bucket: file:// goes through the same
+    pyarrow.fs listing and header/footer checks, and names each file as Ray's `path` column does."""
+    from geobatch.engines.ray_inputs import plan_sources
+
+    d = tmp_path / "corpus"
+    d.mkdir()
+    write_parquet(d / "a.parquet", make_docs(9, 3), with_id=True, row_group_size=4)
+    write_parquet(d / "b.parquet", make_docs(4, 5), with_id=False, row_group_size=4)
+    notes = []
+    config = RunConfig(model=str(tiny_onnx_dir), inputs=[f"file://{d}/"], output=str(tmp_path / "out"),
+                       pipeline=PipelineOptions(spans_column="spans"))
+    _, sources, _ = plan_sources(config, notes.append)
+    assert [(s.key, s.info.has_id, s.info.rows, s.prefix) for s in sources] == [
+        (str(d / "a.parquet"), True, 9, ""), (str(d / "b.parquet"), False, 4, "b.parquet:")]
+    assert sources[0].inp.path == f"file://{d}/a.parquet" and "no id column" in notes[0]
+    assert config.pipeline.with_gold
+
+    (d / "c.csv").write_text("text\nParis\n")
+    with pytest.raises(GeobatchError, match="one format per run"):
+        plan_sources(config, notes.append)
+    with pytest.raises(GeobatchError, match="no column 'body'"):
+        plan_sources(RunConfig(model=str(tiny_onnx_dir), inputs=[f"file://{d}/a.parquet"], output=str(tmp_path / "out"),
+                               pipeline=PipelineOptions(text_column="body")), notes.append)

@@ -489,7 +489,7 @@ def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats:
     out.manifest["sessions"][-1].update({"wall_time_s": wall, "docs": ss.docs, "engine": "ray"})
     out.finish(summary, report)
     text = (
-        f"geobatch run (ray, {ray_stats['workers']} workers): {totals['input_rows']:,} input rows -> {totals['rows']['docs']:,} docs "
+        f"geobatch run (ray, {ray_stats['workers']} worker{'s' if ray_stats['workers'] != 1 else ''}): {totals['input_rows']:,} input rows -> {totals['rows']['docs']:,} docs "
         f"({totals['status']['ok']:,} ok, {totals['status']['empty']:,} empty, {errors:,} error), "
         f"{totals['rows']['tokens']:,} tokens, {totals['rows']['spans']:,} spans in {config.output}. "
         f"This session processed {ss.docs:,} docs in {wall:.1f} s ({summary['docs_per_s']:,.1f} docs/s, "

@@ -35,7 +35,8 @@ class Source:
 
 
 def _is_uri(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
+    """Object storage (s3://, gs://, abfs://, …) and file:// go through pyarrow.fs; plain paths through geobatch.corpus."""
+    return "://" in path
 
 
 def _ray_key(path: str) -> str:
