@@ -13,11 +13,11 @@ from pathlib import Path
 
 from ..commit import OutputDir
 from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
-from ..metrics import format_report
 from ..model_dir import load_model_dir
 from ..pipeline import Pipeline
 from ..progress import Progress
 from . import RunConfig, default_resolver
+from .summary import finish_run
 
 
 @dataclass
@@ -94,61 +94,8 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
                     progress.update(result.stats.docs, result.stats.real_tokens)
         finally:
             progress.close()
-        wall = time.perf_counter() - t0
-        totals = out.totals()
-        acc = out.merged_metrics()
-        report = acc.report() if acc is not None else None
-        st = totals["stats"]
-        errors = totals["status"]["error"]
-        error_rate = errors / totals["input_rows"] if totals["input_rows"] else 0.0
-        exit_code = 1 if error_rate > config.max_error_rate else 0
-        dups = out.duplicate_ids()
-        if dups["duplicate_rows"]:
-            say(f"warning: {dups['duplicate_rows']:,} rows repeat an earlier doc_id ({dups['duplicated_ids']:,} ids occur more than once, "
-                f"e.g. {', '.join(map(repr, dups['examples']))}); all rows are kept, so join on doc_id with care "
-                f"or pass --id-column naming a unique column")
-        ss = session_stats
-        summary = {
-            "provider": pipe.provider,
-            "inputs_read": [i.path for i in inputs],
-            "input_rows": totals["input_rows"],
-            "rows": totals["rows"],
-            "status": totals["status"],
-            "reconciled": totals["reconciled"],
-            "duplicate_ids": dups,
-            "error_rate": error_rate,
-            "max_error_rate": config.max_error_rate,
-            "exit_code": exit_code,
-            "finished_units": len(out.units),
-            "wall_time_s": wall,
-            "docs_this_session": ss.docs if ss else 0,
-            "docs_per_s": (ss.docs / wall) if ss else 0.0,
-            "real_tokens_per_s": (ss.real_tokens / wall) if ss else 0.0,
-            "padding_fraction": (1 - st.real_tokens / st.padded_slots) if st.padded_slots else 0.0,
-            "windows": st.windows,
-            "real_tokens": st.real_tokens,
-            "batch_slots": st.padded_slots,
-            "max_length": pipe.max_length,
-            "stride": pipe.stride,
-            "batch_size": config.pipeline.batch_size,
-            "chunk_size": config.chunk_size,
-            "stage_seconds": {"read": read_s, **({k[:-2]: getattr(ss, k) for k in ("prepare_s", "tokenize_s", "infer_s", "decode_s",
-                                                                                    "resolve_s", "score_s")} if ss else {}),
-                              "write": write_s},
-        }
-        out.session_summary = summary
-        out.manifest["sessions"][-1].update({"wall_time_s": wall, "docs": summary["docs_this_session"]})
-        out.finish(summary, report)
-    text = (
-        f"geobatch run: {summary['input_rows']:,} input rows -> {totals['rows']['docs']:,} docs "
-        f"({totals['status']['ok']:,} ok, {totals['status']['empty']:,} empty, {errors:,} error), "
-        f"{totals['rows']['tokens']:,} tokens, {totals['rows']['spans']:,} spans in {config.output}. "
-        f"This session processed {summary['docs_this_session']:,} docs in {wall:.1f} s "
-        f"({summary['docs_per_s']:,.1f} docs/s, {summary['real_tokens_per_s']:,.0f} real tokens/s) on {pipe.provider}; "
-        f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
-        + (f" {dups['duplicate_rows']:,} rows repeat an earlier doc_id (kept)." if dups["duplicate_rows"] else "")
-        + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
-    )
-    if report is not None:
-        text += "\n" + format_report(report)
-    return RunSummary(exit_code, summary, report, text)
+        summary, report, text = finish_run(
+            config, out, provider=pipe.provider, inputs_read=[i.path for i in inputs], session_stats=session_stats,
+            wall=time.perf_counter() - t0, max_length=pipe.max_length, stride=pipe.stride,
+            read_s=read_s, write_s=write_s, say=say)
+    return RunSummary(summary["exit_code"], summary, report, text)

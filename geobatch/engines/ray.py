@@ -40,13 +40,14 @@ from ..commit import MANIFEST, OutputDir
 from ..corpus import Columns
 from ..errors import GeobatchError, InputError
 from ..infer import _quiet_fd2
-from ..metrics import MetricsAccumulator, format_report
+from ..metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress
 from . import RunConfig
 from .local import RunSummary, job_identity
 from .ray_inputs import Source, plan_sources
 from .ray_stages import PATH_COL, PipelineActor, RowNumberer, from_ipc, model_payload, raise_piece_error
+from .summary import finish_run
 
 RAY_FIX = "pip install 'geobatch[ray]'"
 # logical CPUs the local instance adds beyond the workers': Ray Data's file listing task takes one,
@@ -357,7 +358,7 @@ def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
         with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
             try:
                 assembler = execute(out, sources, cols, config, o, opts, model, progress, ray_stats)
-                summary, text = _summarize(config, out, assembler, ray_stats, time.perf_counter() - t0, sources, say)
+                summary, report, text = _finish(config, out, assembler, ray_stats, time.perf_counter() - t0, sources, say)
             except BaseException:
                 _forget_if_nothing_committed(out, existed)
                 raise
@@ -365,7 +366,7 @@ def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
         ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
         if session.started:
             ray.shutdown()
-    return RunSummary(summary["exit_code"], summary, summary.pop("_report"), text)
+    return RunSummary(summary["exit_code"], summary, report, text)
 
 
 def execute(out: OutputDir, sources: list[Source], cols: Columns, config: RunConfig, o: PipelineOptions, opts: RayOptions,
@@ -438,69 +439,19 @@ def default_resolver_available() -> bool:
     return getattr(importlib.import_module("geobatch.resolve"), "build_resolver", None) is not None
 
 
-def _summarize(config: RunConfig, out: OutputDir, asm: UnitAssembler, ray_stats: dict, wall: float,
-               sources: list[Source], say) -> tuple[dict, str]:
-    """manifest.json's summary and the closing paragraph, with the local engine's keys (kept in step
-    with engines/local.py by hand: the two should share one function)."""
-    totals = out.totals()
-    acc = out.merged_metrics()
-    report = acc.report() if acc is not None else None
-    st = totals["stats"]
-    errors = totals["status"]["error"]
-    error_rate = errors / totals["input_rows"] if totals["input_rows"] else 0.0
-    exit_code = 1 if error_rate > config.max_error_rate else 0
-    dups = out.duplicate_ids()
-    if dups["duplicate_rows"]:
-        say(f"warning: {dups['duplicate_rows']:,} rows repeat an earlier doc_id ({dups['duplicated_ids']:,} ids occur more than once, "
-            f"e.g. {', '.join(map(repr, dups['examples']))}); all rows are kept, so join on doc_id with care "
-            f"or pass --id-column naming a unique column")
-    ss = asm.session_stats
-    provider = ", ".join(sorted(asm.providers)) or "none (nothing left to do)"
-    summary = {
-        "engine": "ray",
-        "provider": provider,
-        "inputs_read": [s.inp.path for s in sources],
-        "input_rows": totals["input_rows"],
-        "rows": totals["rows"],
-        "status": totals["status"],
-        "reconciled": totals["reconciled"],
-        "duplicate_ids": dups,
-        "error_rate": error_rate,
-        "max_error_rate": config.max_error_rate,
-        "exit_code": exit_code,
-        "finished_units": len(out.units),
-        "wall_time_s": wall,
-        "docs_this_session": ss.docs,
-        "docs_per_s": ss.docs / wall if wall else 0.0,
-        "real_tokens_per_s": ss.real_tokens / wall if wall else 0.0,
-        "padding_fraction": (1 - st.real_tokens / st.padded_slots) if st.padded_slots else 0.0,
-        "windows": st.windows,
-        "real_tokens": st.real_tokens,
-        "batch_slots": st.padded_slots,
-        "max_length": out.manifest["job"]["settings"]["max_length"],
-        "stride": out.manifest["job"]["settings"]["stride"],
-        "batch_size": config.pipeline.batch_size,
-        "chunk_size": config.chunk_size,
-        # summed over the actors (they run side by side); reading happens inside Ray, writing is the driver's commits
-        "stage_seconds": {"read": None, **{k[:-2]: getattr(ss, k) for k in ("prepare_s", "tokenize_s", "infer_s", "decode_s",
-                                                                          "resolve_s", "score_s")}, "write": asm.commit_s},
-        "ray": ray_stats,
-    }
-    out.manifest["sessions"][-1].update({"wall_time_s": wall, "docs": ss.docs, "engine": "ray"})
-    out.finish(summary, report)
-    text = (
-        f"geobatch run (ray, {ray_stats['workers']} worker{'s' if ray_stats['workers'] != 1 else ''}): {totals['input_rows']:,} input rows -> {totals['rows']['docs']:,} docs "
-        f"({totals['status']['ok']:,} ok, {totals['status']['empty']:,} empty, {errors:,} error), "
-        f"{totals['rows']['tokens']:,} tokens, {totals['rows']['spans']:,} spans in {config.output}. "
-        f"This session processed {ss.docs:,} docs in {wall:.1f} s ({summary['docs_per_s']:,.1f} docs/s, "
-        f"{summary['real_tokens_per_s']:,.0f} real tokens/s; Ray startup {ray_stats['startup_s']:.1f} s) on {provider}; "
-        f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
-        + (f" {dups['duplicate_rows']:,} rows repeat an earlier doc_id (kept)." if dups["duplicate_rows"] else "")
-        + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
-    )
-    if report is not None:
-        text += "\n" + format_report(report)
-    return {**summary, "_report": report}, text
+def _finish(config: RunConfig, out: OutputDir, asm: "UnitAssembler", ray_stats: dict, wall: float,
+            sources: list[Source], say) -> tuple[dict, dict | None, str]:
+    """The local engine's summary and closing paragraph, plus the Ray figures; reading happens inside
+    Ray (not timed), writing is the driver's commits."""
+    workers = ray_stats["workers"]
+    settings = out.manifest["job"]["settings"]
+    return finish_run(
+        config, out, provider=", ".join(sorted(asm.providers)) or "none (nothing left to do)",
+        inputs_read=[s.inp.path for s in sources], session_stats=asm.session_stats, wall=wall,
+        max_length=settings["max_length"], stride=settings["stride"], read_s=None, write_s=asm.commit_s, say=say,
+        engine="ray", extra={"ray": ray_stats},
+        headline=f"geobatch run (ray, {workers} worker{'s' if workers != 1 else ''})",
+        rate_note=f"; Ray startup {ray_stats['startup_s']:.1f} s")
 
 
 __all__ = ["RayOptions", "run_ray", "start_ray", "PipelineActor", "RowNumberer", "import_ray"]

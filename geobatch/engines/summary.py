@@ -1,0 +1,89 @@
+"""The end of a run, shared by every engine: manifest.json's summary, the session record, metrics.json
+and the closing paragraph. One function, so that a local and a Ray run of the same job report the
+same keys and sentences (and a resume by either engine reads the other's manifest alike)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..commit import OutputDir
+from ..metrics import format_report
+from ..pipeline import ChunkStats
+from . import RunConfig
+
+STAGES = ("prepare_s", "tokenize_s", "infer_s", "decode_s", "resolve_s", "score_s")
+
+
+def finish_run(config: RunConfig, out: OutputDir, *, provider: str, inputs_read: list[str],
+               session_stats: ChunkStats | None, wall: float, max_length: int, stride: int,
+               read_s: float | None, write_s: float, say: Callable[[str], None],
+               engine: str | None = None, extra: dict | None = None,
+               headline: str = "geobatch run", rate_note: str = "") -> tuple[dict, dict | None, str]:
+    """Write the summary into `out` (manifest and metrics.json) and return (summary, metrics report, text).
+
+    `engine` adds an "engine" key to the summary and the session record (the local engine has none);
+    `extra` adds engine-specific keys at the end of the summary (e.g. {"ray": ...}); `headline`
+    starts the closing paragraph and `rate_note` follows the throughput figures in it.
+    `read_s` is None when the engine cannot time reading (Ray reads inside its own tasks).
+    """
+    totals = out.totals()
+    acc = out.merged_metrics()
+    report = acc.report() if acc is not None else None
+    st = totals["stats"]
+    errors = totals["status"]["error"]
+    error_rate = errors / totals["input_rows"] if totals["input_rows"] else 0.0
+    exit_code = 1 if error_rate > config.max_error_rate else 0
+    dups = out.duplicate_ids()
+    if dups["duplicate_rows"]:
+        say(f"warning: {dups['duplicate_rows']:,} rows repeat an earlier doc_id ({dups['duplicated_ids']:,} ids occur more than once, "
+            f"e.g. {', '.join(map(repr, dups['examples']))}); all rows are kept, so join on doc_id with care "
+            f"or pass --id-column naming a unique column")
+    ss = session_stats
+    docs = ss.docs if ss else 0
+    summary = {
+        **({"engine": engine} if engine else {}),
+        "provider": provider,
+        "inputs_read": inputs_read,
+        "input_rows": totals["input_rows"],
+        "rows": totals["rows"],
+        "status": totals["status"],
+        "reconciled": totals["reconciled"],
+        "duplicate_ids": dups,
+        "error_rate": error_rate,
+        "max_error_rate": config.max_error_rate,
+        "exit_code": exit_code,
+        "finished_units": len(out.units),
+        "wall_time_s": wall,
+        "docs_this_session": docs,
+        "docs_per_s": docs / wall if ss and wall else 0.0,
+        "real_tokens_per_s": ss.real_tokens / wall if ss and wall else 0.0,
+        "padding_fraction": (1 - st.real_tokens / st.padded_slots) if st.padded_slots else 0.0,
+        "windows": st.windows,
+        "real_tokens": st.real_tokens,
+        "batch_slots": st.padded_slots,
+        "max_length": max_length,
+        "stride": stride,
+        "batch_size": config.pipeline.batch_size,
+        "chunk_size": config.chunk_size,
+        # for Ray, summed over the actors (they run side by side)
+        "stage_seconds": {"read": read_s, **({k[:-2]: getattr(ss, k) for k in STAGES} if ss else {}), "write": write_s},
+        **(extra or {}),
+    }
+    out.manifest["sessions"][-1].update({"wall_time_s": wall, "docs": docs, **({"engine": engine} if engine else {})})
+    out.finish(summary, report)
+    text = (
+        f"{headline}: {totals['input_rows']:,} input rows -> {totals['rows']['docs']:,} docs "
+        f"({totals['status']['ok']:,} ok, {totals['status']['empty']:,} empty, {errors:,} error), "
+        f"{totals['rows']['tokens']:,} tokens, {totals['rows']['spans']:,} spans in {config.output}. "
+        f"This session processed {docs:,} docs in {wall:.1f} s "
+        f"({summary['docs_per_s']:,.1f} docs/s, {summary['real_tokens_per_s']:,.0f} real tokens/s{rate_note}) on {provider}; "
+        f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
+        + (f" {dups['duplicate_rows']:,} rows repeat an earlier doc_id (kept)." if dups["duplicate_rows"] else "")
+        + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
+    )
+    if report is not None:
+        text += "\n" + format_report(report)
+    return summary, report, text
+
+
+__all__ = ["finish_run"]
