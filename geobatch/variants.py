@@ -15,7 +15,8 @@ The root card lists them and says which one each provider uses by default:
 
 The CPU default is a rule applied to recorded evaluations (bench/bench.py --record writes them):
 the fastest CPU variant whose location F1 is within `MAX_F1_DROP_POINTS` of fp32's on every recorded
-corpus (speed: geometric mean over corpora of docs/s relative to fp32 on the same run). An evaluation
+corpus (speed: geometric mean over corpora of docs/s relative to fp32 on the same run; speeds within
+`SPEED_TIE` of the fastest are a tie, won by the better worst-case F1). An evaluation
 counts only while its onnx_sha256 matches the variant's graph, so rebuilding a variant drops its old
 figures. `--default cpu=NAME` overrides the rule by hand, `--default cuda=NAME` is the only way to
 set the CUDA default (nothing here measures GPU accuracy).
@@ -41,6 +42,9 @@ FP32 = "fp32"  # the exported graph at the root of MODEL_DIR
 AUTO = "auto"
 VARIANTS_DIR = "variants"
 MAX_F1_DROP_POINTS = 0.5
+# speeds within this share of the fastest count as a tie, broken by F1: repeated bench runs of one variant
+# on a shared 2-core machine differed by 10-20 %, so a smaller gap is not evidence that one is faster
+SPEED_TIE = 0.10
 DEFAULT_PROVIDERS = ("cpu", "cuda")
 CARD_KEYS = ("variants", "evaluations", "defaults")  # root-card only: never copied into a variant's card
 CPU_EP, CUDA_EP = "CPUExecutionProvider", "CUDAExecutionProvider"
@@ -146,10 +150,15 @@ def choose_cpu_default(card: dict, max_drop_points: float = MAX_F1_DROP_POINTS) 
         speedup = math.exp(sum(math.log(fig["docs_per_s"] / base["docs_per_s"]) for _, fig, base in rows) / len(rows))
         table[name] = {"qualifies": min(deltas) >= -max_drop_points, "worst_f1_delta_points": round(min(deltas), 3),
                        "speedup": round(speedup, 3)}
-    best = max((n for n, t in table.items() if t["qualifies"]), key=lambda n: (table[n]["speedup"], n == FP32))
+    ok = [n for n, t in table.items() if t["qualifies"]]
+    top = max(table[n]["speedup"] for n in ok)
+    tied = [n for n in ok if table[n]["speedup"] >= top * (1 - SPEED_TIE)]
+    best = max(tied, key=lambda n: (table[n]["worst_f1_delta_points"], table[n]["speedup"]))
     reason = (f"fastest CPU variant with location F1 within {max_drop_points:g} points of fp32 on "
               f"{', '.join(sorted(corpora))} ({table[best]['speedup']:.2f}x fp32 docs/s, worst F1 delta "
-              f"{table[best]['worst_f1_delta_points']:+.2f} points)")
+              f"{table[best]['worst_f1_delta_points']:+.2f} points"
+              + (f"; speeds within {SPEED_TIE:.0%} of the fastest ({', '.join(sorted(tied))}) tie, the best F1 wins" if len(tied) > 1 else "")
+              + ")")
     return Verdict(best, reason, table)
 
 

@@ -87,6 +87,16 @@ def test_rule_picks_the_fastest_variant_within_half_a_point(model):
     assert d["cpu"] == "int8"
 
 
+def test_rule_breaks_speed_ties_by_f1(model):
+    """Speeds within SPEED_TIE of the fastest are noise on a shared machine: the better F1 wins among them."""
+    shutil.copytree(model / "variants" / "int8", model / "variants" / "int8b")
+    variants.register_variant(model, "int8b", {"steps": ["quantize_int8"], "onnx_sha256": card(model)["variants"]["int8"]["onnx_sha256"]})
+    d = variants.record_evaluation(model, "a", {"fp32": ev(0.800, 10.0), "int8": ev(0.799, 25.0), "int8b": ev(0.797, 26.0)})
+    assert d["cpu"] == "int8" and "tie" in d["cpu_reason"]
+    d = variants.record_evaluation(model, "a", {"fp32": ev(0.800, 10.0), "int8": ev(0.799, 20.0), "int8b": ev(0.797, 26.0)})
+    assert d["cpu"] == "int8b" and "tie" not in d["cpu_reason"]  # 23 % faster: not a tie
+
+
 def test_rule_ignores_cuda_variants_partial_and_stale_figures(model):
     d = variants.record_evaluation(model, "a", {"fp32": ev(0.8, 10.0), "fp16": ev(0.8, 99.0)})
     assert d["cpu"] == "fp32" and "fp16" not in d["cpu_table"]
