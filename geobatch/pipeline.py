@@ -372,8 +372,10 @@ class Pipeline:
         n = bw.shape[0]
         has = bw >= 0
         word_probs = np.zeros((n, len(self.labels)), np.float32)
-        for i in np.flatnonzero(has):
-            word_probs[i] = probs[w0 + bw[i]][bp[i]]
+        idx = np.flatnonzero(has)
+        for w in np.unique(bw[idx]):  # one fancy-index per window (most documents have one), not per word
+            sel = idx[bw[idx] == w]
+            word_probs[sel] = probs[w0 + w][bp[sel]]
         return decode_word_tags(word_probs, self.labels, has)
 
     def _resolve(self, text: str, spans: list[dict]) -> list:
@@ -392,7 +394,7 @@ class Pipeline:
         rows["start_char"] += [s for s, _ in doc.offsets]
         rows["end_char"] += [e for _, e in doc.offsets]
         rows["tag"] += tags
-        rows["confidence"] += [None if np.isnan(c) else float(c) for c in conf]
+        rows["confidence"] += [None if c != c else c for c in conf.tolist()]  # NaN (no wordpiece) -> null
         if "gold_tag" in rows:
             rows["gold_tag"] += doc.gold if doc.gold is not None else [None] * n
 
