@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-MAX_F1_DROP_POINTS = 0.5  # the CPU-default rule's limit (geobatch.variants.MAX_F1_DROP_POINTS)
+from geobatch.variants import MAX_F1_DROP_POINTS, SPEED_TIE  # the CPU-default rule's limits
 TARGETS = {
     "int8_vs_tf": 4.0, "vs_spacy_chars": 2.0, "fp32_roofline_share": 0.80, "int8_f1_drop_points": 0.5,
     "outside_inference_share": 0.15, "padding": 0.10,
@@ -80,10 +80,16 @@ def assemble(*, name, args, started, machine, facts, plan, runs, spacy, roofline
 
 
 def _default(variants: dict) -> str | None:
-    """This run's answer to the CPU-default rule: fastest ONNX variant within 0.5 location-F1 points of fp32."""
+    """This run's answer to the CPU-default rule (geobatch.variants.choose_cpu_default on this corpus alone):
+    the fastest ONNX variant within 0.5 location-F1 points of fp32, speeds within SPEED_TIE of the fastest
+    tying and the better F1 winning among them."""
     ok = [n for n, v in variants.items() if v["kind"] == "onnx" and v.get("location_f1_delta_points") is not None
           and v["location_f1_delta_points"] >= -MAX_F1_DROP_POINTS]
-    return max(ok, key=lambda n: variants[n]["docs_per_s"]) if ok else None
+    if not ok:
+        return None
+    top = max(variants[n]["docs_per_s"] for n in ok)
+    tied = [n for n in ok if variants[n]["docs_per_s"] >= top * (1 - SPEED_TIE)]
+    return max(tied, key=lambda n: (variants[n]["location_f1_delta_points"], variants[n]["docs_per_s"]))
 
 
 def targets(r: dict) -> list[dict]:
@@ -178,7 +184,8 @@ def markdown(r: dict) -> str:
     fused = {n: v["fused_operators"] for n, v in r["variants"].items() if v.get("fused_operators")}
     if fused:
         lines += ["", "Fused operators: " + "; ".join(f"{n}: " + ", ".join(f"{k} {c}" for k, c in f.items()) for n, f in fused.items())]
-    lines += ["", f"CPU default by the rule (fastest within {MAX_F1_DROP_POINTS} location-F1 points of fp32) on this corpus: "
+    lines += ["", f"CPU default by the rule (fastest within {MAX_F1_DROP_POINTS} location-F1 points of fp32; speeds within "
+              f"{SPEED_TIE:.0%} of the fastest tie, the better F1 wins) on this corpus alone: "
               f"**{r['cpu_default_by_rule']}**", "", "| target | value | goal | reached | note |", "| --- | --- | --- | --- | --- |"]
     for t in r["targets"]:
         lines.append(f"| {t['target']} | {t['value']} | {t['goal']} | {'yes' if t['reached'] else '**no**'} | {t['note']} |")

@@ -132,6 +132,12 @@ def test_targets_and_ratios_from_measurements():
     assert v["int8"]["docs_per_s_vs_tf"] == pytest.approx(4.5)
     assert v["int8"]["location_f1_delta_points"] == pytest.approx(-0.3)
     assert r["cpu_default_by_rule"] == "int8"  # int8-bad is faster but 1 point worse
+    runs["int8-close"] = _variant(47, 0.796, ("fuse", "quantize_int8"), infer_s=0.88)[1]
+    plan.append({**_variant(47, 0.796, ("fuse", "quantize_int8"))[0], "name": "int8-close"})
+    r2 = bench_report.assemble(name="c", args=r["settings"] | {"input": "x", "location_labels": "geo,gpe"}, started="now", machine={},
+                               facts=facts, plan=plan, runs=runs, spacy=spacy, rooflines=[{"best_gflops": 100.0}],
+                               flops={"per_real_token": 2e7, "mean_window_tokens": 30.0})
+    assert r2["cpu_default_by_rule"] == "int8"  # int8-close is 4 % faster (a tie) with a worse F1
     assert v["fp32"]["gflops_model_calls"] == pytest.approx(2e7 * 3000 / (0.9 * 5) / 1e9)
     assert v["fp32"]["roofline_share_model_calls"] == pytest.approx(v["fp32"]["gflops_model_calls"] / 100.0)
     assert v["int8"]["chars_per_s_vs_spacy"]["spacy_sm"] == pytest.approx(100_000 / (100 / 45) / 1000)
