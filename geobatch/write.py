@@ -44,31 +44,12 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
-def write_atomic_bytes(path: str | Path, data: bytes) -> None:
-    """Write a small file (manifest, metrics) via temp + fsync + rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+def _write_durably(final: Path, write) -> None:
+    """Temp name → write → fsync → rename → fsync the directory; no temp file survives a failure."""
+    tmp = final.with_name(f".{final.name}{TMP_MARK}{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        unlink_quietly(tmp)
-        raise WriteError(f"cannot write {path}: {e.strerror or e}", "free disk space / fix permissions and rerun: finished units are kept") from None
-    fsync_dir(path.parent)
-
-
-def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Table) -> str:
-    """Write one part file atomically; returns its path relative to out_dir."""
-    directory = Path(out_dir) / table_name
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / part_name(unit_id)
-    tmp = directory / f".{final.name}{TMP_MARK}{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, final)
@@ -78,7 +59,20 @@ def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Tab
     except BaseException:
         unlink_quietly(tmp)
         raise
-    fsync_dir(directory)  # the rename itself must be durable before the unit is recorded as finished
+    fsync_dir(final.parent)  # the rename itself must be durable before anything records it as done
+
+
+def write_atomic_bytes(path: str | Path, data: bytes) -> None:
+    """Write a small file (manifest, metrics) atomically."""
+    _write_durably(Path(path), lambda f: f.write(data))
+
+
+def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Table) -> str:
+    """Write one part file atomically; returns its path relative to out_dir."""
+    directory = Path(out_dir) / table_name
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / part_name(unit_id)
+    _write_durably(final, lambda f: pq.write_table(table, f, compression="zstd"))
     return f"{table_name}/{final.name}"
 
 

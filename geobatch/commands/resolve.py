@@ -25,10 +25,10 @@ import pyarrow as pa
 
 from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
 from ..errors import GeobatchError, InputError
+from ..metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
 from ..readers.spans import DEFAULT_SKIP_TYPES, SpanStats, parse_spans
 from ..write import write_atomic_bytes, write_part
 
-_GOLD_KEYS = (("lat", "lon"), ("latitude", "longitude"))
 
 
 def spans_schema() -> pa.Schema:
@@ -41,17 +41,6 @@ def spans_schema() -> pa.Schema:
         *RESOLVED_COLUMNS,
         ("gold_latitude", pa.float64()), ("gold_longitude", pa.float64()), ("error_km", pa.float64()),
     ])
-
-
-def gold_point(extra: dict) -> tuple[float, float] | None:
-    for a, b in _GOLD_KEYS:
-        lat, lon = extra.get(a), extra.get(b)
-        if lat is not None and lon is not None:
-            try:
-                return float(lat), float(lon)
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 def _records(chunk) -> list:
@@ -128,7 +117,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     row = {"doc_id": doc_id, "span_index": j, "start_char": s.start, "end_char": s.end,
                            "text": text[s.start:s.end], "label": s.label, "confidence": None, "confidence_min": None,
                            **r, "gold_latitude": None, "gold_longitude": None, "error_km": None}
-                    gold = gold_point(s.extra)
+                    gold = gold_coordinates(s.extra)
                     if gold is not None:
                         err = float(geo_errors_km([r["latitude"]], [r["longitude"]], [gold[0]], [gold[1]])[0])
                         score.add([err])
