@@ -123,10 +123,8 @@ def test_parquet_files_with_and_without_ids_match_local(tmp_path, tiny_onnx_dir)
 @skip_without_ray
 @pytest.mark.usefixtures("ray_session")
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-# Known bug, open in issue #6: without an id column, Ray's read_json/read_csv sometimes hand a file's
-# blocks to the numbering actor out of order, so row-number doc_ids differ from the local engine's
-# (seen intermittently: doc "0" held another row's text). Not strict: the test still runs and shows it.
-@pytest.mark.xfail(strict=False, reason="Ray engine: row-number ids for JSONL/CSV without an id column can follow Ray's block order (issue #6)")
+# Row-number ids need the numbering actor to run its tasks in file order: Ray Data's default lets actor
+# tasks run out of order, which once made doc "0" hold another row's text here (intermittently)
 def test_cli_text_formats_without_ids_match_local(tmp_path, tiny_onnx_dir, fmt):  # noqa: F811
     """JSONL: a whole Ray run. CSV: Ray resumes the local engine's output with half its units lost
     (same job identity), redoes exactly those, and the result equals a whole local run."""
@@ -240,3 +238,28 @@ def test_uri_inputs_are_listed_and_checked_through_pyarrow_fs(tmp_path, tiny_onn
     with pytest.raises(GeobatchError, match="no column 'body'"):
         plan_sources(RunConfig(model=str(tiny_onnx_dir), inputs=[f"file://{d}/a.parquet"], output=str(tmp_path / "out"),
                                pipeline=PipelineOptions(text_column="body")), notes.append)
+
+
+def test_driver_stops_when_rows_come_back_numbered_out_of_file_order(tmp_path):
+    """The ordered stream must carry each input's row numbers in increasing order; a numbering that
+    followed Ray's block arrival instead stops the job before the misnumbered rows are committed."""
+    from types import SimpleNamespace
+
+    from geobatch.engines.ray import UnitAssembler
+    from geobatch.progress import Progress
+
+    sources = [SimpleNamespace(inp=SimpleNamespace(path="in.jsonl"), info=SimpleNamespace(rows=None))]
+    committed = []
+    out = SimpleNamespace(commit=lambda *a: committed.append(a))
+    asm = UnitAssembler(out, sources, chunk_size=10, progress=Progress(enabled=False, total_rows=None))
+
+    def piece(start, n):
+        return {"error": None, "n_rows": n, "provider": "cpu", "worker": "w", "started_at": 0.0, "init_s": 0.0,
+                "process_s": 0.0, "serialize_s": 0.0, "unit_id": f"u{start // 10}", "input_index": 0,
+                "chunk_index": start // 10, "row_start": start}
+
+    asm.add(piece(10, 4))  # a unit's later rows first is fine when earlier ones were done in a former session
+    asm.add(piece(14, 3))
+    with pytest.raises(RuntimeError, match="out of file order"):
+        asm.add(piece(0, 4))
+    assert committed == []

@@ -8,8 +8,11 @@
 Why a numbering actor: doc ids fall back to the row number when the id column is absent, and a
 unit of work (part file, resume step) is `--chunk-size` rows of one input, exactly as in the local
 engine. Ray's readers do not say where a row sits in its file; with `preserve_order` the dataset's
-row order is each file's order, so one actor that sees the rows in that order numbers them. It
-does no model work, so one is enough for many GPUs.
+row order is each file's order, so one actor that runs its tasks in submission order
+(`allow_out_of_order_execution=False`, not Ray Data's default) numbers them. It does no model work,
+so one is enough for many GPUs. The driver checks that each input's row numbers only grow in the
+(ordered) stream it receives, so a numbering that did not follow file order stops the job instead
+of writing rows under other rows' ids.
 
 Why the driver commits: the commit protocol (lock, atomic part files, manifest, resume) is
 `geobatch.commit.OutputDir`, shared with the local engine. A Ray batch may hold the end of one
@@ -196,6 +199,10 @@ def tagged_dataset(sources: list[Source], cols: Columns, config: RunConfig, o: P
             # a restarted or retried numberer would count rows again from where it stopped: fail instead,
             # and let the rerun resume from the committed units
             max_restarts=0, max_task_retries=0,
+            # Ray Data lets actor tasks run out of order by default (an actor need not wait for a task whose
+            # block is late) and only reorders their *outputs*; rows would then be numbered in the order the
+            # blocks arrived, not in file order. Submission order is dataset order (preserve_order)
+            allow_out_of_order_execution=False,
             fn_constructor_kwargs={"keys": {s.key: s.index for s in sources}, "text_column": cols.text,
                                    "id_column": cols.id, "spans_column": cols.spans},
         )
@@ -226,6 +233,7 @@ class UnitAssembler:
         self.workers: dict[str, dict] = {}
         self.commit_s = 0.0
         self.rows_seen = 0
+        self.next_row: dict[int, int] = {}  # per input: where the stream got to (its rows come in file order)
 
     def expected_rows(self, src: int, chunk: int) -> int | None:
         known = self.sources[src].info.rows
@@ -243,6 +251,13 @@ class UnitAssembler:
             w[k] += piece[k]
         w["pieces"] += 1
         w["rows"] += piece["n_rows"]
+        src, start = piece["input_index"], piece["row_start"]
+        if start < self.next_row.get(src, 0):
+            # with preserve_order the stream is in file order, so numbers that go back were given out of
+            # order: the ids and units of this job cannot be trusted (nothing numbered after this is committed)
+            raise RuntimeError(f"{self.sources[src].inp.path}: Ray numbered rows out of file order (row {start} after row "
+                               f"{self.next_row[src] - 1}); rerun with --overwrite, or with --engine local")
+        self.next_row[src] = start + piece["n_rows"]
         uid = piece["unit_id"]
         self.pending[uid].append(piece)
         got = sum(p["n_rows"] for p in self.pending[uid])
