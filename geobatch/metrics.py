@@ -10,6 +10,12 @@ document so partial counts add up; per label, micro, and "location" with all loc
 into one type. Summing per-document counts equals seqeval's corpus-level result because seqeval
 itself separates sentences with O.
 
+Untyped gold (span documents whose spans carry no label, e.g. the geoparsing corpora): every gold
+entity is "location", so comparing it with typed predictions (geo, gpe) per type would report zeros
+for every type. The type-level tables are then computed on the merged view (predicted location
+types as "location", other predicted types as O, which such gold does not annotate), and the report
+says so with `"gold_typed": false`.
+
 Geo (`geobatch.metrics_geo`): when gold spans carry coordinates and the run resolves places, the
 accumulator also keeps a `GeoMatchScore` partial (recogniser + resolver against gold points); the
 report gains a `geo` block only then.
@@ -79,17 +85,18 @@ class MetricsAccumulator:
         for label, *_ in g & p:
             into[label]["correct"] += 1
 
+    def _merge_tag(self, tag: str) -> str:
+        prefix, etype = split_tag(tag)
+        # other types (and O) do not take part in location scoring
+        return f"{prefix}-{LOCATION}" if etype in self.location_labels else OUTSIDE
+
     def _merge_locations(self, tags: Sequence[str]) -> list[str]:
-        out = []
-        for t in tags:
-            prefix, etype = split_tag(t)
-            if etype in self.location_labels:
-                out.append(f"{prefix}-{LOCATION}")
-            elif etype is None:
-                out.append(OUTSIDE)
-            else:
-                out.append(OUTSIDE)  # other types do not take part in location scoring
-        return out
+        return [self._merge_tag(t) for t in tags]
+
+    def gold_typed(self) -> bool:
+        """False when every gold entity word is the generic LOCATION (gold spans without labels)."""
+        gold_cats = {_category(g) for g, _ in self.confusion} - {OUTSIDE}
+        return gold_cats != {LOCATION}
 
     def merge(self, other: "MetricsAccumulator") -> "MetricsAccumulator":
         self.confusion.update(other.confusion)
@@ -129,9 +136,16 @@ class MetricsAccumulator:
 
     # -- report ----------------------------------------------------------------------------
     def report(self) -> dict:
-        words = sum(self.confusion.values())
+        typed = self.gold_typed()
+        confusion, entities = self.confusion, self.entities
+        if not typed:  # score types on the merged view: see the module docstring
+            confusion = Counter()
+            for (g, p), n in self.confusion.items():
+                confusion[(g, self._merge_tag(p))] += n
+            entities = {LOCATION: self.location} if self.location else {}
+        words = sum(confusion.values())
         cats: Counter = Counter()  # (gold_cat, pred_cat) -> n
-        for (g, p), n in self.confusion.items():
+        for (g, p), n in confusion.items():
             cats[(_category(g), _category(p))] += n
         names = sorted({c for pair in cats for c in pair} - {OUTSIDE}) + [OUTSIDE]
         token = {}
@@ -158,25 +172,26 @@ class MetricsAccumulator:
         lfn = sum(n for (g, p), n in cats.items() if g in locs and p not in locs)
         location_tok = {"accuracy": (words - lfp - lfn) / words if words else 0.0, **_prf(ltp, lfp, lfn), "support": ltp + lfn}
         exact = {}
-        tags = sorted({t for pair in self.confusion for t in pair} - {OUTSIDE})
+        tags = sorted({t for pair in confusion for t in pair} - {OUTSIDE})
         for t in tags:
-            etp = self.confusion[(t, t)]
-            efp = sum(n for (g, p), n in self.confusion.items() if p == t and g != t)
-            efn = sum(n for (g, p), n in self.confusion.items() if g == t and p != t)
+            etp = confusion[(t, t)]
+            efp = sum(n for (g, p), n in confusion.items() if p == t and g != t)
+            efn = sum(n for (g, p), n in confusion.items() if g == t and p != t)
             exact[t] = {**_prf(etp, efp, efn), "support": etp + efn}
-        correct_words = sum(n for (g, p), n in self.confusion.items() if g == p)
+        correct_words = sum(n for (g, p), n in confusion.items() if g == p)
         entity = {}
-        for label, c in sorted(self.entities.items()):
+        for label, c in sorted(entities.items()):
             entity[label] = {**_prf(c["correct"], c["pred"] - c["correct"], c["true"] - c["correct"]), "support": c["true"]}
-        t_all = sum(c["true"] for c in self.entities.values())
-        p_all = sum(c["pred"] for c in self.entities.values())
-        c_all = sum(c["correct"] for c in self.entities.values())
+        t_all = sum(c["true"] for c in entities.values())
+        p_all = sum(c["pred"] for c in entities.values())
+        c_all = sum(c["correct"] for c in entities.values())
         loc = self.location
         geo = {"geo": self.geo.report()} if self.geo is not None and self.geo.gold else {}
         return {
             "documents": self.documents,
             "words": words,
             "word_accuracy": correct_words / words if words else 0.0,
+            "gold_typed": typed,
             "token_level": {"per_category": token, "micro": micro, "macro": macro, "location": location_tok},
             "exact_tag": exact,
             "entity_level": {
@@ -209,6 +224,8 @@ def format_report(rep: dict) -> str:
     for c, m in rows:
         lines.append(f"  {c:<12}{'':>8}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['support']:>9}")
     lines.append(f"  * {', '.join(rep['entity_level']['location']['labels'])} merged into one location type")
+    if rep.get("gold_typed") is False:
+        lines.append("  gold spans carry no type: predicted location types are scored as one type throughout")
     if rep.get("geo"):
         lines += format_geo(rep["geo"])
     return "\n".join(lines)

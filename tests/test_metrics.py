@@ -65,3 +65,25 @@ def test_partials_merge_and_round_trip_json():
 def test_length_mismatch_refused():
     with pytest.raises(ValueError):
         MetricsAccumulator().add(["O"], ["O", "O"])
+
+
+def test_untyped_gold_is_scored_as_one_location_type():
+    """Gold spans without labels (the geoparsing corpora) against a geo/gpe/org tagger: per-type and
+    micro figures are those of the merged location type, not zeros from comparing 'location' with 'geo'."""
+    gold = [["B-location", "I-location", "O", "B-location", "O"], ["O", "B-location", "O", "O"]]
+    pred = [["B-geo", "I-geo", "O", "B-gpe", "O"], ["B-gpe", "O", "O", "B-org"]]
+    m = _acc(zip(gold, pred))
+    rep = m.report()
+    assert rep["gold_typed"] is False and _acc().report()["gold_typed"] is True
+    # words: gold locations d1w0 d1w1 d1w3 d2w1; predicted locations d1w0 d1w1 d1w3 d2w0 (org is not scored)
+    cat = rep["token_level"]["per_category"]
+    assert set(cat) == {"location", "O"}
+    assert (cat["location"]["tp"], cat["location"]["fp"], cat["location"]["fn"]) == (3, 1, 1)
+    assert rep["token_level"]["micro"]["f1"] == pytest.approx(0.75) == rep["token_level"]["location"]["f1"]
+    assert rep["word_accuracy"] == pytest.approx(7 / 9)
+    ent = rep["entity_level"]  # gold spans 3, predicted 3 (geo, gpe, gpe), exact 2
+    assert set(ent["per_label"]) == {"location"}
+    assert ent["micro"]["precision"] == pytest.approx(2 / 3) == ent["location"]["precision"]
+    assert ent["micro"]["recall"] == pytest.approx(2 / 3)
+    assert set(rep["exact_tag"]) == {"B-location", "I-location"} and rep["exact_tag"]["I-location"]["f1"] == 1.0
+    assert "gold spans carry no type" in format_report(rep)
