@@ -27,7 +27,6 @@ card, where the CPU-default rule of `geobatch run --variant auto` reads them (do
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -43,12 +42,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from common import doc_parser  # noqa: E402
+
 import bench_report  # noqa: E402
 
 
 def parse_args(argv=None):
-    doc = __doc__.split("\n\n")
-    p = argparse.ArgumentParser(description=doc[0], epilog="\n\n".join(doc[1:]), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = doc_parser(__doc__)
     p.add_argument("--model", required=True, help="MODEL_DIR (fp32 as exported at its root; registered variants inside)")
     p.add_argument("--checkpoint", default=None, help="the TensorFlow checkpoint the model was exported from (tf variant)")
     p.add_argument("--input", required=True, help="corpus file with gold (gmb/conll, or spans in --spans-column)")

@@ -17,7 +17,6 @@ the local engine also does), `serialize_s` (Arrow IPC of the pieces) and the dri
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -27,11 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import doc_parser  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = doc_parser(__doc__)
     p.add_argument("--model", default=None, help="MODEL_DIR (default: models/gmb-locations if it exists, else the tiny test model); 'tiny': the tiny test model")
     p.add_argument("--corpus", default=str(ROOT / "data" / "sample_corpus.parquet"), help="Parquet or JSONL to repeat")
     p.add_argument("--text-column", default="text")

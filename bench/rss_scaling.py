@@ -13,7 +13,6 @@ shows whether memory climbs during the run. Passes when the largest corpus's pea
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -29,10 +28,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from common import doc_parser  # noqa: E402
+
 
 def parse_args(argv=None):
-    doc = __doc__.split("\n\n")
-    p = argparse.ArgumentParser(description=doc[0], epilog="\n\n".join(doc[1:]), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = doc_parser(__doc__)
     p.add_argument("--model", required=True, help="MODEL_DIR for `geobatch run --model`")
     p.add_argument("--variant", default="auto", help="`geobatch run --variant` (default auto: the card's CPU default)")
     p.add_argument("--sample", default=str(ROOT / "data" / "sample_corpus.parquet"), help="Parquet corpus to repeat")

@@ -80,15 +80,17 @@ class Chunk:
         return f"{self.input_index:05d}-{self.index:06d}"
 
 
-def format_for(path: str, fmt: str | None) -> str:
+def format_for(path: str, fmt: str | None, formats: tuple[str, ...] = FORMATS, extensions: dict[str, str] = EXTENSIONS) -> str:
+    """`fmt` when given (checked against `formats`), else the one `path`'s extension names.
+    Training passes its own formats and extensions (word-per-row and span documents)."""
     if fmt:
-        if fmt not in FORMATS:
-            raise InputError(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+        if fmt not in formats:
+            raise InputError(f"unknown format {fmt!r}", f"use one of {', '.join(formats)}")
         return fmt
     ext = Path(path).suffix.lower()
-    if ext not in EXTENSIONS:
-        raise InputError(f"cannot tell the format of {path} from its extension", f"pass --format {'|'.join(FORMATS)}")
-    return EXTENSIONS[ext]
+    if ext not in extensions:
+        raise InputError(f"cannot tell the format of {path} from its extension", f"pass --format {'|'.join(formats)}")
+    return extensions[ext]
 
 
 def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
+from geobatch.corpus import format_for
 from geobatch.documents import Sentence
 from geobatch.errors import InputError
 from geobatch.labels import LabelScheme
@@ -42,14 +43,7 @@ class SpanOptions:
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
-    if fmt:
-        if fmt not in FORMATS:
-            raise InputError(f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-        return fmt
-    suffix = Path(path).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise InputError(f"cannot tell the format of {Path(path).name} from its extension", "pass --format gmb|conll|spans")
-    return _EXTENSIONS[suffix]
+    return format_for(str(path), fmt, FORMATS, _EXTENSIONS)
 
 
 def read_sentences(
