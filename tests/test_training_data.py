@@ -130,3 +130,19 @@ def test_span_documents_as_training_sentences(tmp_path):
 
     with pytest.raises(InputError, match="--span-label"):
         read_sentences(p, spans=SpanOptions(id_column="doc_id", spans_column="toponyms"))
+
+
+def test_continuing_from_a_checkpoint_needs_its_labels(tmp_path):
+    """A checkpoint keeps its classifier head, row per label: other labels are refused in one line,
+    the same labels (or a plain encoder directory without labels.json) go through."""
+    from geobatch.errors import InputError
+    from training.base import check_continuation, resolve_base
+
+    (tmp_path / "config.json").write_text("{}")
+    base = resolve_base(str(tmp_path))
+    check_continuation(base, ["O", "B-geo", "I-geo"])  # a plain Hugging Face directory: nothing to compare
+    (tmp_path / "labels.json").write_text(json.dumps(["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]))
+    check_continuation(base, ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"])
+    with pytest.raises(InputError, match="checkpoint trained on labels") as e:
+        check_continuation(base, ["O", "B-tar", "I-tar", "B-inc", "I-inc"])
+    assert "--label-scheme" in e.value.fix

@@ -52,6 +52,20 @@ class BaseModel:
         return _normalizer_lowercases(norm)
 
 
+def check_continuation(base: BaseModel, labels: list[str]) -> None:
+    """A base that is one of our checkpoints (it has labels.json) keeps its classifier head, whose rows
+    are that label list: training it on other labels would silently map tags to the wrong rows."""
+    saved_path = Path(base.path) / "labels.json"
+    if not base.is_local or not saved_path.exists():
+        return
+    saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    if saved != labels:
+        raise InputError(
+            f"--base-model {base.name} is a checkpoint trained on labels {saved}, but this data has {labels}",
+            "continue with the same --label-scheme/--label-map, or start from the plain encoder (the default, or a Hugging Face directory)",
+        )
+
+
 def _normalizer_lowercases(norm: dict) -> bool:
     kind = norm.get("type")
     if kind == "BertNormalizer":

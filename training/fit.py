@@ -16,7 +16,7 @@ from geobatch.errors import InputError
 from geobatch.labels import LabelScheme, label_list
 
 from . import checkpoint as ckpt
-from .base import resolve_base
+from .base import check_continuation, resolve_base
 from .batching import iterate_batches, pad_batch
 from .data import (
     Encoded,
@@ -128,6 +128,7 @@ def train(opts: TrainOptions, log=print) -> Path:
     labels = label_list(t for s in train_sents for t in s.tags)
     if len(labels) < 2:
         raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
+    check_continuation(base, labels)
     label_to_id = {l: i for i, l in enumerate(labels)}
     train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length)
     val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length)
