@@ -146,3 +146,23 @@ def test_continuing_from_a_checkpoint_needs_its_labels(tmp_path):
     with pytest.raises(InputError, match="checkpoint trained on labels") as e:
         check_continuation(base, ["O", "B-tar", "I-tar", "B-inc", "I-inc"])
     assert "--label-scheme" in e.value.fix
+
+
+def test_continuation_lineage_and_head_check(tmp_path):
+    """training.json of the checkpoint gives the new run's lineage (epochs add up across runs); a
+    different --head than the checkpoint's is refused."""
+    from geobatch.errors import InputError
+    from training.base import check_continuation, resolve_base
+
+    labels = ["O", "B-geo", "I-geo"]
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "labels.json").write_text(json.dumps(labels))
+    (tmp_path / "training.json").write_text(json.dumps({
+        "head": "linear", "base_model": "minilm", "best_epoch": 2, "total_epochs": 3, "options": {"learning_rate": 5e-5},
+        "validation_metrics": {"entity_f1": 0.88}, "continued_from": {"checkpoint": "first", "total_epochs": 1}}))
+    base = resolve_base(str(tmp_path))
+    lineage = check_continuation(base, labels, "linear")
+    assert lineage["total_epochs"] == 3 and lineage["learning_rate"] == 5e-5 and lineage["validation_entity_f1"] == 0.88
+    assert lineage["continued_from"]["checkpoint"] == "first" and lineage["checkpoint"] == str(tmp_path)
+    with pytest.raises(InputError, match="linear head, not conv"):
+        check_continuation(base, labels, "conv")

@@ -90,3 +90,26 @@ def test_export_of_non_checkpoint_is_a_user_error(tmp_path, capsys):
 
     assert main(["export", str(tmp_path), "--output", str(tmp_path / "m")]) == 2
     assert "not a geobatch checkpoint" in capsys.readouterr().err
+
+
+def test_continue_training_from_a_checkpoint(tiny_training, tmp_path, capsys):
+    """--base-model one of our checkpoints: the card counts the epochs behind the weights across both
+    runs and names the checkpoint; other labels are refused with exit 2 before any training."""
+    from geobatch.cli import main
+
+    ckpt, _ = tiny_training
+    first = json.loads((ckpt / "training.json").read_text())
+    common = ["train", "--train", str(SAMPLE_LABELLED), "--base-model", str(ckpt), "--epochs", "1", "--batch-size", "16",
+              "--max-length", "64", "--learning-rate", "1e-4", "--max-sentences", "96", "--validation-fraction", "0.25",
+              "--log-every", "100"]
+    out, model_dir = tmp_path / "ckpt2", tmp_path / "model2"
+    assert main([*common, "--label-scheme", "locations", "--output", str(out), "--export", str(model_dir)]) == 0
+    tr = json.loads((model_dir / "model_card.json").read_text())["training"]
+    assert tr["best_epoch"] == 1 and tr["total_epochs"] == first["best_epoch"] + 1
+    assert tr["continued_from"]["checkpoint"] == str(ckpt) and tr["continued_from"]["total_epochs"] == first["best_epoch"]
+    capsys.readouterr()
+    label_map = tmp_path / "tar_inc.json"
+    label_map.write_text(json.dumps({"geo": "tar", "gpe": "inc"}))
+    assert main([*common, "--label-map", str(label_map), "--output", str(tmp_path / "ckpt3")]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint trained on labels" in err and len(err.strip().splitlines()) == 1

@@ -52,18 +52,36 @@ class BaseModel:
         return _normalizer_lowercases(norm)
 
 
-def check_continuation(base: BaseModel, labels: list[str]) -> None:
-    """A base that is one of our checkpoints (it has labels.json) keeps its classifier head, whose rows
-    are that label list: training it on other labels would silently map tags to the wrong rows."""
-    saved_path = Path(base.path) / "labels.json"
-    if not base.is_local or not saved_path.exists():
-        return
-    saved = json.loads(saved_path.read_text(encoding="utf-8"))
-    if saved != labels:
-        raise InputError(
-            f"--base-model {base.name} is a checkpoint trained on labels {saved}, but this data has {labels}",
-            "continue with the same --label-scheme/--label-map, or start from the plain encoder (the default, or a Hugging Face directory)",
-        )
+def check_continuation(base: BaseModel, labels: list[str], head: str = "linear") -> dict | None:
+    """A base that is one of our checkpoints (labels.json, training.json) keeps its classifier head,
+    whose rows are that label list and whose layers are that head type: training it on other labels
+    or as another head would silently map tags to the wrong rows or start half the head from random.
+    Returns what the checkpoint was trained from (for the new card's lineage), None for a plain encoder."""
+    if not base.is_local:
+        return None
+    d = Path(base.path)
+    if (d / "labels.json").exists():
+        saved = json.loads((d / "labels.json").read_text(encoding="utf-8"))
+        if saved != labels:
+            raise InputError(
+                f"--base-model {base.name} is a checkpoint trained on labels {saved}, but this data has {labels}",
+                "continue with the same --label-scheme/--label-map, or start from the plain encoder (the default, or a Hugging Face directory)",
+            )
+    if not (d / "training.json").exists():
+        return None
+    prev = json.loads((d / "training.json").read_text(encoding="utf-8"))
+    if prev.get("head", "linear") != head:
+        raise InputError(f"--base-model {base.name} is a checkpoint with a {prev.get('head')} head, not {head}",
+                         f"pass --head {prev.get('head')} to continue it, or start from the plain encoder")
+    return {
+        "checkpoint": base.name,
+        "base_model": prev.get("base_model"),
+        "best_epoch": prev.get("best_epoch"),
+        "total_epochs": prev.get("total_epochs") or prev.get("best_epoch"),
+        "learning_rate": (prev.get("options") or {}).get("learning_rate"),
+        "validation_entity_f1": (prev.get("validation_metrics") or {}).get("entity_f1"),
+        "continued_from": prev.get("continued_from"),
+    }
 
 
 def _normalizer_lowercases(norm: dict) -> bool:

@@ -128,7 +128,7 @@ def train(opts: TrainOptions, log=print) -> Path:
     labels = label_list(t for s in train_sents for t in s.tags)
     if len(labels) < 2:
         raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
-    check_continuation(base, labels)
+    lineage = check_continuation(base, labels, opts.head)
     label_to_id = {l: i for i, l in enumerate(labels)}
     train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length)
     val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length)
@@ -214,6 +214,9 @@ def train(opts: TrainOptions, log=print) -> Path:
         "validation_source": val_source,
         "epochs": 0,
         "best_epoch": None,
+        # epochs behind the kept weights, counting those of the checkpoint this run continued
+        "total_epochs": None,
+        "continued_from": lineage,
         "validation_metrics": None,
         "history": [],
         "seed": opts.seed,
@@ -259,6 +262,7 @@ def train(opts: TrainOptions, log=print) -> Path:
             best_f1, bad_epochs = metrics["entity_f1"], 0
             ckpt.save_model(out, model)
             meta["best_epoch"], meta["validation_metrics"] = epoch, metrics
+            meta["total_epochs"] = epoch + ((lineage or {}).get("total_epochs") or 0)
             log(f"epoch {epoch}: best so far, checkpoint saved to {out}")
         else:
             bad_epochs += 1

@@ -173,6 +173,8 @@ def export(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSE
                 "validation_sentences": meta.get("validation_sentences"),
                 "epochs": meta["epochs"],
                 "best_epoch": meta.get("best_epoch"),
+                "total_epochs": meta.get("total_epochs") or meta.get("best_epoch"),
+                "continued_from": meta.get("continued_from"),
                 "seed": meta.get("seed"),
             },
             "validation_metrics": meta["validation_metrics"],
