@@ -195,3 +195,19 @@ def test_rss_scaling_corpus_repeats_the_sample_with_unique_ids(tmp_path):
     assert t.column("text").to_pylist()[:base.num_rows] == base.column("text").to_pylist()
     assert t.column("text").to_pylist()[base.num_rows:2 * base.num_rows] == base.column("text").to_pylist()
     assert rss_scaling.quartile_rss([(0.0, 10.0), (1.0, 12.0), (2.0, 11.0), (3.0, 30.0), (4.0, 20.0)]) == [12.0, 12.0, 30.0, 30.0]
+
+
+def test_model_calls_bench_reports_every_cell(tmp_path, capsys):
+    """bench/model_calls.py: one positive tokens/s figure per variant and shape, as JSON and Markdown;
+    a variant that is not there is a one-line error with exit 2."""
+    import model_calls
+
+    model = build_tiny_model_dir(tmp_path / "m")
+    args = ["--model", str(model), "--variants", "fp32", "--shapes", "2x8,4x16", "--rounds", "1", "--seconds", "0.05"]
+    assert model_calls.main([*args, "--out", str(tmp_path / "out")]) == 0
+    cells = json.loads((tmp_path / "out" / "model_calls.json").read_text())["tokens_per_s"]
+    assert {(c["batch"], c["tokens"]) for c in cells} == {(2, 8), (4, 16)} and all(c["tokens_per_s"] > 0 for c in cells)
+    assert "| fp32 |" in (tmp_path / "out" / "model_calls.md").read_text()
+    capsys.readouterr()
+    assert model_calls.main(["--model", str(model), "--variants", "int8"]) == 2
+    assert "no such model file" in capsys.readouterr().err
