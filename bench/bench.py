@@ -37,14 +37,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from common import doc_parser  # noqa: E402
-
-import bench_report  # noqa: E402
+import bench_report
+from common import HERE, doc_parser
 
 
 def parse_args(argv=None):

@@ -1,8 +1,19 @@
-"""What the bench scripts share: a parser whose --help is the script's own docstring."""
+"""What the bench scripts share: where the checkout is, and a parser whose --help is the script's docstring.
+
+Importing it puts the checkout on sys.path, so a script runs from a clone without installing geobatch
+(`python bench/NAME.py`: Python already puts bench/ itself first on sys.path).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def doc_parser(doc: str) -> argparse.ArgumentParser:

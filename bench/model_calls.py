@@ -19,10 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from common import doc_parser  # noqa: E402
+from common import doc_parser
 
 
 def parse_args(argv=None):

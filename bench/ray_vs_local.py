@@ -24,11 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import doc_parser  # noqa: E402
+from common import ROOT, doc_parser
 
 
 def parse_args(argv=None):

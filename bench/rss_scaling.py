@@ -23,12 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from common import doc_parser  # noqa: E402
+from common import HERE, ROOT, doc_parser
 
 
 def parse_args(argv=None):
@@ -142,7 +137,7 @@ def main(argv=None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{args.name}.json").write_text(json.dumps(result, indent=1) + "\n")
-    md = [f"# peak RSS of `geobatch run` vs corpus size", "",
+    md = ["# peak RSS of `geobatch run` vs corpus size", "",
           f"Machine: {mach['cpu']}, {mach['cores']} cores, load average at start {mach['loadavg_at_start'][0]:.2f}. "
           f"Model {args.model} (--variant {args.variant}), corpus = {args.sample} repeated.", "",
           "| docs | peak RSS MiB | max RSS per quarter of the run, MiB | wall s | docs/s | units | manifest bytes | load at start |",

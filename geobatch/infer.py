@@ -91,8 +91,6 @@ class OnnxTagger:
     def __init__(self, model: ModelDir, provider: str = "auto", threads: int | None = None, io_binding: bool | None = None):
         if provider not in PROVIDERS:
             raise GeobatchError(f"unknown provider {provider!r}", f"use one of {', '.join(PROVIDERS)}")
-        import onnxruntime as ort
-
         self.model = model
         self.n_labels = len(model.labels)
         path = str(model.onnx_path)

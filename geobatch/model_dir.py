@@ -6,8 +6,10 @@ with a bad model stops with exit code 2 and leaves OUT_DIR untouched.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,20 @@ REQUIRED_CARD_KEYS = ("labels", "max_length", "inputs", "output")
 INPUT_DTYPES = ("int32", "int64")
 
 
-def file_sha256(path: str | Path, block: int = 1 << 20) -> str:
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, computed once per process for the same file contents: `geobatch run` checks
+    a variant's graph against the card and then loads it, and both need the hash of the same
+    tens of MB. The cache key is the file's identity and modification time, so a rewritten file is
+    hashed again."""
+    st = os.stat(path)
+    return _sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int, inode: int) -> str:  # noqa: ARG001 - the key is the file's identity
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(block):
+        while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
 

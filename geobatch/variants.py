@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ from pathlib import Path
 
 from .errors import GeobatchError, ModelError
 from .model_dir import file_sha256, load_model_dir
+from .write import write_atomic_bytes
 
 FP32 = "fp32"  # the exported graph at the root of MODEL_DIR
 AUTO = "auto"
@@ -71,11 +71,8 @@ def read_card(model_dir: str | Path) -> dict:
 
 
 def write_card(model_dir: str | Path, card: dict) -> None:
-    """Atomic: a reader sees the old card or the new one."""
-    path = _card_path(Path(model_dir))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Atomic and durable (the runner's own writer): a reader sees the old card or the new one."""
+    write_atomic_bytes(_card_path(Path(model_dir)), (json.dumps(card, indent=2) + "\n").encode("utf-8"))
 
 
 def variant_entries(card: dict) -> dict[str, dict]:

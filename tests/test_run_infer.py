@@ -67,3 +67,22 @@ def test_model_dir_missing_file(tmp_path, tiny_onnx_dir):  # noqa: F811
     (d / "tokenizer.json").unlink()
     with pytest.raises(ModelError, match="lacks tokenizer.json"):
         load_model_dir(d)
+
+
+def test_file_sha256_is_cached_per_file_contents(tmp_path):
+    """Hashed once per process for the same file, but a rewritten file (new mtime/size) is hashed again."""
+    import hashlib
+    import os
+
+    from geobatch.model_dir import _sha256, file_sha256
+
+    f = tmp_path / "model.onnx"
+    f.write_bytes(b"a" * 1000)
+    first = file_sha256(f)
+    hits = _sha256.cache_info().hits
+    assert file_sha256(f) == first == hashlib.sha256(b"a" * 1000).hexdigest()
+    assert _sha256.cache_info().hits == hits + 1
+    f.write_bytes(b"b" * 1000)
+    st = os.stat(f)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new mtime even on coarse clocks
+    assert file_sha256(f) == hashlib.sha256(b"b" * 1000).hexdigest() != first
