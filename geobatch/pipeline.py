@@ -15,6 +15,7 @@ Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,9 +162,14 @@ def gold_mapper(label_scheme: str) -> Callable[[list[str]], list[str]]:
     return mapped
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text_value(v: Any) -> tuple[str | None, str | None]:
     """(text, error). None means no text (an empty document)."""
     if v is None or isinstance(v, str):
+        if v and not v.isascii() and (bad := _LONE_SURROGATE.search(v)):  # JSON "\\ud83d" escapes; Arrow and the tokenizer refuse them
+            return None, f"text is not valid Unicode (a lone surrogate {bad.group()!r} at character {bad.start()})"
         return v, None
     if isinstance(v, (bytes, bytearray)):
         try:
@@ -178,7 +184,7 @@ def _id_value(v: Any) -> str | None:
         return None
     if isinstance(v, (bytes, bytearray)):
         return bytes(v).decode("utf-8", errors="replace")
-    return str(v)
+    return _LONE_SURROGATE.sub("\ufffd", str(v))  # like undecodable bytes above: Arrow cannot store a lone surrogate
 
 
 class Pipeline:
