@@ -18,12 +18,18 @@ LOCATION_TYPES = ("geo", "gpe")
 SCHEMES = ("full", "locations")
 
 
+# BIOES/BILOU prefixes, read as the IOB2 prefix they stand for: a single-word (S-/U-) entity begins
+# one, an end (E-/L-) continues one. Without this, "S-geo" would become an entity type of its own.
+_PREFIXES = {"B": "B", "I": "I", "S": "B", "U": "B", "E": "I", "L": "I"}
+
+
 def split_tag(tag: str) -> tuple[str, str | None]:
-    """'B-geo' → ('B', 'geo'); 'O' → ('O', None). Tags without a prefix count as I- of their type."""
+    """'B-geo' → ('B', 'geo'); 'O' → ('O', None); BIOES 'S-geo' → ('B', 'geo'), 'E-geo' → ('I', 'geo').
+    Tags without a prefix count as I- of their type."""
     if tag == OUTSIDE or not tag:
         return OUTSIDE, None
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in "BI":
-        return tag[0], tag[2:]
+    if len(tag) > 2 and tag[1] == "-" and tag[0] in _PREFIXES:
+        return _PREFIXES[tag[0]], tag[2:]
     return "I", tag
 
 
@@ -41,15 +47,17 @@ def load_label_map(path: str | Path) -> dict[str, str]:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise InputError(f"cannot read label map {p}: {e.strerror}", "pass an existing JSON or two-column text file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"label map {p} is not UTF-8 text", "save it as UTF-8 (JSON or `from to` lines)") from None
     text_stripped = text.strip()
     if text_stripped.startswith("{"):
         try:
-            mapping = json.loads(text_stripped)
+            mapping = json.loads(text_stripped, object_pairs_hook=lambda pairs: _no_duplicates(p, pairs))
         except json.JSONDecodeError as e:
             raise InputError(f"label map {p} is not valid JSON ({e.msg} at line {e.lineno})", "fix the JSON or use lines `from to`") from None
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
             raise InputError(f"label map {p} must map type names to type names", 'write it as {"geo": "tar", "gpe": "inc"}')
-        return {k: v for k, v in mapping.items()}
+        return _checked_map(p, mapping)
     mapping = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
@@ -58,8 +66,33 @@ def load_label_map(path: str | Path) -> dict[str, str]:
         parts = line.replace(",", " ").replace("\t", " ").split()
         if len(parts) != 2:
             raise InputError(f"label map {p} line {n} has {len(parts)} fields", "write one `from to` pair per line")
+        if parts[0] in mapping and mapping[parts[0]] != parts[1]:
+            raise InputError(f"label map {p} maps {parts[0]} twice ({mapping[parts[0]]} and {parts[1]})", "keep one line per type")
         mapping[parts[0]] = parts[1]
-    return mapping
+    return _checked_map(p, mapping)
+
+
+def _no_duplicates(p: Path, pairs: list) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out and out[k] != v:
+            raise InputError(f"label map {p} maps {k} twice ({out[k]} and {v})", "keep one entry per type")
+        out[k] = v
+    return out
+
+
+def _checked_map(p: Path, mapping: dict[str, str]) -> dict[str, str]:
+    """Target names must be usable as the type part of a tag: "B-" + "" would read back as a type "B-"."""
+    for src, dst in mapping.items():
+        if dst == OUTSIDE:
+            continue
+        if not dst.strip() or dst != dst.strip():
+            raise InputError(f"label map {p} maps {src!r} to {dst!r}, which is not a type name",
+                             'give a name without leading or trailing spaces, or "O" to drop the type')
+        if split_tag(dst)[0] != "I" or split_tag(dst)[1] != dst:
+            raise InputError(f"label map {p} maps {src!r} to the tag {dst!r}, not a type name",
+                             f'map types to types, e.g. "{src}": "{split_tag(dst)[1] or "O"}"')
+    return dict(mapping)
 
 
 class LabelScheme:
@@ -76,6 +109,12 @@ class LabelScheme:
         if label_map:
             return cls(f"map:{Path(label_map).name}", load_label_map(label_map))
         return cls(scheme)
+
+    def unused_map_keys(self, types) -> list[str]:
+        """Types the label map names that the data does not have (a typo there silently drops a type)."""
+        if self.type_map is None:
+            return []
+        return sorted(set(self.type_map) - set(types))
 
     def map_type(self, etype: str | None) -> str | None:
         if etype is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from geobatch.errors import InputError
-from geobatch.labels import LabelScheme, label_list
+from geobatch.labels import LabelScheme, entity_type, label_list
 
 from . import checkpoint as ckpt
 from .base import check_continuation, resolve_base
@@ -118,7 +118,13 @@ def train(opts: TrainOptions, log=print) -> Path:
     tokenizer = runtime_tokenizer(base.tokenizer())
 
     t0 = time.time()
-    train_sents = apply_scheme(_read_train(opts), scheme)
+    raw_train = _read_train(opts)
+    unused = scheme.unused_map_keys({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
+    if unused:
+        types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
+        log(f"note: --label-map names {', '.join(unused)}, which --train does not have (its types: {', '.join(types) or 'none'}); "
+            "a misspelt type is dropped to O")
+    train_sents = apply_scheme(raw_train, scheme)
     if opts.validation:
         val_sents = apply_scheme(read_sentences(opts.validation, opts.format, None, opts.spans), scheme)
         val_source = opts.validation

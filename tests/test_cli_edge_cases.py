@@ -1,0 +1,93 @@
+"""User mistakes with train, export, optimize and job specs: each is one line and exit 2 (or a visible
+note), never a traceback, a silently wrong model or lost files. Inline samples only."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from geobatch.cli import main
+from geobatch.errors import InputError
+from geobatch.labels import LabelScheme, label_list, load_label_map, split_tag
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CONLL = "Troops O\nreached O\nParis B-geo\nand O\nFrance B-gpe\n\nNew B-geo\nYork I-geo\nis O\nbig O\n\n"
+
+
+def one_line_error(capsys, needle: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    assert needle in err, err
+    return err
+
+
+def train_args(tmp_path: Path, *extra: str) -> list[str]:
+    data = tmp_path / "train.conll"
+    if not data.exists():
+        data.write_text(CONLL, encoding="utf-8")
+    return ["train", "--train", str(data), "--output", str(tmp_path / "ckpt"), *extra]
+
+
+# -- label maps ------------------------------------------------------------------------------------
+def test_label_map_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    m = tmp_path / "map.txt"
+    m.write_bytes(b"\xff\xfe geo tar\n")
+    assert main(train_args(tmp_path, "--label-map", str(m))) == 2
+    one_line_error(capsys, "not UTF-8")
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('{"geo": ""}', "not a type name"),
+    ('{"geo": " tar"}', "not a type name"),
+    ('{"geo": "B-tar"}', "the tag 'B-tar'"),
+    ('{"geo": "tar", "geo": "inc"}', "maps geo twice"),
+    ("geo tar\ngeo inc\n", "maps geo twice"),
+])
+def test_label_map_targets_must_be_type_names(tmp_path, body, needle):
+    m = tmp_path / "map.json"
+    m.write_text(body, encoding="utf-8")
+    with pytest.raises(InputError, match=needle):
+        load_label_map(m)
+
+
+def test_label_map_merging_renaming_and_dropping_still_work(tmp_path):
+    m = tmp_path / "map.json"
+    m.write_text('{"geo": "loc", "gpe": "loc", "per": "O", "org": "org-name"}', encoding="utf-8")
+    scheme = LabelScheme.from_options(label_map=m)
+    tags = scheme.map_tags(["B-geo", "I-geo", "B-gpe", "B-per", "B-org", "I-org"])
+    assert tags == ["B-loc", "I-loc", "B-loc", "O", "B-org-name", "I-org-name"]
+    assert label_list(tags) == ["O", "B-loc", "I-loc", "B-org-name", "I-org-name"]
+
+
+def test_label_map_type_the_data_lacks_is_reported_before_training(tmp_path, capsys, monkeypatch):
+    """A misspelt key silently dropped a whole type (here gpe) from the model."""
+    import training.fit as fit
+
+    m = tmp_path / "map.json"
+    m.write_text('{"geo": "tar", "gpee": "inc"}', encoding="utf-8")
+    lines = []
+    # stop right after the data is read: the note must come before any training
+    monkeypatch.setattr(fit, "check_continuation", lambda *a, **k: (_ for _ in ()).throw(SystemExit("stop")))
+    opts = fit.TrainOptions(train=[str(tmp_path / "train.conll")], output=str(tmp_path / "ck"), label_map=str(m),
+                            validation_fraction=0.5)
+    (tmp_path / "train.conll").write_text(CONLL, encoding="utf-8")
+    with pytest.raises(SystemExit):
+        fit.train(opts, log=lines.append)
+    assert any("gpee" in l and "gpe" in l and "its types: geo, gpe" in l for l in lines), lines
+
+
+# -- training data ---------------------------------------------------------------------------------
+def test_bioes_tags_are_read_as_iob2_not_as_new_types(tmp_path):
+    from training.data import apply_scheme, read_sentences
+
+    f = tmp_path / "bioes.conll"
+    f.write_text("Lyon S-geo\nand O\nNew B-geo\nYork E-geo\nor O\nRio B-geo\nde I-geo\nJaneiro L-geo\nin O\nChile U-gpe\n\n")
+    (sent,) = apply_scheme(read_sentences(f), LabelScheme("full"))
+    assert sent.tags == ["B-geo", "O", "B-geo", "I-geo", "O", "B-geo", "I-geo", "I-geo", "O", "B-gpe"]
+    assert label_list(sent.tags) == ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
+    assert split_tag("S-geo") == ("B", "geo") and split_tag("E-geo") == ("I", "geo")
