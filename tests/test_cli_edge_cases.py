@@ -91,3 +91,29 @@ def test_bioes_tags_are_read_as_iob2_not_as_new_types(tmp_path):
     assert sent.tags == ["B-geo", "O", "B-geo", "I-geo", "O", "B-geo", "I-geo", "I-geo", "O", "B-gpe"]
     assert label_list(sent.tags) == ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
     assert split_tag("S-geo") == ("B", "geo") and split_tag("E-geo") == ("I", "geo")
+
+
+@pytest.mark.parametrize("record, option, needle", [
+    ({"id": "a", "text": "Paris is nice", "toponyms": [{"start": 0, "end": 5, "label": "geo"}]}, [], "spans column 'spans'"),
+    ({"id": "a", "body": "Paris is nice", "spans": [{"start": 0, "end": 5, "label": "geo"}]}, [], "text column 'text'"),
+    ({"id": "a", "text": "Paris is nice", "spans": []}, ["--spans-column", "gold"], "spans column 'gold'"),
+])
+def test_span_documents_with_a_misnamed_column_are_refused(tmp_path, capsys, record, option, needle):
+    """Read as "no spans", such a file trained every place in it as O (or failed with a misleading message)."""
+    good = tmp_path / "good.conll"
+    good.write_text(CONLL, encoding="utf-8")
+    bad = tmp_path / "docs.jsonl"
+    bad.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert main(["train", "--train", str(good), "--train", str(bad), *option, "--output", str(tmp_path / "ck")]) == 2
+    err = one_line_error(capsys, needle)
+    assert "columns: " in err
+    assert not (tmp_path / "ck").exists()
+
+
+def test_span_documents_without_places_are_still_training_data(tmp_path):
+    from training.data import read_sentences
+
+    f = tmp_path / "docs.jsonl"
+    f.write_text(json.dumps({"id": "a", "text": "Nothing here.", "spans": []}) + "\n", encoding="utf-8")
+    (sent,) = read_sentences(f)
+    assert sent.tags == ["O", "O", "O"]

@@ -21,8 +21,8 @@ from geobatch.corpus import format_for
 from geobatch.documents import Sentence
 from geobatch.errors import InputError
 from geobatch.labels import LabelScheme
-from geobatch.readers import read_conll, read_gmb, read_span_documents
-from geobatch.readers.spans import SpanStats
+from geobatch.readers import read_conll, read_gmb
+from geobatch.readers.spans import SpanStats, _iter_records, span_documents_from_records
 from geobatch.words import split_words, tags_from_spans
 
 IGNORE = -100
@@ -64,13 +64,34 @@ def read_sentences(
     so = spans or SpanOptions()
     stats = SpanStats()
     out: list[Sentence] = []
-    for doc in read_span_documents(p, so.id_column, so.text_column, so.spans_column, so.span_label, stats=stats):
+    # the reader reads a missing text column as "" and a missing spans column as no spans: for
+    # training that is a file of unlabelled sentences taught as all-O, so a misnamed column is refused
+    seen = {"records": 0, "text": 0, "spans": 0, "columns": None}
+
+    def counted(records):
+        for rec in records:
+            seen["records"] += 1
+            seen["text"] += so.text_column in rec
+            seen["spans"] += so.spans_column in rec
+            if seen["columns"] is None:
+                seen["columns"] = sorted(rec)
+            yield rec
+
+    if not p.is_file():
+        raise InputError(f"{p} is not a file", "give a JSONL or Parquet file of span documents")
+    docs = span_documents_from_records(counted(_iter_records(p)), so.id_column, so.text_column, so.spans_column,
+                                       so.span_label, stats=stats)
+    for doc in docs:
         words, offsets = split_words(doc.text)
         if not words:
             continue
         out.append(Sentence(doc.id, words, tags_from_spans(offsets, doc.spans or [], so.span_label)))
         if max_sentences is not None and len(out) >= max_sentences:
             break
+    for what, option, column in (("text", "--text-column", so.text_column), ("spans", "--spans-column", so.spans_column)):
+        if seen["records"] and not seen[what]:
+            raise InputError(f"{p}: no record has a {what} column {column!r} (columns: {', '.join(seen['columns'] or [])})",
+                             f"pass {option} with the right column name")
     if stats.spans and not any(t != "O" for s in out for t in s.tags):
         raise InputError(f"{p}: none of its {stats.spans} spans carries a label", "pass --span-label (e.g. --span-label geo)")
     return out
