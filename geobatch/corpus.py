@@ -5,6 +5,8 @@ the commit protocol records, so chunk boundaries depend only on the file and `ch
 Parquet via `ParquetFile.iter_batches`, CSV via `pyarrow.csv.open_csv` (quoted newlines allowed),
 JSONL by lines (a bad line becomes one `BadRecord`, so it still yields its one docs/ row), and
 word-per-row GMB/CoNLL through `geobatch.readers`, where a sentence is a document (one row).
+CSV and JSONL may be gzip-compressed (`.csv.gz`, `.jsonl.gz`; told by the file's magic bytes, so a
+misnamed one is read right too); they are decompressed as a stream, never whole.
 
 `check_input` opens every file's header/footer up front so a bad input stops the job before any
 output is committed.
@@ -13,7 +15,9 @@ output is committed.
 from __future__ import annotations
 
 import glob as globmod
+import gzip
 import json
+import zlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +29,11 @@ from .errors import InputError
 
 FORMATS = ("parquet", "csv", "jsonl", "gmb", "conll")
 EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".conll": "conll"}
+GZIP_FORMATS = ("csv", "jsonl")  # formats read through a streaming gzip decompressor
+_GZIP_MAGIC = b"\x1f\x8b"
 _CSV_BLOCK = 1 << 22
+# what a damaged gzip stream raises (truncated: EOFError; bad data: zlib.error; bad header: BadGzipFile, an OSError)
+_GZIP_ERRORS = (EOFError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -80,17 +88,40 @@ class Chunk:
         return f"{self.input_index:05d}-{self.index:06d}"
 
 
-def format_for(path: str, fmt: str | None, formats: tuple[str, ...] = FORMATS, extensions: dict[str, str] = EXTENSIONS) -> str:
-    """`fmt` when given (checked against `formats`), else the one `path`'s extension names.
-    Training passes its own formats and extensions (word-per-row and span documents)."""
+def _data_suffix(path: str | Path) -> str:
+    """The extension that names the format: `.jsonl` for both `x.jsonl` and `x.jsonl.gz`."""
+    p = Path(path)
+    return (Path(p.stem).suffix if p.suffix.lower() == ".gz" else p.suffix).lower()
+
+
+def format_for(path: str, fmt: str | None, formats: tuple[str, ...] = FORMATS, extensions: dict[str, str] = EXTENSIONS,
+               gzip_formats: tuple[str, ...] = GZIP_FORMATS) -> str:
+    """`fmt` when given (checked against `formats`), else the one `path`'s extension names (before a
+    `.gz`). Training passes its own formats and extensions (word-per-row and span documents)."""
     if fmt:
         if fmt not in formats:
             raise InputError(f"unknown format {fmt!r}", f"use one of {', '.join(formats)}")
-        return fmt
-    ext = Path(path).suffix.lower()
-    if ext not in extensions:
-        raise InputError(f"cannot tell the format of {path} from its extension", f"pass --format {'|'.join(formats)}")
-    return extensions[ext]
+        found = fmt
+    else:
+        ext = _data_suffix(path)
+        if ext not in extensions:
+            raise InputError(f"cannot tell the format of {path} from its extension", f"pass --format {'|'.join(formats)}")
+        found = extensions[ext]
+    if Path(path).suffix.lower() == ".gz" and found not in gzip_formats:
+        raise InputError(f"{path} is gzip-compressed {found}, which is not read compressed",
+                         f"decompress it (gunzip -k {path}) and pass the decompressed file")
+    return found
+
+
+def is_gzip(path: str) -> bool:
+    """The file starts with gzip's magic bytes (whatever its name says)."""
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
+
+
+def _open_bytes(path: str):
+    """The file's bytes, decompressed as they are read when it is gzip."""
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
 def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
@@ -106,7 +137,7 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
             found += hits
         elif os.path.isdir(raw):
             hits = sorted(str(p) for p in Path(raw).rglob("*") if p.is_file() and not p.name.startswith(".")
-                          and (fmt or p.suffix.lower() in EXTENSIONS))
+                          and (fmt or _data_suffix(p) in EXTENSIONS))
             if not hits:
                 others = sorted(p.name for p in Path(raw).rglob("*") if p.is_file() and not p.name.startswith("."))
                 skipped = f" ({len(others)} file(s) with other extensions, e.g. {others[0]})" if others else ""
@@ -172,6 +203,9 @@ def _check_columns(inp: InputFile, names: list[str], cols: Columns) -> InputInfo
 def check_input(inp: InputFile, cols: Columns) -> InputInfo:
     """Open the file's header/footer and check the columns; raises InputError naming the fix."""
     _probe_readable(inp)
+    if inp.format not in GZIP_FORMATS and is_gzip(inp.path):
+        raise InputError(f"{inp.path} is gzip-compressed, which is not read for {inp.format} input",
+                         f"decompress it (gunzip -c {inp.path} > NEW_FILE) and pass the decompressed file")
     try:
         if inp.format == "parquet":
             import pyarrow.parquet as pq
@@ -199,7 +233,7 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
             reader.close() if hasattr(reader, "close") else None
             return _check_columns(inp, names, cols)
         if inp.format == "jsonl":
-            with open(inp.path, "rb") as f:
+            with _open_bytes(inp.path) as f:
                 for line in f:
                     if line.strip():
                         try:
@@ -220,6 +254,8 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
             return InputInfo(has_id=inp.format == "gmb", rows=None)
     except PermissionError as e:
         raise InputError(f"cannot read {inp.path}: {e.strerror}", "check its permissions") from None
+    except (gzip.BadGzipFile, *_GZIP_ERRORS) as e:
+        raise InputError(f"{inp.path} is not a readable gzip file ({one_line(e)})", "replace the file (it may be truncated or corrupt)") from None
     except pa.ArrowException as e:
         raise InputError(f"{inp.path} is not a readable {inp.format} file ({one_line(e)})", _fix_for(e)) from None
     except OSError as e:
@@ -241,8 +277,9 @@ def _open_csv(path: str, cols: Columns | None):
         # binary, decoded per row: one bad byte sequence marks one row, not the whole file
         wanted = [c for c in (cols.text, cols.id, cols.spans) if c]
         convert = pcsv.ConvertOptions(column_types={c: pa.binary() for c in wanted}, include_columns=wanted, include_missing_columns=True)
+    # gzip by content, not by name: pyarrow would guess from the extension alone
     return pcsv.open_csv(
-        path,
+        pa.input_stream(path, compression="gzip" if is_gzip(path) else None),
         read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK),
         parse_options=pcsv.ParseOptions(newlines_in_values=True),
         convert_options=convert,
@@ -269,7 +306,8 @@ def _rechunk(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Table]
 
 def _jsonl_chunks(path: str, size: int) -> Iterator[tuple[list, int]]:
     records: list = []
-    with open(path, "rb") as f:
+    with _open_bytes(path) as f:
+        raw = getattr(f, "fileobj", f)  # gzip: the compressed file's position (read ahead a little)
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -283,10 +321,10 @@ def _jsonl_chunks(path: str, size: int) -> Iterator[tuple[list, int]]:
                 rec = BadRecord(f"line {lineno} is not JSON ({e.msg} at column {e.colno})")
             records.append(rec)
             if len(records) == size:
-                yield records, f.tell()
+                yield records, raw.tell()
                 records = []
         if records:
-            yield records, f.tell()
+            yield records, raw.tell()
 
 
 def iter_chunks(inp: InputFile, input_index: int, chunk_size: int, cols: Columns) -> Iterator[Chunk]:
@@ -316,7 +354,7 @@ def iter_chunks(inp: InputFile, input_index: int, chunk_size: int, cols: Columns
         for k, (records, n, pos) in enumerate(source):
             yield Chunk(input_index, k, row, records, n, pos)
             row += n
-    except (pa.ArrowException, OSError) as e:
+    except (pa.ArrowException, OSError, *_GZIP_ERRORS) as e:
         # found mid-file (the header/footer were fine): units before `row` are committed and kept
         fix = _fix_for(e) if "straddl" in str(e) else "repair or replace the file"
         where, kept = (f" past row {row}", f"; units before row {row} are kept") if row else ("", "")

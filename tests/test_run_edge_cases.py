@@ -72,3 +72,65 @@ def test_lone_surrogates_in_jsonl_keep_the_row_and_its_id(tmp_path, tiny_onnx_di
     assert docs["bad\ufffdid"]["status"] == docs["t3"]["status"] == "ok"
     assert_contract(out, {"t3": "whole \U0001f600 emoji in Paris", "bad\ufffdid": "Berlin"})
     assert manifest(out)["status"] == {"ok": 2, "empty": 0, "error": 1}
+
+
+# -- gzip-compressed CSV and JSONL --------------------------------------------------------------
+
+GZ_TEXTS = {"g1": "From Paris to London", "g2": "Berlin,\nGermany", "g3": "nothing here"}
+
+
+def _gz_inputs(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    jsonl = "".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in GZ_TEXTS.items()).encode()
+    (d / "a.jsonl.gz").write_bytes(gzip.compress(jsonl))
+    csv = b'id,text\n' + b"".join(f'c{k},"{v}"\n'.encode() for k, v in GZ_TEXTS.items())
+    (d / "b.csv.gz").write_bytes(gzip.compress(csv))
+    return d
+
+
+def test_gzip_csv_and_jsonl_are_read_as_a_stream(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """`.jsonl.gz`/`.csv.gz` were refused as an unknown extension, and a directory of them was
+    silently skipped (only other files read, exit 0): every row of those files lost."""
+    d = _gz_inputs(tmp_path)
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", d, "--output", out, "--chunk-size", 2) == 0
+    texts = {**GZ_TEXTS, **{f"c{k}": v for k, v in GZ_TEXTS.items()}}
+    assert sorted(docs_by_id(out)) == sorted(texts)
+    assert all(d["status"] == "ok" for d in docs_by_id(out).values())
+    assert_contract(out, texts)
+    assert manifest(out)["input_rows"] == 6
+
+
+def test_gzip_content_is_told_by_its_bytes_not_its_name(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """A gzip file named .jsonl was read line by line as JSON: a docs/ error row per compressed 'line'."""
+    p = tmp_path / "in.jsonl"
+    p.write_bytes(gzip.compress(b'{"id": "a", "text": "Paris"}\n{"id": "b", "text": "London"}\n'))
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 0
+    assert {k: d["status"] for k, d in docs_by_id(out).items()} == {"a": "ok", "b": "ok"}
+
+
+def test_truncated_gzip_is_one_line_exit_2(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    whole = gzip.compress("".join(json.dumps({"id": str(i), "text": f"Paris {i}"}) + "\n" for i in range(2000)).encode())
+    p = tmp_path / "in.jsonl.gz"
+    p.write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--chunk-size", 100) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: {p} could not be read past row ") and "Compressed file ended before the end-of-stream marker" in line
+    assert line.endswith("repair or replace the file, then rerun (with --overwrite if the file changed); units before row "
+                         f"{line.split('past row ')[1].split(' ')[0]} are kept")
+    assert manifest(out)["complete"] is False
+
+
+@pytest.mark.parametrize("name", ["in.parquet.gz", "in.conll.gz"])
+def test_gzip_of_other_formats_is_refused_naming_the_fix(tmp_path, tiny_onnx_dir, capsys, name):  # noqa: F811
+    p = tmp_path / name
+    p.write_bytes(gzip.compress(b"x"))
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 2
+    assert not out.exists()
+    fmt = name.split(".")[1]
+    assert one_error_line(capsys) == (f"error: {p} is gzip-compressed {fmt}, which is not read compressed; "
+                                      f"decompress it (gunzip -k {p}) and pass the decompressed file")
