@@ -124,6 +124,16 @@ def _open_bytes(path: str):
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
+def _listed_files(root: Path) -> list[Path]:
+    """Files under `root`, leaving out those named or under a folder named `.*` or `_*` (Arrow
+    datasets' and Spark's rule: notebook checkpoints, `_temporary/` attempts, `_delta_log/`)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
+        out += [Path(dirpath, f) for f in filenames if not f.startswith((".", "_")) and os.path.isfile(os.path.join(dirpath, f))]
+    return out
+
+
 def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
     """Expand files, directories (their files with a known extension, sorted) and globs."""
     if not paths:
@@ -136,10 +146,10 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
                 raise InputError(f"--input {raw} matches no file", "check the pattern (quote it so the shell leaves it alone)")
             found += hits
         elif os.path.isdir(raw):
-            hits = sorted(str(p) for p in Path(raw).rglob("*") if p.is_file() and not p.name.startswith(".")
-                          and (fmt or _data_suffix(p) in EXTENSIONS))
+            files = _listed_files(Path(raw))
+            hits = sorted(str(p) for p in files if fmt or _data_suffix(p) in EXTENSIONS)
             if not hits:
-                others = sorted(p.name for p in Path(raw).rglob("*") if p.is_file() and not p.name.startswith("."))
+                others = sorted(p.name for p in files)
                 skipped = f" ({len(others)} file(s) with other extensions, e.g. {others[0]})" if others else ""
                 raise InputError(f"input directory {raw} holds no input files{skipped}",
                                  f"put {', '.join(sorted(EXTENSIONS))} files there, pass files, or pass --format to read other extensions")

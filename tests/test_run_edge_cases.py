@@ -134,3 +134,23 @@ def test_gzip_of_other_formats_is_refused_naming_the_fix(tmp_path, tiny_onnx_dir
     fmt = name.split(".")[1]
     assert one_error_line(capsys) == (f"error: {p} is gzip-compressed {fmt}, which is not read compressed; "
                                       f"decompress it (gunzip -k {p}) and pass the decompressed file")
+
+
+# -- what a directory input holds ------------------------------------------------------------------
+
+def test_directory_input_skips_hidden_and_underscore_folders(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """Only files with a hidden *name* were skipped: a notebook's `.ipynb_checkpoints/` copy was read
+    twice over, a Delta table's `_delta_log/*.json` stopped the job (no text column), and Spark's
+    `_temporary/` attempt files were read as well as their committed copies. Like Arrow datasets and
+    Spark, files under folders starting with '.' or '_' (and files so named) are not inputs."""
+    d = tmp_path / "corpus"
+    (d / "2024").mkdir(parents=True)
+    (d / "2024" / "part-0.jsonl").write_text('{"id": "a", "text": "Paris"}\n')
+    for junk in (".ipynb_checkpoints/part-0-checkpoint.jsonl", "_temporary/0/part-0.jsonl", "2024/_delta_log/00000.json",
+                 "_SUCCESS.csv", ".part-1.jsonl"):
+        (d / junk).parent.mkdir(parents=True, exist_ok=True)
+        (d / junk).write_text('{"commitInfo": {}}\n' if "delta" in junk else '{"id": "dup", "text": "London"}\n')
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", d, "--output", out) == 0
+    assert list(docs_by_id(out)) == ["a"]
+    assert [i["path"] for i in manifest(out)["job"]["inputs"]] == [str(d / "2024" / "part-0.jsonl")]
