@@ -170,6 +170,21 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
     return out
 
 
+def id_prefixes(inputs: list[InputFile], infos: list[InputInfo]) -> list[str]:
+    """The doc_id prefix of each input's row-number ids: none for one input or an input with ids,
+    else its file name, or, where two inputs share a name, its path below the folder they all share."""
+    if len(inputs) < 2:
+        return [""] * len(inputs)
+    names = [inp.path.rstrip("/").rsplit("/", 1)[-1] for inp in inputs]
+    if len(set(names)) < len(names):
+        parents = [inp.path.rstrip("/").split("/")[:-1] for inp in inputs]  # "/" also splits object-storage URIs
+        shared = 0
+        while all(len(p) > shared and p[shared] == parents[0][shared] for p in parents):
+            shared += 1
+        names = ["/".join(inp.path.rstrip("/").split("/")[shared:]) for inp in inputs]
+    return [f"{name}:" if not info.has_id else "" for name, info in zip(names, infos)]
+
+
 def one_line(e: BaseException) -> str:
     """An exception's message on one line, printable (Arrow's span several and may quote raw bytes)."""
     text = " ".join(str(e).split()) or type(e).__name__

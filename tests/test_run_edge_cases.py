@@ -154,3 +154,23 @@ def test_directory_input_skips_hidden_and_underscore_folders(tmp_path, tiny_onnx
     assert run("--model", tiny_onnx_dir, "--input", d, "--output", out) == 0
     assert list(docs_by_id(out)) == ["a"]
     assert [i["path"] for i in manifest(out)["job"]["inputs"]] == [str(d / "2024" / "part-0.jsonl")]
+
+
+def test_row_number_ids_of_same_named_files_stay_apart(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """Without an id column several inputs prefix the row number with the file name; partitioned
+    corpora (`2024-01/part-0.csv`, `2024-02/part-0.csv`) got the same ids (`part-0.csv:0` twice), so
+    no doc_id could be traced back to its file. Clashing names now carry their folder, relative to
+    the folder the inputs share."""
+    d = tmp_path / "corpus"
+    for month, text in (("2024-01", "Paris"), ("2024-02", "London")):
+        (d / month).mkdir(parents=True)
+        (d / month / "part-0.csv").write_text(f"text\n{text}\n")
+    (d / "2024-02" / "extra.csv").write_text("text\nBerlin\n")
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", d, "--output", out) == 0
+    assert sorted(d["doc_id"] for d in read(out, "docs")) == ["2024-01/part-0.csv:0", "2024-02/extra.csv:0", "2024-02/part-0.csv:0"]
+    assert manifest(out)["duplicate_ids"]["duplicate_rows"] == 0
+    # names that do not clash keep the short prefix
+    out2 = tmp_path / "out2"
+    assert run("--model", tiny_onnx_dir, "--input", d / "2024-02", "--output", out2) == 0
+    assert sorted(d["doc_id"] for d in read(out2, "docs")) == ["extra.csv:0", "part-0.csv:0"]

@@ -9,10 +9,9 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..commit import OutputDir
-from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
+from ..corpus import Columns, check_input, id_prefixes, iter_chunks, resolve_inputs
 from ..model_dir import load_model_dir
 from ..pipeline import Pipeline
 from ..progress import Progress
@@ -71,8 +70,7 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
     read_s = write_s = 0.0  # this session's seconds reading chunks and committing part files
     with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
         try:
-            for n, (inp, info) in enumerate(zip(inputs, infos)):
-                prefix = f"{Path(inp.path).name}:" if len(inputs) > 1 and not info.has_id else ""
+            for n, (inp, info, prefix) in enumerate(zip(inputs, infos, id_prefixes(inputs, infos))):
                 chunks = iter_chunks(inp, n, config.chunk_size, cols)
                 while True:
                     tr = time.perf_counter()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..corpus import EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, resolve_inputs
+from ..corpus import EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, id_prefixes, resolve_inputs
 from ..errors import GeobatchError, InputError
 from ..model_dir import ModelDir, load_model_dir
 from . import RunConfig
@@ -139,8 +139,7 @@ def plan_sources(config: RunConfig, note) -> tuple[ModelDir, list[Source], Colum
     if o.spans_column:
         o.with_gold = True
     sources = []
-    for n, (inp, info) in enumerate(zip(inputs, infos)):
-        prefix = f"{Path(inp.path).name}:" if len(inputs) > 1 and not info.has_id else ""
+    for n, (inp, info, prefix) in enumerate(zip(inputs, infos, id_prefixes(inputs, infos))):
         sources.append(Source(n, inp, info, prefix, _ray_key(inp.path)))
     keys = [s.key for s in sources]
     if len(set(keys)) != len(keys):
