@@ -247,6 +247,8 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
                                  "pass --text-column naming a string column, or convert that column to string")
             info.rows = pf.metadata.num_rows
             return info
+        if inp.format in ("csv", "jsonl"):
+            _refuse_utf16(inp.path)
         if inp.format == "csv":
             if inp.size == 0:
                 raise InputError(f"{inp.path} is empty (not even a header line)", f"remove it from the inputs, or give it a header with a {cols.text!r} column")
@@ -286,6 +288,16 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
     except OSError as e:
         raise InputError(f"cannot read {inp.path}: {e.strerror or one_line(e)}", "check the path and its permissions") from None
     raise InputError(f"unknown format {inp.format!r}", f"use one of {', '.join(FORMATS)}")
+
+
+def _refuse_utf16(path: str) -> None:
+    """UTF-16 text (a byte-order mark, or ASCII with every other byte NUL) read as UTF-8 would be a
+    garbage row per half-line; say so up front instead."""
+    with _open_bytes(path) as f:
+        head = f.read(4096)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(head) >= 4 and head.count(0) * 4 >= len(head)):
+        raise InputError(f"{path} is UTF-16 text, not UTF-8",
+                         f"save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 {path} > NEW_FILE) and pass that file")
 
 
 def _fix_for(e: BaseException) -> str:

@@ -174,3 +174,20 @@ def test_row_number_ids_of_same_named_files_stay_apart(tmp_path, tiny_onnx_dir):
     out2 = tmp_path / "out2"
     assert run("--model", tiny_onnx_dir, "--input", d / "2024-02", "--output", out2) == 0
     assert sorted(d["doc_id"] for d in read(out2, "docs")) == ["extra.csv:0", "part-0.csv:0"]
+
+
+# -- files that are not what their extension says ------------------------------------------------------
+
+def test_utf16_files_are_refused_naming_the_encoding(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """Windows tools (PowerShell 5's `>`, Excel's 'Unicode text') write UTF-16. A UTF-16 JSONL became
+    one garbage error row per half-decoded line (two rows for one record, exit 1); a UTF-16 CSV was
+    'Expected 2 columns, got 1: \\x00'. Both now stop up front, saying what to do."""
+    for name, body in (("in.jsonl", '{"id": "a", "text": "Paris"}\n'), ("in.csv", "id,text\na,Paris\n")):
+        for enc in ("utf-16", "utf-16-le"):  # with and without a byte-order mark
+            p = tmp_path / name
+            p.write_bytes(body.encode(enc))
+            out = tmp_path / "out"
+            assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 2
+            assert not out.exists()
+            assert one_error_line(capsys) == (f"error: {p} is UTF-16 text, not UTF-8; "
+                                              f"save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 {p} > NEW_FILE) and pass that file")
