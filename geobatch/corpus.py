@@ -14,6 +14,7 @@ output is committed.
 
 from __future__ import annotations
 
+import codecs
 import glob as globmod
 import gzip
 import json
@@ -263,10 +264,13 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
             with _open_bytes(inp.path) as f:
                 for line in f:
                     if line.strip():
+                        _refuse_whole_json(inp.path, line)
                         try:
                             rec = json.loads(line)
                         except (json.JSONDecodeError, UnicodeDecodeError):
                             break  # a bad line is a row problem, reported in docs/
+                        if isinstance(rec, list):
+                            _refuse_whole_json(inp.path, b"[")
                         if isinstance(rec, dict):
                             info = _check_columns(inp, list(rec), cols)
                             info.ids_per_record = bool(cols.id)
@@ -298,6 +302,17 @@ def _refuse_utf16(path: str) -> None:
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(head) >= 4 and head.count(0) * 4 >= len(head)):
         raise InputError(f"{path} is UTF-16 text, not UTF-8",
                          f"save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 {path} > NEW_FILE) and pass that file")
+
+
+def _refuse_whole_json(path: str, first_line: bytes) -> None:
+    """A JSON array, or an object pretty-printed over several lines, is not JSON Lines: read line by
+    line it would be one error row per line of the file and none of its documents."""
+    head = first_line.strip().removeprefix(codecs.BOM_UTF8)
+    if head not in (b"[", b"{"):
+        return
+    kind, jq = ("a JSON array", "'.[]'") if head == b"[" else ("a JSON object spread over several lines", ".")
+    raise InputError(f"{path} holds {kind}, not JSON Lines (one object per line)",
+                     f"convert it (e.g. jq -c {jq} {path} > NEW_FILE.jsonl) and pass that file")
 
 
 def _fix_for(e: BaseException) -> str:

@@ -191,3 +191,21 @@ def test_utf16_files_are_refused_naming_the_encoding(tmp_path, tiny_onnx_dir, ca
             assert not out.exists()
             assert one_error_line(capsys) == (f"error: {p} is UTF-16 text, not UTF-8; "
                                               f"save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 {p} > NEW_FILE) and pass that file")
+
+
+@pytest.mark.parametrize("body", [
+    '[{"id": "a", "text": "Paris"}, {"id": "b", "text": "London"}]\n',
+    '[\n  {"id": "a", "text": "Paris"},\n  {"id": "b", "text": "London"}\n]\n',
+    '{\n  "id": "a",\n  "text": "Paris"\n}\n',
+])
+def test_json_that_is_not_json_lines_is_refused(tmp_path, tiny_onnx_dir, capsys, body):  # noqa: F811
+    """`.json` is read as JSON Lines. A JSON array or a pretty-printed object was read line by line:
+    one error row per line of the file (4 rows for one pretty-printed record), never its documents."""
+    p = tmp_path / "in.json"
+    p.write_text(body)
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 2
+    assert not out.exists()
+    kind, jq = ("a JSON array", "'.[]'") if body.startswith("[") else ("a JSON object spread over several lines", ".")
+    assert one_error_line(capsys) == (f"error: {p} holds {kind}, not JSON Lines (one object per line); "
+                                      f"convert it (e.g. jq -c {jq} {p} > NEW_FILE.jsonl) and pass that file")
