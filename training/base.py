@@ -84,6 +84,32 @@ def check_continuation(base: BaseModel, labels: list[str], head: str = "linear")
     }
 
 
+def check_base_config(base: BaseModel, max_length: int, tokenizer: Tokenizer) -> None:
+    """The base must be a BERT whose positions and vocabulary cover what training will feed it.
+    Checked before any work: a non-BERT config is read as a BertConfig with defaults and its weights
+    load by name into nothing (a random encoder, with only a warning), and ids past the embedding
+    tables fail mid-training on CPU but read zeros on a GPU."""
+    if not base.is_local:
+        return
+    path = Path(base.path) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"cannot read {path}: {e}", "give a Hugging Face BERT model directory") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{path} is not a JSON object", "give a Hugging Face BERT model directory")
+    model_type = config.get("model_type")
+    if model_type is not None and model_type != "bert":
+        raise InputError(f"base model {base.name} is a {model_type!r} model, not BERT", "give a BERT directory (model_type \"bert\" in config.json)")
+    positions = config.get("max_position_embeddings")
+    if isinstance(positions, int) and max_length > positions:
+        raise InputError(f"--max-length {max_length} exceeds the {positions} positions of base model {base.name}", f"use --max-length {positions} or less")
+    vocab = config.get("vocab_size")
+    if isinstance(vocab, int) and tokenizer.get_vocab_size() > vocab:
+        raise InputError(f"the tokenizer of base model {base.name} has {tokenizer.get_vocab_size()} tokens, its embeddings {vocab}",
+                         "give a directory whose tokenizer belongs to its weights")
+
+
 def _normalizer_lowercases(norm: dict) -> bool:
     kind = norm.get("type")
     if kind == "BertNormalizer":

@@ -16,7 +16,7 @@ from geobatch.errors import InputError
 from geobatch.labels import LabelScheme, entity_type, label_list
 
 from . import checkpoint as ckpt
-from .base import check_continuation, resolve_base
+from .base import check_base_config, check_continuation, resolve_base
 from .batching import iterate_batches, pad_batch
 from .data import (
     Encoded,
@@ -113,9 +113,13 @@ def train(opts: TrainOptions, log=print) -> Path:
     ckpt.check_output(out)
     if opts.class_weights not in ("none", "balanced"):
         raise InputError(f"unknown --class-weights {opts.class_weights!r}", "use none or balanced")
+    # a negative rate climbs the loss, zero trains nothing: both finish "successfully" with a useless model
+    if not (math.isfinite(opts.learning_rate) and opts.learning_rate > 0):
+        raise InputError(f"--learning-rate {opts.learning_rate:g} is not a positive number", "use e.g. 1e-4 (5e-5 to continue a checkpoint)")
     scheme = LabelScheme.from_options(opts.label_scheme, opts.label_map)
     base = resolve_base(opts.base_model)
     tokenizer = runtime_tokenizer(base.tokenizer())
+    check_base_config(base, opts.max_length, tokenizer)
 
     t0 = time.time()
     raw_train = _read_train(opts)
