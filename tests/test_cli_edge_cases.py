@@ -151,3 +151,23 @@ def test_base_model_that_cannot_take_the_inputs_is_refused(tmp_path, capsys, con
     assert main(train_args(tmp_path, "--base-model", str(base), *extra)) == 2
     one_line_error(capsys, needle)
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_output_that_holds_a_trained_checkpoint_is_not_overwritten(tmp_path, capsys):
+    ck = tmp_path / "ckpt"
+    ck.mkdir()
+    meta = {"best_epoch": 2, "labels": ["O", "B-geo", "I-geo"]}
+    (ck / "training.json").write_text(json.dumps(meta))
+    (ck / "tf_model.h5").write_bytes(b"weights")
+    assert main(train_args(tmp_path)) == 2
+    one_line_error(capsys, "already holds a trained checkpoint")
+    assert json.loads((ck / "training.json").read_text()) == meta
+
+
+def test_corrupt_checkpoint_metadata_is_one_line(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    ck = tmp_path / "ckpt"
+    ck.mkdir()
+    (ck / "training.json").write_text("{not json")
+    assert main(["export", str(ck), "--output", str(tmp_path / "m")]) == 2
+    one_line_error(capsys, "cannot read")

@@ -25,8 +25,19 @@ def is_checkpoint(path: Path) -> bool:
 
 
 def check_output(path: Path) -> None:
+    """--output must be new, empty, or a checkpoint of a run that never finished an epoch (a crashed
+    start, redone). A trained checkpoint is refused: the new run would overwrite its metadata at once
+    and its weights after one epoch, and a crash in between would leave neither run's model."""
     if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not is_checkpoint(path))):
         raise InputError(f"--output {path} exists and is not a geobatch checkpoint", "choose a new directory or remove it")
+    if path.is_dir() and is_checkpoint(path):
+        try:
+            best = json.loads((path / METADATA).read_text(encoding="utf-8")).get("best_epoch")
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+            best = None
+        if best:
+            raise InputError(f"--output {path} already holds a trained checkpoint (best epoch {best}) that this run would overwrite",
+                             "choose a new --output (to continue training that checkpoint, pass it as --base-model), or remove it")
 
 
 def write_metadata(path: Path, meta: dict) -> None:
@@ -39,8 +50,11 @@ def read_metadata(path: str | Path) -> dict:
     p = Path(path)
     if not (p / METADATA).exists():
         raise InputError(f"{p} is not a geobatch checkpoint (no {METADATA})", "give the --output directory of `geobatch train`")
-    meta = json.loads((p / METADATA).read_text(encoding="utf-8"))
-    if not meta.get("best_epoch"):
+    try:
+        meta = json.loads((p / METADATA).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"cannot read {p / METADATA}: {e}", "give the --output directory of a finished `geobatch train`") from None
+    if not isinstance(meta, dict) or not meta.get("best_epoch"):
         raise InputError(f"checkpoint {p} holds no trained weights yet", "let `geobatch train` finish at least one epoch")
     return meta
 
