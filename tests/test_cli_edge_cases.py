@@ -171,3 +171,66 @@ def test_corrupt_checkpoint_metadata_is_one_line(tmp_path, capsys):
     (ck / "training.json").write_text("{not json")
     assert main(["export", str(ck), "--output", str(tmp_path / "m")]) == 2
     one_line_error(capsys, "cannot read")
+
+
+# -- export ----------------------------------------------------------------------------------------
+def _fake_checkpoint(tmp_path: Path) -> Path:
+    """Passes the metadata check; export must refuse a bad --output before it loads any weights."""
+    ck = tmp_path / "ckpt"
+    ck.mkdir()
+    (ck / "training.json").write_text(json.dumps({"best_epoch": 1, "head": "linear"}))
+    return ck
+
+
+def _model_dir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    for name in ("model.onnx", "tokenizer.json", "model_card.json"):
+        (path / name).write_text("{}")
+    return path
+
+
+def test_export_never_deletes_other_files_in_the_output(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    out = _model_dir(tmp_path / "model")
+    (out / "notes.txt").write_text("mine")
+    assert main(["export", str(_fake_checkpoint(tmp_path)), "--output", str(out)]) == 2
+    one_line_error(capsys, "notes.txt")
+    assert (out / "notes.txt").read_text() == "mine" and (out / "model.onnx").exists()
+
+
+def test_export_to_an_unwritable_place_is_one_line(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["export", str(_fake_checkpoint(tmp_path)), "--output", str(blocker / "model")]) == 2
+    one_line_error(capsys, "cannot write")
+
+
+def test_train_checks_the_export_dir_before_training(tmp_path, capsys):
+    """--export is written after the whole training run: a bad one must fail before it, not after."""
+    pytest.importorskip("tensorflow")
+    out = _model_dir(tmp_path / "model")
+    (out / "run-notes.md").write_text("mine")
+    assert main(train_args(tmp_path, "--export", str(out))) == 2
+    one_line_error(capsys, "run-notes.md")
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_failed_replace_puts_the_old_model_back(tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow")
+    from training import onnx_export
+
+    final = _model_dir(tmp_path / "model")
+    (final / "model.onnx").write_text("old graph")
+    tmp = _model_dir(tmp_path / ".model.tmp-x")
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if Path(src) == tmp:
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(onnx_export.os, "rename", rename)
+    with pytest.raises(OSError):
+        onnx_export._replace_dir(tmp, final, log=lambda m: None)
+    assert (final / "model.onnx").read_text() == "old graph"

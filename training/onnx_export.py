@@ -108,13 +108,45 @@ def parity_max_abs_diff(model, onnx_path: Path, batch: dict) -> float:
     return float(np.max(np.abs(ort_logits - tf_logits)))
 
 
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Put tmp at final in one rename; an existing model dir is moved aside first and removed after."""
+MODEL_DIR_ENTRIES = ("model.onnx", "tokenizer.json", "model_card.json", "variants")
+
+
+def check_output(output: str | Path) -> None:
+    """--output must be new, empty, or a model directory holding nothing but a model (it is replaced
+    whole: anything else in it would be deleted with it); and its parent must be writable. Checked
+    before the model is loaded, and by `geobatch train --export` before training starts."""
+    output = Path(output)
+    if output.exists():
+        if not output.is_dir() or (any(output.iterdir()) and not (output / "model_card.json").exists()):
+            raise InputError(f"{output} exists and is not a model directory", "choose another --output or remove it")
+        foreign = sorted(p.name for p in output.iterdir() if p.name not in MODEL_DIR_ENTRIES)
+        if foreign:
+            raise InputError(f"model directory {output} also holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}, "
+                             "which replacing it would delete", "move those files elsewhere, or choose another --output")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+        probe.rmdir()
+    except OSError as e:
+        raise InputError(f"cannot write {output}: {e.strerror or e}", "choose a --output in a writable directory") from None
+
+
+def _replace_dir(tmp: Path, final: Path, log=print) -> None:
+    """Put tmp at final in one rename; an existing model dir is moved aside first and removed after
+    (put back if the rename fails, so a failed export never loses the model that was there)."""
     old = None
     if final.exists():
+        variants = sorted(p.name for p in (final / "variants").iterdir()) if (final / "variants").is_dir() else []
+        if variants:
+            log(f"note: replacing {final}: its optimized variants ({', '.join(variants)}) were made from the old graph and go with it")
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.rename(final, old)
-    os.rename(tmp, final)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -125,8 +157,7 @@ def export(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSE
         raise InputError(f"--opset {opset} is below 17", "use 17 or later")
     checkpoint, output = Path(checkpoint), Path(output)
     meta = ckpt.read_metadata(checkpoint)
-    if output.exists() and not (output.is_dir() and (not any(output.iterdir()) or (output / "model_card.json").exists())):
-        raise InputError(f"{output} exists and is not a model directory", "choose another --output or remove it")
+    check_output(output)
     import tf2onnx
     import onnx
 
@@ -134,8 +165,11 @@ def export(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSE
     keras.mixed_precision.set_global_policy("float32")  # export the float32 graph even after GPU training
     model = ckpt.load_model(checkpoint, meta["head"])
     serving, specs = _serving_function(model)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    except OSError as e:
+        raise InputError(f"cannot write {output}: {e.strerror or e}", "choose a --output in a writable directory") from None
     tmp.chmod(0o755)  # mkdtemp makes it private; a model dir is meant to be shared
     try:
         t0 = time.time()
@@ -182,7 +216,7 @@ def export(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSE
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        _replace_dir(tmp, output)
+        _replace_dir(tmp, output, log)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

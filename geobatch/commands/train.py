@@ -55,7 +55,9 @@ def command(train_files, validation, fmt, id_column, text_column, spans_column, 
     )
     if export_dir:
         # imported before training: fails early, and later edits to the module cannot change a long run
-        from training.onnx_export import export
+        from training.onnx_export import check_output, export
+
+        check_output(export_dir)  # an unusable --export dir would otherwise fail only after the training
     checkpoint = train(opts, log=_echo)
     if export_dir:
         export(checkpoint, export_dir, log=_echo)
