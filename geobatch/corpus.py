@@ -33,6 +33,7 @@ EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": 
 GZIP_FORMATS = ("csv", "jsonl")  # formats read through a streaming gzip decompressor
 _GZIP_MAGIC = b"\x1f\x8b"
 _CSV_BLOCK = 1 << 22
+_JSONL_PROBE_LINES, _JSONL_PROBE_BYTES = 1000, 1 << 24  # how far the up-front check looks for a JSONL column
 # what a damaged gzip stream raises (truncated: EOFError; bad data: zlib.error; bad header: BadGzipFile, an OSError)
 _GZIP_ERRORS = (EOFError, zlib.error)
 
@@ -261,22 +262,7 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
             reader.close() if hasattr(reader, "close") else None
             return _check_columns(inp, names, cols)
         if inp.format == "jsonl":
-            with _open_bytes(inp.path) as f:
-                for line in f:
-                    if line.strip():
-                        _refuse_whole_json(inp.path, line)
-                        try:
-                            rec = json.loads(line)
-                        except (json.JSONDecodeError, UnicodeDecodeError):
-                            break  # a bad line is a row problem, reported in docs/
-                        if isinstance(rec, list):
-                            _refuse_whole_json(inp.path, b"[")
-                        if isinstance(rec, dict):
-                            info = _check_columns(inp, list(rec), cols)
-                            info.ids_per_record = bool(cols.id)
-                            return info
-                        break
-            return InputInfo(has_id=bool(cols.id), rows=None, ids_per_record=bool(cols.id))
+            return _check_jsonl(inp, cols)
         if inp.format in ("gmb", "conll"):
             from .readers import read_conll, read_gmb
 
@@ -292,6 +278,39 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
     except OSError as e:
         raise InputError(f"cannot read {inp.path}: {e.strerror or one_line(e)}", "check the path and its permissions") from None
     raise InputError(f"unknown format {inp.format!r}", f"use one of {', '.join(FORMATS)}")
+
+
+def _check_jsonl(inp: InputFile, cols: Columns) -> InputInfo:
+    """Columns of a JSONL file from its first records. A record may leave a field out (serialisers
+    drop null fields; it is then an `empty` row), so the file is refused only when none of the
+    records looked at has the column. Bad lines are row problems, reported in docs/."""
+    first: dict | None = None
+    keys: dict[str, None] = {}  # every key seen, in order
+    with _open_bytes(inp.path) as f:
+        for n, line in enumerate(f):
+            if n == _JSONL_PROBE_LINES or f.tell() > _JSONL_PROBE_BYTES:
+                break
+            if not line.strip():
+                continue
+            if first is None:
+                _refuse_whole_json(inp.path, line)
+            try:
+                rec = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if first is None and isinstance(rec, list):
+                _refuse_whole_json(inp.path, b"[")
+            if not isinstance(rec, dict):
+                continue
+            first = rec if first is None else first
+            keys.update(dict.fromkeys(rec))
+            if cols.text in keys and (not cols.spans or cols.spans in keys):
+                break
+    if first is None:
+        return InputInfo(has_id=bool(cols.id), rows=None, ids_per_record=bool(cols.id))
+    _check_columns(inp, list(keys), cols)
+    # the first record decides the note "no id column" (each record's own id is used where it has one)
+    return InputInfo(has_id=bool(cols.id) and cols.id in first, rows=None, ids_per_record=bool(cols.id))
 
 
 def _refuse_utf16(path: str) -> None:

@@ -209,3 +209,19 @@ def test_json_that_is_not_json_lines_is_refused(tmp_path, tiny_onnx_dir, capsys,
     kind, jq = ("a JSON array", "'.[]'") if body.startswith("[") else ("a JSON object spread over several lines", ".")
     assert one_error_line(capsys) == (f"error: {p} holds {kind}, not JSON Lines (one object per line); "
                                       f"convert it (e.g. jq -c {jq} {p} > NEW_FILE.jsonl) and pass that file")
+
+
+def test_jsonl_whose_first_record_lacks_the_text_field_is_read(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """A record without the text field is an `empty` row, but when it happened to be the first line
+    (serialisers that drop null fields write such records) the whole file was refused as having no
+    text column. The column check now looks past the first records, and still refuses a file where
+    none has it."""
+    p = tmp_path / "in.jsonl"
+    p.write_text('{"id": "a", "title": "no body"}\n{oops\n{"id": "b", "text": "Paris", "gold": []}\n')
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 1  # the bad line is an error row
+    assert {k: d["status"] for k, d in docs_by_id(out).items()} == {"a": "empty", "1": "error", "b": "ok"}
+    assert main(["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(p), "--output", str(tmp_path / "out2"),
+                 "--spans-column", "gold", "--max-error-rate", "0.5"]) == 0
+    p.write_text('{"id": "a", "title": "no body"}\n{"id": "b", "body": "Paris"}\n')
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", tmp_path / "out3") == 2
