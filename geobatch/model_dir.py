@@ -106,4 +106,11 @@ def load_model_dir(path: str | Path) -> ModelDir:
         int(card["max_length"])
     except (TypeError, ValueError):
         raise ModelError(f"model card max_length {card['max_length']!r} is not an integer", "re-export the model directory") from None
-    return ModelDir(p, card, file_sha256(p / "model.onnx"))
+    sha = file_sha256(p / "model.onnx")
+    claimed = card.get("onnx_sha256")
+    # the card describes one graph (labels, inputs, training); a model.onnx swapped under it would
+    # run with another model's labels and be recorded in the manifest as the card's model
+    if claimed is not None and claimed != sha:
+        raise ModelError(f"{p / 'model.onnx'} does not match its card (sha256 {sha[:12]}..., card says {str(claimed)[:12]}...)",
+                         "re-export the model directory, or put back the model.onnx it was exported with")
+    return ModelDir(p, card, sha)

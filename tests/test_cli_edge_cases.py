@@ -234,3 +234,23 @@ def test_failed_replace_puts_the_old_model_back(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         onnx_export._replace_dir(tmp, final, log=lambda m: None)
     assert (final / "model.onnx").read_text() == "old graph"
+
+
+# -- optimize and model directories ---------------------------------------------------------------
+@pytest.fixture
+def tiny_dir(tmp_path):
+    from tiny_onnx import build_tiny_model_dir
+
+    return build_tiny_model_dir(tmp_path / "model")
+
+
+def test_run_refuses_a_model_onnx_that_is_not_the_cards(tmp_path, tiny_dir, capsys):
+    """A graph swapped under its card ran with the card's labels and was recorded as the card's model."""
+    c = json.loads((tiny_dir / "model_card.json").read_text())
+    c["onnx_sha256"] = "0" * 64
+    (tiny_dir / "model_card.json").write_text(json.dumps(c))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "Paris and London"}\n')
+    assert main(["run", "--model", str(tiny_dir), "--input", str(corpus), "--output", str(tmp_path / "out"), "--no-resolve"]) == 2
+    one_line_error(capsys, "does not match its card")
+    assert not (tmp_path / "out").exists()

@@ -112,7 +112,7 @@ def test_rule_ignores_cuda_variants_partial_and_stale_figures(model):
     m = onnx.load(str(graph))
     m.doc_string = "rebuilt"
     onnx.save(m, str(graph))
-    variants.register_variant(model, "int8", {"steps": ["quantize_int8"], "onnx_sha256": load_model_dir(graph.parent).sha256})
+    variants.register_variant(model, "int8", {"steps": ["quantize_int8"], "onnx_sha256": variants.file_sha256(graph)})
     c = card(model)
     assert c["defaults"]["cpu"] == "fp32"
     assert c["evaluations"]["a"]["variants"]["int8"]["onnx_sha256"] != c["variants"]["int8"]["onnx_sha256"]
