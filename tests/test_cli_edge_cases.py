@@ -254,3 +254,32 @@ def test_run_refuses_a_model_onnx_that_is_not_the_cards(tmp_path, tiny_dir, caps
     assert main(["run", "--model", str(tiny_dir), "--input", str(corpus), "--output", str(tmp_path / "out"), "--no-resolve"]) == 2
     one_line_error(capsys, "does not match its card")
     assert not (tmp_path / "out").exists()
+
+def test_optimizing_an_int8_or_fp16_model_again_is_refused(tmp_path, tiny_dir, capsys):
+    pytest.importorskip("onnx")
+    int8 = tmp_path / "int8"
+    assert main(["optimize", str(tiny_dir), "--quantize", "int8", "--output", str(int8)]) == 0
+    capsys.readouterr()
+    for flags in (["--quantize", "int8"], ["--fp16"]):
+        assert main(["optimize", str(int8), *flags, "--output", str(tmp_path / "again")]) == 2
+        err = one_line_error(capsys, "already an optimized model")
+        assert str(tiny_dir.resolve()) in err  # the fix names the fp32 source
+    assert not (tmp_path / "again").exists()
+
+
+def test_fusing_a_fused_model_is_refused(tmp_path, tiny_dir, capsys):
+    c = json.loads((tiny_dir / "model_card.json").read_text())
+    c["optimization"] = {"steps": ["fuse"], "source": {"path": "/models/src"}}
+    (tiny_dir / "model_card.json").write_text(json.dumps(c))
+    assert main(["optimize", str(tiny_dir), "--fuse", "--output", str(tmp_path / "o")]) == 2
+    one_line_error(capsys, "already fused")
+
+
+def test_variants_are_made_of_the_root_model_not_of_a_variant(tiny_dir, capsys):
+    pytest.importorskip("onnx")
+    assert main(["optimize", str(tiny_dir), "--quantize", "int8", "--variant", "int8"]) == 0
+    capsys.readouterr()
+    inner = tiny_dir / "variants" / "int8"
+    assert main(["optimize", str(inner), "--fp16", "--variant", "fp16"]) == 2
+    one_line_error(capsys, "is itself an optimized model")
+    assert not (inner / "variants").exists()

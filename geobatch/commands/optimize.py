@@ -61,7 +61,11 @@ def command(model_dir, output, variant, defaults, fuse, quantize, fp16, per_chan
         raise GeobatchError("nothing to do", "pass --fuse/--quantize/--fp16 with --output or --variant, or --default PROVIDER=NAME")
     if variant:
         variants.check_name(variant)
-        variants.read_card(model_dir)  # a bad MODEL_DIR is reported before any work
+        card = variants.read_card(model_dir)  # a bad MODEL_DIR is reported before any work
+        if "optimization" in card:  # a variant's own variants/ would be reachable from no root card
+            source = (card["optimization"].get("source") or {}).get("path") if isinstance(card["optimization"], dict) else None
+            raise GeobatchError(f"{model_dir} is itself an optimized model; variants belong to the exported model directory",
+                                f"run geobatch optimize {source or 'ROOT_MODEL_DIR'} ... --variant {variant}")
         output = str(Path(model_dir) / variants.VARIANTS_DIR / variant)
     if output:
         from geobatch.optimize import optimize_model_dir

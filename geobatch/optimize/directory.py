@@ -56,6 +56,23 @@ def _check_source_hash(source: ModelDir) -> None:
         )
 
 
+def _check_not_done_already(source: ModelDir, fuse: bool) -> None:
+    """int8 or fp16 of a graph that is already int8 or fp16 compounds the loss behind a card whose
+    parity only compares it with that lossy source (and fp16 twice does not even load); fusing a
+    fused graph changes nothing but claims a step."""
+    opt = source.card.get("optimization")
+    if not isinstance(opt, dict):
+        return
+    steps = list(opt.get("steps") or [])
+    origin = (opt.get("source") or {}).get("path")
+    done_lossy = [s for s in steps if s in ("quantize_int8", "float16")]
+    if done_lossy:
+        raise InputError(f"{source.path} is already an optimized model ({' + '.join(steps)})",
+                         f"optimize the fp32 model it was made from{f' ({origin})' if origin else ''}")
+    if fuse and "fuse" in steps:
+        raise InputError(f"{source.path} is already fused", "drop --fuse (--quantize int8 or --fp16 alone apply to the fused graph)")
+
+
 def _versions() -> dict:
     import importlib.metadata as md
 
@@ -140,6 +157,7 @@ def optimize_model_dir(
     output = Path(output)
     _check_output(source, output)
     _check_source_hash(source)
+    _check_not_done_already(source, fuse)
     _require_onnx()
     import onnx
 
