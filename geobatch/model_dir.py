@@ -102,10 +102,16 @@ def load_model_dir(path: str | Path) -> ModelDir:
         i.setdefault("dtype", "int64")
         if i["dtype"] not in INPUT_DTYPES:
             raise ModelError(f"model card input {i['name']} has dtype {i['dtype']}", f"use one of {', '.join(INPUT_DTYPES)}")
+    max_length = card["max_length"]
     try:
-        int(card["max_length"])
+        ok = not isinstance(max_length, bool) and int(max_length) == float(max_length)
     except (TypeError, ValueError):
-        raise ModelError(f"model card max_length {card['max_length']!r} is not an integer", "re-export the model directory") from None
+        ok = False
+    if not ok:
+        raise ModelError(f"model card max_length {max_length!r} is not an integer", "re-export the model directory")
+    # [CLS] + [SEP] + one wordpiece: anything less cannot hold a word (it was read as --max-length, or cut 1.5 to 1)
+    if int(max_length) < 3:
+        raise ModelError(f"model card max_length {max_length} is below 3 wordpieces", "re-export the model directory")
     sha = file_sha256(p / "model.onnx")
     claimed = card.get("onnx_sha256")
     # the card describes one graph (labels, inputs, training); a model.onnx swapped under it would

@@ -283,3 +283,15 @@ def test_variants_are_made_of_the_root_model_not_of_a_variant(tiny_dir, capsys):
     assert main(["optimize", str(inner), "--fp16", "--variant", "fp16"]) == 2
     one_line_error(capsys, "is itself an optimized model")
     assert not (inner / "variants").exists()
+
+
+@pytest.mark.parametrize("value, needle", [(1.5, "not an integer"), (0, "below 3"), (True, "not an integer"), ("abc", "not an integer")])
+def test_model_card_max_length_must_be_a_usable_window(tmp_path, tiny_dir, capsys, value, needle):
+    c = json.loads((tiny_dir / "model_card.json").read_text())
+    c["max_length"] = value
+    (tiny_dir / "model_card.json").write_text(json.dumps(c))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "Paris"}\n')
+    assert main(["run", "--model", str(tiny_dir), "--input", str(corpus), "--output", str(tmp_path / "out"), "--no-resolve"]) == 2
+    err = one_line_error(capsys, needle)
+    assert "model card max_length" in err
