@@ -33,6 +33,7 @@ EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": 
 GZIP_FORMATS = ("csv", "jsonl")  # formats read through a streaming gzip decompressor
 _GZIP_MAGIC = b"\x1f\x8b"
 _CSV_BLOCK = 1 << 22
+_CSV_ONE_LINE_PROBE = 1 << 16
 _JSONL_PROBE_LINES, _JSONL_PROBE_BYTES = 1000, 1 << 24  # how far the up-front check looks for a JSONL column
 # what a damaged gzip stream raises (truncated: EOFError; bad data: zlib.error; bad header: BadGzipFile, an OSError)
 _GZIP_ERRORS = (EOFError, zlib.error)
@@ -340,6 +341,18 @@ def _fix_for(e: BaseException) -> str:
     return "fix or replace the file"
 
 
+def _csv_source(path: str):
+    """The CSV's bytes for Arrow: gzip told by content, not by name (Arrow would guess from the
+    extension). A file that is one line with no line break (a header and no rows, as exports with
+    no rows often are) gets its line break, since Arrow cannot infer the columns of it otherwise."""
+    gz = is_gzip(path)
+    with _open_bytes(path) as f:
+        head = f.read(_CSV_ONE_LINE_PROBE)
+    if head and len(head) < _CSV_ONE_LINE_PROBE and b"\n" not in head and b"\r" not in head:
+        return pa.BufferReader(head + b"\n")
+    return pa.input_stream(path, compression="gzip" if gz else None)
+
+
 def _open_csv(path: str, cols: Columns | None):
     import pyarrow.csv as pcsv
 
@@ -348,9 +361,8 @@ def _open_csv(path: str, cols: Columns | None):
         # binary, decoded per row: one bad byte sequence marks one row, not the whole file
         wanted = [c for c in (cols.text, cols.id, cols.spans) if c]
         convert = pcsv.ConvertOptions(column_types={c: pa.binary() for c in wanted}, include_columns=wanted, include_missing_columns=True)
-    # gzip by content, not by name: pyarrow would guess from the extension alone
     return pcsv.open_csv(
-        pa.input_stream(path, compression="gzip" if is_gzip(path) else None),
+        _csv_source(path),
         read_options=pcsv.ReadOptions(block_size=_CSV_BLOCK),
         parse_options=pcsv.ParseOptions(newlines_in_values=True),
         convert_options=convert,

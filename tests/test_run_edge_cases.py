@@ -225,3 +225,18 @@ def test_jsonl_whose_first_record_lacks_the_text_field_is_read(tmp_path, tiny_on
                  "--spans-column", "gold", "--max-error-rate", "0.5"]) == 0
     p.write_text('{"id": "a", "title": "no body"}\n{"id": "b", "body": "Paris"}\n')
     assert run("--model", tiny_onnx_dir, "--input", p, "--output", tmp_path / "out3") == 2
+
+
+def test_header_only_csv_without_a_line_break(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """An export with no rows is often just the header, with no line break after it. Arrow cannot
+    infer the columns of such a file, so the job stopped ('Empty CSV file or block'); with the line
+    break the same file is 0 rows. Both now read as 0 rows (gzip too), and a missing column is named."""
+    for name, body in (("a.csv", b"id,text"), ("b.csv", b"\xef\xbb\xbfid,text\n"), ("c.csv.gz", gzip.compress(b"id,text"))):
+        (tmp_path / name).write_bytes(body)
+    (tmp_path / "d.csv").write_bytes(b"id,text\nx,Paris")  # a last row without a line break is still read
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, *[a for n in ("a.csv", "b.csv", "c.csv.gz", "d.csv") for a in ("--input", tmp_path / n)],
+               "--output", out) == 0
+    assert [(d["doc_id"], d["status"]) for d in read(out, "docs")] == [("x", "ok")]
+    (tmp_path / "e.csv").write_bytes(b"id,body")
+    assert run("--model", tiny_onnx_dir, "--input", tmp_path / "e.csv", "--output", tmp_path / "out2") == 2
