@@ -26,6 +26,7 @@ import pyarrow as pa
 from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
 from ..errors import GeobatchError, InputError
 from ..metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
+from ..pipeline import _id_value, _text_value  # one way to read a record's id and text for run and resolve
 from ..readers.spans import DEFAULT_SKIP_TYPES, SpanStats, parse_spans
 from ..write import write_atomic_bytes, write_part
 
@@ -99,12 +100,20 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                 if not isinstance(rec, dict):  # a JSONL line that is not an object
                     raise InputError(f"{f.path} row {chunk.row_start + k + 1}: {getattr(rec, 'message', 'not a record')}",
                                      "fix the line")
-                text = rec.get(text_column)
-                text = "" if text is None else str(text)
-                doc_id = rec.get(id_column) if info.has_id else None
-                doc_id = str(chunk.row_start + k) if doc_id is None else str(doc_id)
+                # CSV (and binary Parquet) columns arrive as bytes: decode them as the runner does, so
+                # offsets index the real text and ids are not "b'...'"
+                doc_id = _id_value(rec.get(id_column)) if info.has_id else None
+                doc_id = doc_id or str(chunk.row_start + k)
+                text, problem = _text_value(rec.get(text_column))
+                if problem:
+                    raise InputError(f"{f.path} document {doc_id}: {problem}",
+                                     f"give column '{text_column}' as text (UTF-8 strings)")
+                text = text or ""
+                raw_spans = rec.get(spans_column)
                 try:
-                    spans = parse_spans(rec.get(spans_column), text, span_label, DEFAULT_SKIP_TYPES, stats)
+                    if isinstance(raw_spans, (bytes, bytearray)):
+                        raw_spans = bytes(raw_spans).decode("utf-8")
+                    spans = parse_spans(raw_spans, text, span_label, DEFAULT_SKIP_TYPES, stats)
                 except ValueError as e:
                     raise InputError(f"{f.path} document {doc_id}: spans are not valid JSON ({e})", "fix the spans column") from None
                 stats.documents += 1

