@@ -68,7 +68,8 @@ def load_job_spec(path: str | Path) -> JobSpec:
     except OSError as e:
         raise GeobatchError(f"cannot read job spec {p}: {e.strerror}", "give the path of a TOML job spec such as jobs/nightly.toml") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # utf-8-sig: editors on Windows save a byte-order mark, which tomllib reads as a bad statement at line 1
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise GeobatchError(f"job spec {p} is not valid TOML ({e})", "fix the file; see jobs/nightly.toml for the layout") from None
 

@@ -303,3 +303,14 @@ def test_model_card_max_length_must_be_a_usable_window(tmp_path, tiny_dir, capsy
     assert main(["run", "--model", str(tiny_dir), "--input", str(corpus), "--output", str(tmp_path / "out"), "--no-resolve"]) == 2
     err = one_line_error(capsys, needle)
     assert "model card max_length" in err
+
+
+# -- job specs -------------------------------------------------------------------------------------
+def test_job_spec_saved_with_a_byte_order_mark_loads(tmp_path):
+    from geobatch.jobspec import load_job_spec
+
+    spec = tmp_path / "jobs" / "job.toml"
+    spec.parent.mkdir()
+    spec.write_bytes('model = "../m"\ninputs = ["../in/*.jsonl"]\noutput = "../out"\n'.encode("utf-8-sig"))
+    job = load_job_spec(spec)
+    assert job.model == str(tmp_path / "m") and job.inputs == [str(tmp_path / "in" / "*.jsonl")]
