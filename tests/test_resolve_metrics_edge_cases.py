@@ -77,3 +77,39 @@ def test_non_string_text_is_a_one_line_error(tmp_path, capsys, text, kind):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and len(err.splitlines()) == 1
     assert "d1" in err and f"text is {kind}, not a string" in err
+
+
+# -- malformed spans values --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spans,problem", [
+    (7, "spans are int, not a list"),
+    ({"start": 11, "end": 16}, "spans are a JSON object, not a list"),
+    (json.dumps({"start": 11, "end": 16}), "spans are a JSON object, not a list"),
+    ([1, 2], "span 0 is int, not an object"),
+    ([PARIS, "Austin"], "span 1 is str, not an object"),
+    ([{**PARIS, "label": 5}], "span 0 has a label of type int"),
+    ([{**PARIS, "label": ["geo"]}], "span 0 has a label of type list"),
+])  # fmt: skip
+def test_spans_value_of_the_wrong_shape_is_a_one_line_error(tmp_path, capsys, spans, problem):
+    """Before: an int crashed with a traceback, an object or non-object items vanished without a count,
+    a non-string label crashed in Arrow."""
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": spans})
+    assert resolve_cli(src, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "document d1" in err and problem in err
+
+
+def test_skipped_bad_offsets_are_said_not_only_counted(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "d.jsonl",
+                      {"id": "d1", "text": TEXT, "spans": [{"start": 16, "end": 11}, {"start": 11, "end": 500}, PARIS]},
+                      {"id": "d2", "text": TEXT, "spans": [{"start": -3, "end": 2}, {"begin": 11}]})
+    out = tmp_path / "out"
+    assert main(["resolve", "--input", str(src), "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "4 span(s)" in warning[0] and "d1" in warning[0] and "d2" in warning[0]
+    m = metrics(out)
+    assert m["spans"] == 1 and m["spans_skipped_bad_offsets"] == 4
+    assert m["spans_skipped_bad_offsets_documents"] == ["d1", "d2"]

@@ -44,6 +44,39 @@ def spans_schema() -> pa.Schema:
     ])
 
 
+MAX_EXAMPLES = 5
+
+
+def _kind(value) -> str:
+    return "a JSON object" if isinstance(value, dict) else type(value).__name__
+
+
+def _span_items(raw, where: str) -> list:
+    """A record's spans value as a list of objects (JSON text, also as CSV bytes, is decoded first).
+
+    Any other shape is the user's mistake and stops the command, rather than vanishing uncounted
+    (an object iterates as its keys) or crashing later (a label that is not text cannot be written).
+    Raises ValueError for text that is not JSON.
+    """
+    if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw).decode("utf-8")
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.strip() else None
+    if raw is None:
+        return []
+    fix = "give each document's spans as a list of {start, end[, label]} objects, or as that list's JSON text"
+    if not isinstance(raw, list):
+        raise InputError(f"{where}: spans are {_kind(raw)}, not a list", fix)
+    for j, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InputError(f"{where}: span {j} is {_kind(item)}, not an object", fix)
+        label = item.get("label")
+        if label is not None and not isinstance(label, str):
+            raise InputError(f"{where}: span {j} has a label of type {type(label).__name__}, not text",
+                             "give labels as strings, or leave them out and pass --span-label")
+    return raw
+
+
 def _records(chunk) -> list:
     recs = chunk.records
     return recs.to_pylist() if isinstance(recs, pa.Table) else recs
@@ -87,6 +120,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     load_s = time.perf_counter() - t_load
 
     stats = SpanStats()
+    bad_offset_docs: list[str] = []  # the first documents with spans skipped for their offsets
     score = GeoScore()
     n_spans = n_resolved = n_focus = n_gold = 0
     resolve_s = resolve_cpu_s = 0.0
@@ -109,13 +143,14 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     raise InputError(f"{f.path} document {doc_id}: {problem}",
                                      f"give column '{text_column}' as text (UTF-8 strings)")
                 text = text or ""
-                raw_spans = rec.get(spans_column)
+                bad_before = stats.skipped_bad_offsets
                 try:
-                    if isinstance(raw_spans, (bytes, bytearray)):
-                        raw_spans = bytes(raw_spans).decode("utf-8")
-                    spans = parse_spans(raw_spans, text, span_label, DEFAULT_SKIP_TYPES, stats)
+                    items = _span_items(rec.get(spans_column), f"{f.path} document {doc_id}")
                 except ValueError as e:
                     raise InputError(f"{f.path} document {doc_id}: spans are not valid JSON ({e})", "fix the spans column") from None
+                spans = parse_spans(items, text, span_label, DEFAULT_SKIP_TYPES, stats)
+                if stats.skipped_bad_offsets > bad_before and len(bad_offset_docs) < MAX_EXAMPLES:
+                    bad_offset_docs.append(doc_id)
                 stats.documents += 1
                 t, c = time.perf_counter(), time.process_time()
                 results = resolver.resolve_document(text, [(s.start, s.end, s.label) for s in spans])
@@ -148,6 +183,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "spans": n_spans,
         "spans_skipped_type": stats.skipped_type,
         "spans_skipped_bad_offsets": stats.skipped_bad_offsets,
+        "spans_skipped_bad_offsets_documents": bad_offset_docs,
         "skipped_types": list(DEFAULT_SKIP_TYPES),
         "resolved": n_resolved,
         "located_by_focus": n_focus,
@@ -164,6 +200,10 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "parts": written,
     }
     write_atomic_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    if stats.skipped_bad_offsets:  # skipped spans are counted in metrics.json, but a job log must say so too
+        say(f"warning: {stats.skipped_bad_offsets} span(s) skipped: start/end missing or not 0 <= start < end <= "
+            f"len(text) (documents {', '.join(bad_offset_docs)}{' ...' if len(bad_offset_docs) == MAX_EXAMPLES else ''}); "
+            "fix those offsets (Python character offsets into the text)")
     if not quiet:
         _summary(metrics)
     return 0
@@ -173,7 +213,8 @@ def _summary(m: dict) -> None:
     t = m["timing"]
     click.echo(f"resolved {m['resolved']}/{m['spans']} spans in {m['documents']} documents, "
                f"{m['located_by_focus']} more placed at their document's focus "
-               f"({m['spans_skipped_type']} skipped by type); {t['spans_per_s']} spans/s "
+               f"({m['spans_skipped_type']} skipped by type, {m['spans_skipped_bad_offsets']} for bad offsets); "
+               f"{t['spans_per_s']} spans/s "
                f"({t['spans_per_cpu_s']} per CPU second), peak RSS {t['peak_rss_mb']} MB")
     g = m["geo"]
     if g:
