@@ -192,7 +192,19 @@ def _fake_checkpoint(tmp_path: Path) -> Path:
     ck = tmp_path / "ckpt"
     ck.mkdir()
     (ck / "training.json").write_text(json.dumps({"best_epoch": 1, "head": "linear"}))
+    for name in ("config.json", "tf_model.h5", "tokenizer.json", "parity_inputs.npz"):
+        (ck / name).write_text("placeholder")
     return ck
+
+
+def test_export_of_a_partly_copied_checkpoint_is_one_line(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    ck = _fake_checkpoint(tmp_path)
+    (ck / "tf_model.h5").unlink()
+    (ck / "parity_inputs.npz").unlink()
+    assert main(["export", str(ck), "--output", str(tmp_path / "m")]) == 2
+    one_line_error(capsys, "lacks tf_model.h5, parity_inputs.npz")
+    assert not (tmp_path / "m").exists()
 
 
 def _model_dir(path: Path) -> Path:

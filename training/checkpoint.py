@@ -56,6 +56,10 @@ def read_metadata(path: str | Path) -> dict:
         raise InputError(f"cannot read {p / METADATA}: {e}", "give the --output directory of a finished `geobatch train`") from None
     if not isinstance(meta, dict) or not meta.get("best_epoch"):
         raise InputError(f"checkpoint {p} holds no trained weights yet", "let `geobatch train` finish at least one epoch")
+    # a partly copied checkpoint failed later with a loader traceback (weights) or after conversion (the rest)
+    missing = [f for f in ("config.json", "tf_model.h5", "tokenizer.json", PARITY) if not (p / f).is_file()]
+    if missing:
+        raise InputError(f"checkpoint {p} lacks {', '.join(missing)}", "copy the whole --output directory of `geobatch train`")
     return meta
 
 
