@@ -138,13 +138,19 @@ def _listed_files(root: Path) -> list[Path]:
 
 
 def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
-    """Expand files, directories (their files with a known extension, sorted) and globs."""
+    """Expand files, directories (their files with a known extension, sorted) and globs (a folder
+    they match is expanded like a directory)."""
     if not paths:
         raise InputError("no --input given", "pass --input FILE, DIR or GLOB")
     found: list[str] = []
     for raw in paths:
         if any(ch in raw for ch in "*?["):
-            hits = sorted(h for h in globmod.glob(raw, recursive=True) if os.path.isfile(h))
+            hits = []
+            for h in sorted(globmod.glob(raw, recursive=True)):
+                if os.path.isfile(h):
+                    hits.append(h)
+                elif os.path.isdir(h):  # a matched folder (partitions: date=2024-*) is read like one given by name
+                    hits += sorted(str(p) for p in _listed_files(Path(h)) if fmt or _data_suffix(p) in EXTENSIONS)
             if not hits:
                 raise InputError(f"--input {raw} matches no file", "check the pattern (quote it so the shell leaves it alone)")
             found += hits

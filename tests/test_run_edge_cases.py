@@ -240,3 +240,16 @@ def test_header_only_csv_without_a_line_break(tmp_path, tiny_onnx_dir):  # noqa:
     assert [(d["doc_id"], d["status"]) for d in read(out, "docs")] == [("x", "ok")]
     (tmp_path / "e.csv").write_bytes(b"id,body")
     assert run("--model", tiny_onnx_dir, "--input", tmp_path / "e.csv", "--output", tmp_path / "out2") == 2
+
+
+def test_glob_matching_folders_reads_the_files_in_them(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """`--input 'corpus/date=2024-*'` (partition folders) was refused as 'matches no file': only
+    files were kept from a glob. A folder a glob matches is read like a folder given by name."""
+    d = tmp_path / "corpus"
+    for day, text in (("date=2024-01-01", "Paris"), ("date=2024-01-02", "London"), ("date=2023-12-31", "Berlin")):
+        (d / day / "_temporary").mkdir(parents=True)
+        (d / day / "part-0.jsonl").write_text(json.dumps({"id": day, "text": text}) + "\n")
+        (d / day / "_temporary" / "part-0.jsonl").write_text(json.dumps({"id": "attempt", "text": text}) + "\n")
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", f"{d}/date=2024-*", "--output", out) == 0
+    assert sorted(d["doc_id"] for d in read(out, "docs")) == ["date=2024-01-01", "date=2024-01-02"]
