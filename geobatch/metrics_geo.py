@@ -43,6 +43,24 @@ def gold_coordinates(extra: Mapping) -> tuple[float, float] | None:
     return None
 
 
+def gold_coordinates_problem(extra: Mapping) -> str | None:
+    """Why a span's gold point is there but unusable (so `gold_coordinates` ignores it), else None.
+
+    None also when the span carries no point at all (both values of a pair absent or null): that is
+    a span without gold coordinates, not a broken one.
+    """
+    for a, b in GOLD_COORDINATE_KEYS:
+        lat, lon = extra.get(a), extra.get(b)
+        if lat is None and lon is None:
+            continue
+        if lat is None or lon is None:
+            return f"{a if lat is not None else b} without {b if lat is not None else a}"
+        if gold_coordinates(extra) is None:
+            return f"{a}={lat!r}, {b}={lon!r} are not degrees within +-90 and +-180"
+        return None
+    return None
+
+
 def match_spans(gold: Sequence[tuple[int, int]], pred: Sequence[tuple[int, int]]) -> list[tuple[int | None, str | None]]:
     """For each gold (start, end): (index into pred, "exact" | "overlap") or (None, None). One to one."""
     out: list[tuple[int | None, str | None]] = [(None, None)] * len(gold)

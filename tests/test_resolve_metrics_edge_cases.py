@@ -113,3 +113,47 @@ def test_skipped_bad_offsets_are_said_not_only_counted(tmp_path, capsys):
     m = metrics(out)
     assert m["spans"] == 1 and m["spans_skipped_bad_offsets"] == 4
     assert m["spans_skipped_bad_offsets_documents"] == ["d1", "d2"]
+
+
+# -- gold coordinates and surfaces that cannot be trusted ----------------------------------------
+
+
+@pytest.mark.parametrize("coords", [
+    {"lat": 200, "lon": 2.35}, {"lat": 48.85, "lon": -181}, {"lat": "north", "lon": 2.35}, {"lat": 48.85},
+    {"lat": 48.85, "lon": None}, {"latitude": float("nan"), "longitude": 2.35}, {"lat": [48.85], "lon": 2.35},
+])  # fmt: skip
+def test_unusable_gold_coordinates_are_counted_and_said(tmp_path, capsys, coords):
+    """A gold point that is there but unusable used to drop out of the geo score without a trace:
+    with every point bad, metrics.json said "geo": null as if the corpus had no gold coordinates."""
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": [{**PARIS, **coords},
+                                                                                  {**AUSTIN, "lat": 30.27, "lon": -97.74}]})
+    out = tmp_path / "out"
+    assert main(["resolve", "--input", str(src), "--output", str(out)]) == 0
+    m = metrics(out)
+    assert m["spans"] == 2 and m["geo"]["gold_located_spans"] == 1
+    assert m["spans_bad_gold_coordinates"] == 1 and m["spans_bad_gold_coordinates_documents"] == ["d1"]
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "1 span(s)" in warning[0] and "gold coordinates" in warning[0]
+
+
+def test_absent_gold_coordinates_are_not_a_problem(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": [PARIS, {**AUSTIN, "lat": None, "lon": None}]})
+    out = tmp_path / "out"
+    assert main(["resolve", "--input", str(src), "--output", str(out)]) == 0
+    m = metrics(out)
+    assert m["spans_bad_gold_coordinates"] == 0 and m["geo"] is None and m["spans_surface_mismatch"] == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_surface_that_disagrees_with_the_offsets_is_counted_and_said(tmp_path, capsys):
+    """Offsets counted in bytes or UTF-16 units point at the wrong characters; a `surface` field shows it."""
+    text = "Café in Zürich and Paris."
+    spans = [{"start": 9, "end": 16, "surface": "Zürich"},  # UTF-8 byte offsets: "ürich a"
+             {"start": text.index("Paris"), "end": text.index("Paris") + 5, "surface": "Paris"}]
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": text, "spans": spans})
+    out = tmp_path / "out"
+    assert main(["resolve", "--input", str(src), "--output", str(out)]) == 0
+    m = metrics(out)
+    assert m["spans"] == 2 and m["spans_surface_mismatch"] == 1 and m["spans_surface_mismatch_documents"] == ["d1"]
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "surface" in warning[0] and "d1" in warning[0]

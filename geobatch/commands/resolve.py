@@ -18,6 +18,7 @@ import json
 import resource
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -25,7 +26,7 @@ import pyarrow as pa
 
 from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
 from ..errors import GeobatchError, InputError
-from ..metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
+from ..metrics_geo import gold_coordinates, gold_coordinates_problem  # one definition of a gold point for run and resolve
 from ..pipeline import _id_value, _text_value  # one way to read a record's id and text for run and resolve
 from ..readers.spans import DEFAULT_SKIP_TYPES, SpanStats, parse_spans
 from ..write import write_atomic_bytes, write_part
@@ -45,6 +46,11 @@ def spans_schema() -> pa.Schema:
 
 
 MAX_EXAMPLES = 5
+
+
+def _examples(docs: Counter) -> str:
+    names = list(docs)
+    return ", ".join(names[:MAX_EXAMPLES]) + (f" and {len(names) - MAX_EXAMPLES} more" if len(names) > MAX_EXAMPLES else "")
 
 
 def _kind(value) -> str:
@@ -120,7 +126,11 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     load_s = time.perf_counter() - t_load
 
     stats = SpanStats()
-    bad_offset_docs: list[str] = []  # the first documents with spans skipped for their offsets
+    # spans kept but doubtful, counted with the first documents that have them: a gold point that is
+    # there but unusable (it drops out of the geo score), a `surface` that is not text[start:end]
+    # (offsets counted in bytes or UTF-16 units, or shifted)
+    bad_offset_docs: Counter = Counter()  # documents with spans skipped for their offsets
+    doubts = {"bad_gold_coordinates": Counter(), "surface_mismatch": Counter()}
     score = GeoScore()
     n_spans = n_resolved = n_focus = n_gold = 0
     resolve_s = resolve_cpu_s = 0.0
@@ -149,8 +159,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                 except ValueError as e:
                     raise InputError(f"{f.path} document {doc_id}: spans are not valid JSON ({e})", "fix the spans column") from None
                 spans = parse_spans(items, text, span_label, DEFAULT_SKIP_TYPES, stats)
-                if stats.skipped_bad_offsets > bad_before and len(bad_offset_docs) < MAX_EXAMPLES:
-                    bad_offset_docs.append(doc_id)
+                if stats.skipped_bad_offsets > bad_before:
+                    bad_offset_docs[doc_id] += stats.skipped_bad_offsets - bad_before
                 stats.documents += 1
                 t, c = time.perf_counter(), time.process_time()
                 results = resolver.resolve_document(text, [(s.start, s.end, s.label) for s in spans])
@@ -161,6 +171,11 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     row = {"doc_id": doc_id, "span_index": j, "start_char": s.start, "end_char": s.end,
                            "text": text[s.start:s.end], "label": s.label, "confidence": None, "confidence_min": None,
                            **r, "gold_latitude": None, "gold_longitude": None, "error_km": None}
+                    surface = s.extra.get("surface")
+                    if isinstance(surface, str) and surface != row["text"]:
+                        doubts["surface_mismatch"][doc_id] += 1
+                    if gold_coordinates_problem(s.extra):
+                        doubts["bad_gold_coordinates"][doc_id] += 1
                     gold = gold_coordinates(s.extra)
                     if gold is not None:
                         err = float(geo_errors_km([r["latitude"]], [r["longitude"]], [gold[0]], [gold[1]])[0])
@@ -183,7 +198,9 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "spans": n_spans,
         "spans_skipped_type": stats.skipped_type,
         "spans_skipped_bad_offsets": stats.skipped_bad_offsets,
-        "spans_skipped_bad_offsets_documents": bad_offset_docs,
+        "spans_skipped_bad_offsets_documents": list(bad_offset_docs)[:MAX_EXAMPLES],
+        **{f"spans_{k}": sum(c.values()) for k, c in doubts.items()},
+        **{f"spans_{k}_documents": list(c)[:MAX_EXAMPLES] for k, c in doubts.items()},
         "skipped_types": list(DEFAULT_SKIP_TYPES),
         "resolved": n_resolved,
         "located_by_focus": n_focus,
@@ -200,10 +217,18 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "parts": written,
     }
     write_atomic_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    if stats.skipped_bad_offsets:  # skipped spans are counted in metrics.json, but a job log must say so too
+    # skipped and doubtful spans are counted in metrics.json, but a job's log must say so too
+    if bad_offset_docs:
         say(f"warning: {stats.skipped_bad_offsets} span(s) skipped: start/end missing or not 0 <= start < end <= "
-            f"len(text) (documents {', '.join(bad_offset_docs)}{' ...' if len(bad_offset_docs) == MAX_EXAMPLES else ''}); "
-            "fix those offsets (Python character offsets into the text)")
+            f"len(text) (documents {_examples(bad_offset_docs)}); fix those offsets (Python character offsets into the text)")
+    for key, what, fix in (
+        ("bad_gold_coordinates", "gold coordinates that are not usable (missing half, not numbers, or out of range), so "
+         "they are left out of the geo score", "give lat/lon (or latitude/longitude) as decimal degrees"),
+        ("surface_mismatch", "a surface that differs from text[start:end]",
+         "check that start/end are Python character offsets (not bytes or UTF-16 units)"),
+    ):
+        if doubts[key]:
+            say(f"warning: {sum(doubts[key].values())} span(s) have {what} (documents {_examples(doubts[key])}); {fix}")
     if not quiet:
         _summary(metrics)
     return 0
