@@ -66,6 +66,17 @@ class ModelDir:
         return str(self.card.get("label_scheme") or "full")
 
     @property
+    def gold_scheme(self) -> "LabelScheme":
+        """How gold tags map onto this model's labels: the card's label map when it was trained with
+        --label-map (gold geo/gpe must become its own types, e.g. tar/inc), else the named scheme."""
+        from .labels import SCHEMES, LabelScheme
+
+        label_map = self.card.get("label_map")
+        if isinstance(label_map, dict) and label_map:
+            return LabelScheme(self.label_scheme, {str(k): str(v) for k, v in label_map.items()})
+        return LabelScheme(self.label_scheme if self.label_scheme in SCHEMES else "full")
+
+    @property
     def input_dtypes(self) -> dict[str, str]:
         """Input name -> numpy dtype name, in the card's order."""
         return {i["name"]: i["dtype"] for i in self.card["inputs"]}

@@ -142,10 +142,13 @@ class ChunkResult:
         return {"docs": self.docs, "tokens": self.tokens, "spans": self.spans}
 
 
-def gold_mapper(label_scheme: str) -> Callable[[list[str]], list[str]]:
-    """Map gold tags onto what the model predicts (card's label_scheme); IOB2 repaired after.
+def gold_mapper(label_scheme: str | LabelScheme) -> Callable[[list[str]], list[str]]:
+    """Map gold tags onto what the model predicts (card's label_scheme, or its label map); IOB2 repaired after.
     The synthetic `location` type (gold spans without a label) is kept for location scoring."""
-    scheme = LabelScheme(label_scheme if label_scheme in SCHEMES else "full")
+    if isinstance(label_scheme, LabelScheme):
+        scheme = label_scheme
+    else:
+        scheme = LabelScheme(label_scheme if label_scheme in SCHEMES else "full")
 
     def mapped(tags: list[str]) -> list[str]:
         out, prev = [], None
@@ -217,7 +220,7 @@ class Pipeline:
         self.encoder = WordpieceEncoder(self.model.tokenizer_path)
         self.tagger = tagger or OnnxTagger(self.model, self.options.provider, self.options.threads)
         self.resolver = resolver
-        self.map_gold = gold_mapper(self.model.label_scheme)
+        self.map_gold = gold_mapper(self.model.gold_scheme)
         self.tokens_schema = tokens_schema(self.options.with_gold)
 
     @property

@@ -332,3 +332,32 @@ def test_job_spec_saved_with_a_byte_order_mark_loads(tmp_path):
     spec.write_bytes('model = "../m"\ninputs = ["../in/*.jsonl"]\noutput = "../out"\n'.encode("utf-8-sig"))
     job = load_job_spec(spec)
     assert job.model == str(tmp_path / "m") and job.inputs == [str(tmp_path / "in" / "*.jsonl")]
+
+
+def test_gold_tags_are_scored_through_the_models_label_map(tmp_path, tiny_dir):
+    """A model trained with --label-map predicts its own types (tar/inc); gold geo/gpe were compared
+    with them unmapped, so every gold place counted as missed."""
+    c = json.loads((tiny_dir / "model_card.json").read_text())
+    c.update(labels=["O", "B-tar", "I-tar", "B-inc", "I-inc"], label_scheme="map:types.json", label_map={"geo": "tar", "gpe": "inc"})
+    (tiny_dir / "model_card.json").write_text(json.dumps(c))
+    corpus = tmp_path / "gold.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": "Paris and France",
+                                  "spans": [{"start": 0, "end": 5, "label": "geo"}, {"start": 10, "end": 16, "label": "gpe"}]}) + "\n")
+    out = tmp_path / "out"
+    assert main(["run", "--model", str(tiny_dir), "--input", str(corpus), "--output", str(out), "--no-resolve", "--quiet",
+                 "--spans-column", "spans", "--location-labels", "tar,inc"]) == 0
+    entity = json.loads((out / "metrics.json").read_text())["entity_level"]
+    assert entity["per_label"]["tar"]["f1"] == 1.0 and entity["per_label"]["inc"]["f1"] == 1.0
+    assert entity["micro"]["f1"] == 1.0
+
+
+def test_exported_card_carries_the_label_map(tmp_path):
+    """The runner can map gold tags only if the card says how: export copies the checkpoint's map."""
+    pytest.importorskip("tensorflow")
+    from training.onnx_export import model_card
+
+    meta = {"labels": ["O", "B-tar", "I-tar"], "label_scheme": "map:t.json", "label_map": {"geo": "tar"}, "max_length": 64,
+            "base_model": "b", "lowercase": True, "head": "linear", "files": [], "sentences": 1, "epochs": 1,
+            "validation_metrics": {}}
+    card = model_card(meta, opset=17, onnx_sha256="0" * 64, parity=0.0)
+    assert card["label_map"] == {"geo": "tar"} and card["label_scheme"] == "map:t.json"

@@ -151,6 +151,38 @@ def _replace_dir(tmp: Path, final: Path, log=print) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def model_card(meta: dict, opset: int, onnx_sha256: str, parity: float) -> dict:
+    """The MODEL_DIR card from the checkpoint's metadata and the export's own figures."""
+    return {
+        "labels": meta["labels"],
+        "label_scheme": meta["label_scheme"],
+        # the type map itself (None for the named schemes): the runner maps gold tags through it
+        "label_map": meta.get("label_map"),
+        "max_length": meta["max_length"],
+        "base_model": meta["base_model"],
+        "lowercase": meta["lowercase"],
+        "head": meta["head"],
+        "inputs": [{"name": n, "dtype": INPUT_DTYPE} for n in INPUT_NAMES],
+        "output": OUTPUT_NAME,
+        "opset": opset,
+        "onnx_sha256": onnx_sha256,
+        "parity_max_abs_diff": parity,
+        "training": {
+            "files": meta["files"],
+            "sentences": meta["sentences"],
+            "validation_sentences": meta.get("validation_sentences"),
+            "epochs": meta["epochs"],
+            "best_epoch": meta.get("best_epoch"),
+            "total_epochs": meta.get("total_epochs") or meta.get("best_epoch"),
+            "continued_from": meta.get("continued_from"),
+            "seed": meta.get("seed"),
+        },
+        "validation_metrics": meta["validation_metrics"],
+        "versions": _versions(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def export(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, tolerance: float = PARITY_TOLERANCE, log=print) -> dict:
     """Convert, check parity, write MODEL_DIR. Returns the model card."""
     if opset < 17:
@@ -189,32 +221,7 @@ def export(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSE
         if not diff <= tolerance:
             raise ParityError(f"ONNX logits differ from TensorFlow by {diff:.3g} (> {tolerance:g}); no model directory written", "report this export failure with the checkpoint")
         shutil.copyfile(checkpoint / "tokenizer.json", tmp / "tokenizer.json")
-        card = {
-            "labels": meta["labels"],
-            "label_scheme": meta["label_scheme"],
-            "max_length": meta["max_length"],
-            "base_model": meta["base_model"],
-            "lowercase": meta["lowercase"],
-            "head": meta["head"],
-            "inputs": [{"name": n, "dtype": INPUT_DTYPE} for n in INPUT_NAMES],
-            "output": OUTPUT_NAME,
-            "opset": opset,
-            "onnx_sha256": sha256_file(onnx_path),
-            "parity_max_abs_diff": diff,
-            "training": {
-                "files": meta["files"],
-                "sentences": meta["sentences"],
-                "validation_sentences": meta.get("validation_sentences"),
-                "epochs": meta["epochs"],
-                "best_epoch": meta.get("best_epoch"),
-                "total_epochs": meta.get("total_epochs") or meta.get("best_epoch"),
-                "continued_from": meta.get("continued_from"),
-                "seed": meta.get("seed"),
-            },
-            "validation_metrics": meta["validation_metrics"],
-            "versions": _versions(),
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+        card = model_card(meta, opset, sha256_file(onnx_path), diff)
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         _replace_dir(tmp, output, log)
     except BaseException:
