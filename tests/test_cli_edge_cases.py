@@ -361,3 +361,32 @@ def test_exported_card_carries_the_label_map(tmp_path):
             "validation_metrics": {}}
     card = model_card(meta, opset=17, onnx_sha256="0" * 64, parity=0.0)
     assert card["label_map"] == {"geo": "tar"} and card["label_scheme"] == "map:t.json"
+
+
+def test_a_crash_while_saving_a_better_epoch_keeps_the_previous_weights(tmp_path):
+    from training import checkpoint
+
+    ck = tmp_path / "ckpt"
+    ck.mkdir()
+    (ck / "tf_model.h5").write_bytes(b"epoch 1 weights")
+    (ck / "config.json").write_text("{}")
+
+    class CrashingModel:
+        def save_pretrained(self, d):
+            Path(d).mkdir(parents=True, exist_ok=True)
+            (Path(d) / "config.json").write_text("{}")
+            (Path(d) / "tf_model.h5").write_bytes(b"epoch 2 wei")  # killed half way
+            raise KeyboardInterrupt
+
+    class Model:
+        def save_pretrained(self, d):
+            Path(d).mkdir(parents=True, exist_ok=True)
+            (Path(d) / "config.json").write_text('{"n": 2}')
+            (Path(d) / "tf_model.h5").write_bytes(b"epoch 2 weights")
+
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_model(ck, CrashingModel())
+    assert (ck / "tf_model.h5").read_bytes() == b"epoch 1 weights"
+    checkpoint.save_model(ck, Model())  # the next save clears the leftover
+    assert (ck / "tf_model.h5").read_bytes() == b"epoch 2 weights" and (ck / "config.json").read_text() == '{"n": 2}'
+    assert sorted(p.name for p in ck.iterdir()) == ["config.json", "tf_model.h5"]

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +65,22 @@ def read_metadata(path: str | Path) -> dict:
     return meta
 
 
+SAVING = ".saving"
+
+
 def save_model(path: Path, model) -> None:
-    model.save_pretrained(str(path))
+    """Write the weights beside the checkpoint, then move each file into place: save_pretrained
+    rewrites tf_model.h5 in place, so a crash while saving a better epoch left a truncated file
+    under metadata that still names the previous best epoch, whose weights were gone."""
+    tmp = Path(path) / SAVING
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp))
+    for f in sorted(tmp.iterdir()):
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(f, Path(path) / f.name)
+    tmp.rmdir()
 
 
 def load_model(path: Path, head: str):
