@@ -241,6 +241,14 @@ def test_train_checks_the_export_dir_before_training(tmp_path, capsys):
     assert not (tmp_path / "ckpt").exists()
 
 
+@pytest.mark.parametrize("export", ["ckpt", "ckpt/model", "."])
+def test_train_refuses_overlapping_checkpoint_and_export_dirs(tmp_path, capsys, export):
+    """Export refused a model dir holding the checkpoint (or the reverse), but only after the training."""
+    pytest.importorskip("tensorflow")
+    assert main(train_args(tmp_path, "--export", str(tmp_path / export))) == 2
+    one_line_error(capsys, "overlap")
+    assert not (tmp_path / "ckpt").exists()
+
 def test_failed_replace_puts_the_old_model_back(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow")
     from training import onnx_export
