@@ -134,6 +134,13 @@ def test_validation_file_that_is_a_training_file_is_refused(tmp_path, capsys):
     one_line_error(capsys, "is also a --train file")
     assert not (tmp_path / "ckpt").exists()
 
+def test_empty_validation_file_is_refused_before_training(tmp_path, capsys):
+    empty = tmp_path / "val.conll"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert main(train_args(tmp_path, "--validation", str(empty))) == 2
+    one_line_error(capsys, "holds no sentences")
+    assert not (tmp_path / "ckpt").exists()
+
 @pytest.mark.parametrize("seed", ["-1", str(2**32)])
 def test_seed_outside_numpys_range_is_one_line(tmp_path, capsys, seed):
     assert main(train_args(tmp_path, f"--seed={seed}")) == 2

@@ -137,6 +137,8 @@ def train(opts: TrainOptions, log=print) -> Path:
     train_sents = apply_scheme(raw_train, scheme)
     if opts.validation:
         val_sents = apply_scheme(read_sentences(opts.validation, opts.format, None, opts.spans), scheme)
+        if not val_sents:  # nothing to choose epochs by; it failed with a traceback after the model was built
+            raise InputError(f"--validation {opts.validation} holds no sentences", "check the file and --format, or leave --validation out")
         val_source = opts.validation
     else:
         train_sents, val_sents = holdout_split(train_sents, opts.validation_fraction, opts.seed)
