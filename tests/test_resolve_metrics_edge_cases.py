@@ -157,3 +157,22 @@ def test_surface_that_disagrees_with_the_offsets_is_counted_and_said(tmp_path, c
     assert m["spans"] == 2 and m["spans_surface_mismatch"] == 1 and m["spans_surface_mismatch_documents"] == ["d1"]
     warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert len(warning) == 1 and "surface" in warning[0] and "d1" in warning[0]
+
+
+# -- resolver inputs ---------------------------------------------------------------------------
+
+
+def test_a_very_long_span_resolves_in_bounded_time():
+    """A span of thousands of words (a gold end offset at the end of the text, a long run of I- tags)
+    used to take cubic time in the partial-name search: 400 words 0.4 s, 2,000 about a minute, a whole
+    article hours. Runs longer than the longest indexed name cannot match, so they are not tried."""
+    import time
+
+    from geobatch.resolve import Resolver
+
+    resolver = Resolver.load()
+    text = " ".join(["Zqxv"] * 1500) + " Paris"
+    t0 = time.perf_counter()
+    result = resolver.resolve_document(text, [(0, len(text), None)])
+    assert time.perf_counter() - t0 < 2.0  # about 20 s before
+    assert result == [None] or result[0]["resolved_name"] == "Paris"  # found as the longest known run inside

@@ -209,7 +209,9 @@ class Resolver:
         words = key.split()
         if words and words[-1] in aliases.WATER_WORDS:
             return []
-        for n in range(len(words) - 1, 0, -1):
+        # a run longer than the longest indexed name cannot match: skipping those keeps a span of
+        # thousands of words (a gold end offset at the end of the text) from taking cubic time
+        for n in range(min(len(words) - 1, self._longest_name_words()), 0, -1):
             for i in range(len(words) - n + 1):
                 part = words[i:i + n]
                 if all(w in aliases.PARTIAL_STOPWORDS for w in part) or len(" ".join(part)) < 3:
@@ -220,6 +222,13 @@ class Resolver:
                 if rows:
                     return rows
         return []
+
+    def _longest_name_words(self) -> int:
+        """Words in the longest name key of the index; computed once per index and kept on it."""
+        longest = getattr(self.gaz, "longest_name_words", None)
+        if longest is None:
+            longest = self.gaz.longest_name_words = max((k.count(" ") + 1 for k in self.gaz.keys), default=0)
+        return longest
 
     def _kind_after(self, text: str, end: int, cands: list[Candidate]) -> list[Candidate]:
         """A kind word right after the span picks among namesakes: "a Washington state farm"."""
