@@ -164,6 +164,9 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
                                  f"put {', '.join(sorted(EXTENSIONS))} files there, pass files, or pass --format to read other extensions")
             found += hits
         elif os.path.exists(raw):
+            if not os.path.isfile(raw):  # reading a pipe's first bytes up front would lose them, and resume rereads inputs
+                raise InputError(f"input {raw} is not a regular file (a pipe or a device)",
+                                 "write it to a file first and pass that (a job must be able to read its input again to resume)")
             found.append(raw)
         else:
             raise InputError(f"input {raw} does not exist", "check the path")

@@ -253,3 +253,36 @@ def test_glob_matching_folders_reads_the_files_in_them(tmp_path, tiny_onnx_dir):
     out = tmp_path / "out"
     assert run("--model", tiny_onnx_dir, "--input", f"{d}/date=2024-*", "--output", out) == 0
     assert sorted(d["doc_id"] for d in read(out, "docs")) == ["date=2024-01-01", "date=2024-01-02"]
+
+
+def test_a_pipe_is_refused_not_read_in_part(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """`--input /dev/stdin` or `<(zcat ...)`: the up-front checks read the pipe's first bytes and then
+    opened it again, so the run hung (or, with a writer left, lost the start of the first record; a
+    resume could never read it again). Run in a subprocess with a timeout so a regression fails."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+
+    def feed():  # blocks until the pipe is opened for reading
+        try:
+            with open(fifo, "w") as f:
+                f.write('{"id": "a", "text": "Paris"}\n')
+        except BrokenPipeError:  # released below without being read
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "geobatch", "run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir),
+           "--input", str(fifo), "--output", str(out)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # release the feeder if nobody read the pipe
+        os.close(fd)
+    assert r.returncode == 2 and not out.exists()
+    assert r.stderr.strip() == (f"error: input {fifo} is not a regular file (a pipe or a device); "
+                                "write it to a file first and pass that (a job must be able to read its input again to resume)")
