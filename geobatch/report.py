@@ -25,6 +25,7 @@ from .errors import GeobatchError
 from .labels import LOCATION_TYPES, OUTSIDE, split_tag
 
 from .report_map import ATTRIBUTION, world_map_svg
+from .write import WriteError, write_atomic_bytes
 
 TABLES = ("docs", "tokens", "spans")
 HIST_BINS = 20
@@ -69,11 +70,20 @@ class ReportData:
 # -- reading -----------------------------------------------------------------------------------
 
 
+def _unreadable(out: Path, name: str, e: Exception) -> GeobatchError:
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return GeobatchError(f"{out / name}/ could not be read ({reason})",
+                         "a part file there is damaged: rerun the geobatch command that wrote OUT_DIR, or remove that file")
+
+
 def _dataset(out: Path, name: str) -> ds.Dataset | None:
     d = out / name
     if not d.is_dir() or not any(d.rglob("*.parquet")):
         return None
-    return ds.dataset(d, format="parquet")
+    try:
+        return ds.dataset(d, format="parquet")
+    except (pa.ArrowException, OSError) as e:  # a truncated or foreign part file: its footer is read here
+        raise _unreadable(out, name, e) from None
 
 
 def _batches(dataset: ds.Dataset, wanted: list[str]):
@@ -86,9 +96,13 @@ def _read_json(path: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as e:
         raise GeobatchError(f"{path} is not readable JSON ({e})", "rerun geobatch run to rewrite it, or remove it") from None
+    if not isinstance(obj, dict):  # geobatch writes objects; anything else was edited or is foreign
+        raise GeobatchError(f"{path} is not a JSON object (it holds a {type(obj).__name__})",
+                            "rerun geobatch run to rewrite it, or remove it")
+    return obj
 
 
 def _confusion_from(obj: Any) -> dict | None:
@@ -137,26 +151,28 @@ def collect(out_dir: str | Path) -> ReportData:
             "give the OUT_DIR that geobatch run wrote",
         )
 
-    if datasets["docs"] is not None:
-        for b in _batches(datasets["docs"], ["status", "n_words", "n_tokens", "n_windows", "n_spans"]):
-            t = pa.Table.from_batches([b])
-            if "status" in t.column_names:
-                data.doc_status.update(dict(Counter(t.column("status").to_pylist())))
-            data.doc_totals["documents"] += t.num_rows
-            for c in ("n_words", "n_tokens", "n_windows", "n_spans"):
-                if c in t.column_names:
-                    data.doc_totals[c] += int(np.nansum(t.column(c).to_numpy(zero_copy_only=False).astype(np.float64)))
-
-    if datasets["spans"] is not None:
-        _collect_spans(data, datasets["spans"])
-
-    if datasets["tokens"] is not None:
-        _collect_tokens(data, datasets["tokens"])
+    for name in TABLES:
+        if datasets[name] is not None:
+            try:
+                _COLLECT[name](data, datasets[name])
+            except (pa.ArrowException, OSError) as e:  # a damaged page is found only when it is read
+                raise _unreadable(out, name, e) from None
 
     found = _confusion_from(data.metrics) or _confusion_from(data.manifest)
     if found:
         data.confusion = {**found, "source": "metrics.json" if _confusion_from(data.metrics) else "manifest.json"}
     return data
+
+
+def _collect_docs(data: ReportData, dataset: ds.Dataset) -> None:
+    for b in _batches(dataset, ["status", "n_words", "n_tokens", "n_windows", "n_spans"]):
+        t = pa.Table.from_batches([b])
+        if "status" in t.column_names:
+            data.doc_status.update(dict(Counter(t.column("status").to_pylist())))
+        data.doc_totals["documents"] += t.num_rows
+        for c in ("n_words", "n_tokens", "n_windows", "n_spans"):
+            if c in t.column_names:
+                data.doc_totals[c] += int(np.nansum(t.column(c).to_numpy(zero_copy_only=False).astype(np.float64)))
 
 
 def _collect_spans(data: ReportData, dataset: ds.Dataset) -> None:
@@ -222,6 +238,9 @@ def _collect_tokens(data: ReportData, dataset: ds.Dataset) -> None:
                 pairs[(row["gold_tag"] or OUTSIDE, row["tag"] or OUTSIDE)] += row["tag_count"]
     if with_gold and pairs and data.confusion is None:
         data.confusion = {**_matrix_from_pairs(pairs), "source": "tokens/ (gold_tag vs tag)"}
+
+
+_COLLECT = {"docs": _collect_docs, "spans": _collect_spans, "tokens": _collect_tokens}
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -490,8 +509,12 @@ def render_html(data: ReportData) -> str:
 def write_report(out_dir: str | Path, output: str | Path | None = None) -> Path:
     data = collect(out_dir)
     target = Path(output) if output else Path(out_dir) / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(render_html(data), encoding="utf-8")
-    tmp.replace(target)
+    page = render_html(data).encode("utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic_bytes(target, page)  # a temporary name per process, removed on failure
+    except OSError as e:
+        raise GeobatchError(f"cannot write {target}: {e.strerror or e}", "choose a writable --output") from None
+    except WriteError as e:  # the durable writer's message speaks of a run's units; a report has none
+        raise GeobatchError(e.problem, "free disk space or choose a writable --output") from None
     return target

@@ -176,3 +176,87 @@ def test_a_very_long_span_resolves_in_bounded_time():
     result = resolver.resolve_document(text, [(0, len(text), None)])
     assert time.perf_counter() - t0 < 2.0  # about 20 s before
     assert result == [None] or result[0]["resolved_name"] == "Paris"  # found as the longest known run inside
+
+
+# -- geobatch report ---------------------------------------------------------------------------
+
+
+def report_out_dir(tmp_path, name="o"):
+    out = tmp_path / name
+    out.mkdir()
+    (out / "metrics.json").write_text(json.dumps({"documents": 1}))
+    return out
+
+
+@pytest.mark.parametrize("which,content", [("metrics.json", "[1, 2]"), ("metrics.json", '"done"'),
+                                           ("manifest.json", "[]"), ("manifest.json", "3")])
+def test_report_on_json_that_is_not_an_object_is_a_one_line_error(tmp_path, capsys, which, content):
+    """Valid JSON of the wrong shape (a hand-edited or foreign file) crashed with AttributeError."""
+    out = report_out_dir(tmp_path)
+    (out / which).write_text(content)
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and which in err and "not a JSON object" in err
+
+
+@pytest.mark.parametrize("table", ["docs", "tokens", "spans"])
+def test_report_on_a_damaged_part_file_is_a_one_line_error(tmp_path, capsys, table):
+    """A part file truncated by a copy (rsync, a full disk) crashed with ArrowInvalid's traceback."""
+    out = report_out_dir(tmp_path)
+    (out / table).mkdir()
+    pq.write_table(pa.table({"doc_id": ["a"], "status": ["ok"], "tag": ["O"], "text": ["Oslo"]}), out / table / "part-0.parquet")
+    good = (out / table / "part-0.parquet").read_bytes()
+    (out / table / "part-1.parquet").write_bytes(good[: len(good) // 2])
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and f"{table}/" in err
+
+
+def test_report_output_that_cannot_be_written_is_a_one_line_error(tmp_path, capsys):
+    out = report_out_dir(tmp_path)
+    (tmp_path / "a_file").write_text("x")
+    assert main(["report", str(out), "--output", str(tmp_path / "a_file" / "report.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot write ") and len(err.splitlines()) == 1
+    assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_report_into_a_directory_that_refuses_writes(tmp_path, capsys, monkeypatch):
+    """The durable writer's own failure (disk full) is said in the report's terms, exit 2, no temp file."""
+    import errno
+
+    import geobatch.write as write
+
+    out = report_out_dir(tmp_path)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(write.os, "fsync", full)
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot write ") and "No space left on device" in err and "--output" in err
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+
+
+def test_report_escapes_every_text_it_shows(tmp_path):
+    """Place names, span texts, labels, statuses, metrics keys, manifest values and the folder name are
+    data, never markup: the page's only <script> is its own."""
+    from geobatch.commands.resolve import spans_schema
+    from geobatch.report import write_report
+
+    evil = "<script>alert(1)</script>"
+    out = tmp_path / f"out{evil.replace('/', '')}"
+    for table in ("spans", "docs"):
+        (out / table).mkdir(parents=True)
+    row = dict.fromkeys(spans_schema().names)
+    row.update(doc_id=evil, span_index=0, start_char=0, end_char=1, text=evil, label="<img src=x onerror=alert(2)>",
+               geonameid=1, resolved_name=evil, feature=evil, country_code=evil, latitude=1.0, longitude=2.0)
+    unresolved = {**row, "geonameid": None, "latitude": None, "longitude": None, "label": "geo"}
+    pq.write_table(pa.Table.from_pylist([row, unresolved], spans_schema()), out / "spans" / "part-0.parquet")
+    pq.write_table(pa.table({"doc_id": [evil], "status": [evil], "error": [evil]}), out / "docs" / "part-0.parquet")
+    (out / "metrics.json").write_text(json.dumps({evil: evil, "geo": {evil: 1.0}}))
+    (out / "manifest.json").write_text(json.dumps({"provider": evil, "inputs": [evil]}))
+    page = write_report(out).read_text(encoding="utf-8")
+    assert page.count("<script") == 1 and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
