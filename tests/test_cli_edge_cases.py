@@ -173,6 +173,17 @@ def test_base_model_that_cannot_take_the_inputs_is_refused(tmp_path, capsys, con
     assert not (tmp_path / "ckpt").exists()
 
 
+def test_base_model_that_is_neither_a_directory_nor_reachable_is_one_line(tmp_path, capsys, monkeypatch):
+    transformers = pytest.importorskip("transformers")
+
+    def unreachable(*a, **k):  # what the hub client raises without a network (after ~50 s of retries)
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files.\nCheck your internet connection")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", unreachable)
+    assert main(train_args(tmp_path, "--base-model", "models/no-such-encoder")) == 2
+    err = one_line_error(capsys, "no local directory models/no-such-encoder")
+    assert "couldn't connect" in err
+
 def test_output_that_holds_a_trained_checkpoint_is_not_overwritten(tmp_path, capsys):
     ck = tmp_path / "ckpt"
     ck.mkdir()

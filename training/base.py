@@ -43,7 +43,10 @@ class BaseModel:
         try:
             tok = AutoTokenizer.from_pretrained(self.path, use_fast=True)
         except Exception as e:  # noqa: BLE001 - any loader failure is a user-facing problem here
-            raise InputError(f"cannot load a tokenizer for base model {self.name}: {e}", "give a directory with tokenizer.json or vocab.txt") from None
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]  # hub errors run over several lines
+            where = "" if self.is_local else f" (no local directory {self.name} either)"
+            raise InputError(f"cannot load a tokenizer for base model {self.name}{where}: {reason}",
+                             "give a directory with tokenizer.json or vocab.txt") from None
         return tok.backend_tokenizer
 
     def lowercase(self) -> bool:
