@@ -219,6 +219,8 @@ class Pipeline:
             raise GeobatchError("--batch-size must be at least 1", "pass a positive number")
         self.encoder = WordpieceEncoder(self.model.tokenizer_path)
         self.tagger = tagger or OnnxTagger(self.model, self.options.provider, self.options.threads)
+        if self.max_length > self.model.max_length:
+            self._try_window_length()
         self.resolver = resolver
         self.map_gold = gold_mapper(self.model.gold_scheme)
         self.tokens_schema = tokens_schema(self.options.with_gold)
@@ -364,6 +366,22 @@ class Pipeline:
         stats.decode_s += end - td - stats.resolve_s - stats.score_s
         stats.total_s = end - t0
         return ChunkResult(*tables, metrics, stats, len(docs))
+
+    def _try_window_length(self) -> None:
+        """A --max-length above the card's may pass the graph's position embeddings, which only a
+        model call finds; make that call once here, before any output exists, not mid-run."""
+        from .errors import GeobatchError
+        from .infer import _quiet_fd2
+
+        window = np.full(self.max_length - SPECIAL_TOKENS, self.encoder.sep_id, np.int64)
+        try:
+            with _quiet_fd2():  # ONNX Runtime logs the failure on stderr itself; the one line below says it
+                self.tagger.run(make_batches([window], 1, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id)[0])
+        except Exception as e:
+            from .corpus import one_line
+
+            raise GeobatchError(f"model.onnx cannot take windows of {self.max_length} wordpieces ({one_line(e)})",
+                                f"use --max-length {self.model.max_length} (the model card's) or no more than the base model's position embeddings") from None
 
     def _encode(self, words: list[list[str]]) -> list:
         try:

@@ -286,3 +286,60 @@ def test_a_pipe_is_refused_not_read_in_part(tmp_path, tiny_onnx_dir):  # noqa: F
     assert r.returncode == 2 and not out.exists()
     assert r.stderr.strip() == (f"error: input {fifo} is not a regular file (a pipe or a device); "
                                 "write it to a file first and pass that (a job must be able to read its input again to resume)")
+
+
+# -- windows longer than the model takes ---------------------------------------------------------------
+
+def _with_position_table(model_dir, positions: int):
+    """The tiny model plus a position-embedding lookup of `positions` rows, as a BERT has (512 for
+    MiniLM): logits = E[input_ids] + P[0..seq), so a longer window is out of P's range."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(str(model_dir / "model.onnx"))
+    g = m.graph
+    logits = g.output[0].name
+    for node in g.node:  # the Gather that made the logits now makes the word part
+        if logits in node.output:
+            node.output[:] = ["word_logits"]
+    n_labels = numpy_helper.to_array(g.initializer[0]).shape[1]
+    g.initializer.extend([
+        numpy_helper.from_array(np.zeros((positions, n_labels), np.float32), "position_table"),
+        numpy_helper.from_array(np.array(0, np.int64), "zero"), numpy_helper.from_array(np.array(1, np.int64), "one"),
+        numpy_helper.from_array(np.array([1], np.int64), "seq_axis"),
+    ])
+    g.node.extend([
+        helper.make_node("Shape", ["input_ids"], ["ids_shape"]),
+        helper.make_node("Gather", ["ids_shape", "seq_axis"], ["seq_len_1"]),
+        helper.make_node("Squeeze", ["seq_len_1"], ["seq_len"]),
+        helper.make_node("Range", ["zero", "seq_len", "one"], ["positions"]),
+        helper.make_node("Gather", ["position_table", "positions"], ["position_logits"]),
+        helper.make_node("Add", ["word_logits", "position_logits"], [logits]),
+    ])
+    onnx.save(m, str(model_dir / "model.onnx"))
+    return model_dir
+
+
+def test_max_length_beyond_the_models_positions_stops_before_writing(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """`--max-length 1024` on a model with 512 positions died mid-run with ONNX Runtime's traceback
+    ('input index out of range'), after OUT_DIR was opened. A --max-length above the card's is now
+    tried once on the model before anything is written, and refused in one line."""
+    import shutil
+
+    from tiny_onnx import build_tiny_model_dir
+
+    model = _with_position_table(build_tiny_model_dir(tmp_path / "model"), positions=24)
+    p = tmp_path / "in.jsonl"
+    text = " ".join(["Paris", "and", "London"] * 30)
+    p.write_text(json.dumps({"id": "long", "text": text}) + "\n")
+    out = tmp_path / "out"
+    assert run("--model", model, "--input", p, "--output", out, "--max-length", 32) == 2
+    assert not out.exists()
+    line = one_error_line(capsys)
+    assert line.startswith("error: model.onnx cannot take windows of 32 wordpieces (") and line.endswith(
+        "; use --max-length 16 (the model card's) or no more than the base model's position embeddings")
+    for ok in (16, 24):  # the card's, and a longer one the graph takes
+        shutil.rmtree(out, ignore_errors=True)
+        assert run("--model", model, "--input", p, "--output", out, "--max-length", ok) == 0
+        assert_contract(out, {"long": text})
