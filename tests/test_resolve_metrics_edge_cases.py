@@ -260,3 +260,60 @@ def test_report_escapes_every_text_it_shows(tmp_path):
     page = write_report(out).read_text(encoding="utf-8")
     assert page.count("<script") == 1 and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# -- the gazetteer cache ---------------------------------------------------------------------------
+
+
+def _tiny_build(calls_file=None):
+    import time
+
+    from geobatch.resolve import sources
+
+    if calls_file is not None:
+        with open(calls_file, "a") as f:
+            f.write("build\n")
+        time.sleep(1.0)  # long enough for the other processes to arrive while this one builds
+    rec = sources.Records()
+    row = rec.add_place(2988507, "Paris", sources.CITY, "FR", "11", 48.85, 2.35, 2_000_000)
+    rec.add_name("Paris", row, sources.PRIMARY)
+    return rec
+
+
+def _load_in_child(directory, calls_file, results):
+    from geobatch.resolve import index as gindex
+
+    gaz = gindex.load_or_build(directory, key="v1", build=lambda: _tiny_build(calls_file))
+    results.put(gaz.rows_for("paris"))
+
+
+def test_concurrent_first_builds_build_once(tmp_path):
+    """Processes that start together on a fresh machine (Ray actors, parallel jobs) each built the
+    whole index (about 40 s and 600 MB peak apiece); now one builds and the others wait and read it."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    calls, results = tmp_path / "calls.txt", ctx.Queue()
+    procs = [ctx.Process(target=_load_in_child, args=(tmp_path / "cache", calls, results)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    from geobatch.resolve.sources import PRIMARY
+
+    assert [results.get(timeout=5) for _ in procs] == [[(0, PRIMARY)]] * 3
+    assert calls.read_text().count("build") == 1
+    assert [p.name for p in (tmp_path / "cache").glob("gazetteer-*")] == ["gazetteer-v1.pkl"]
+
+
+def test_cache_path_taken_by_a_directory_still_resolves(tmp_path):
+    """Something that cannot be read or removed at the cache file's path crashed with IsADirectoryError."""
+    from geobatch.resolve import index as gindex
+
+    (tmp_path / "gazetteer-v1.pkl").mkdir()
+    (tmp_path / "gazetteer-v1.pkl" / "x").write_text("y")
+    said = []
+    gaz = gindex.load_or_build(tmp_path, key="v1", build=_tiny_build, log=said.append)
+    assert [row for row, _ in gaz.rows_for("paris")] == [0]
+    assert any("could not write the gazetteer cache" in s for s in said)

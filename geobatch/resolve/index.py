@@ -10,6 +10,7 @@ Cache folder: $GEOBATCH_CACHE_DIR, else $XDG_CACHE_HOME/geobatch, else ~/.cache/
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from . import sources
 
 INDEX_FORMAT = 1
 _PREFIX = "gazetteer-"
+_LOCK_NAME = ".gazetteer-build.lock"  # not matched by the gazetteer-*.pkl clean-up
 _BUILD_CODE = ("sources.py", "aliases.py", "normalize.py", "index.py")
 
 
@@ -151,11 +153,53 @@ def load_or_build(
     directory = Path(directory) if directory is not None else cache_dir()
     key = key or default_key()
     path = directory / f"{_PREFIX}{key}.pkl"
-    if path.exists():
+    gaz = _read_cached(path)
+    if gaz is not None:
+        return gaz
+    with _build_lock(directory, log):
+        # whoever held the lock before us has most likely just built it
+        return _read_cached(path) or _build(directory, path, key, build, log)
+
+
+def _read_cached(path: Path) -> Gazetteer | None:
+    if not path.exists():
+        return None
+    try:
+        return Gazetteer.read(path)
+    except Exception:  # a truncated or foreign file: rebuild rather than fail
+        with contextlib.suppress(OSError):  # a read-only cache, or a directory in the way: build in memory
+            path.unlink()
+        return None
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path, log: Callable[[str], None] | None):
+    """One builder per cache folder at a time (an exclusive flock on a file beside the index): processes
+    that start together on a fresh machine (Ray actors, parallel jobs) would otherwise each spend ~40 s
+    and ~600 MB building the same index. Where no lock can be taken, build without one."""
+    try:
+        import fcntl
+
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
         try:
-            return Gazetteer.read(path)
-        except Exception:  # a truncated or foreign file: rebuild rather than fail
-            path.unlink(missing_ok=True)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log:
+                log(f"waiting for another process that is building the gazetteer index in {directory}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without flock
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _build(directory: Path, path: Path, key: str, build, log) -> Gazetteer:
     t0 = time.time()
     if log:
         log(f"building the gazetteer index in {directory} (once per package version)")
