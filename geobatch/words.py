@@ -7,6 +7,7 @@ runtime words agree. Offsets are Python character offsets into the original text
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Sequence
 
 from tokenizers.pre_tokenizers import BertPreTokenizer
@@ -43,12 +44,21 @@ def tags_from_spans(offsets: WordOffsets, spans: Sequence[Span], default_label: 
     (e.g. GeoVirus toponyms carry none); spans that end up without a label are ignored.
     """
     tags = ["O"] * len(offsets)
+    starts = [s for s, _ in offsets]
+    ends = [e for _, e in offsets]
+    # words laid out left to right (split_words, join_words): the words a span overlaps are found by
+    # bisection, so a long document with many spans costs O((words + spans) log words), not words x spans
+    ordered = all(a <= b for a, b in zip(starts, starts[1:])) and all(a <= b for a, b in zip(ends, ends[1:]))
     for span in sorted(spans, key=lambda s: (s.start, s.end)):
         label = span.label or default_label
         if not label:
             continue
         first = True
-        for i, (s, e) in enumerate(offsets):
+        i = bisect_right(ends, span.start) if ordered else 0
+        for i in range(i, len(offsets)):
+            s, e = offsets[i]
+            if ordered and s >= span.end:
+                break
             if e <= span.start or s >= span.end:
                 continue
             if tags[i] != "O":  # overlapping gold spans: the earlier one keeps the word
