@@ -317,3 +317,26 @@ def test_cache_path_taken_by_a_directory_still_resolves(tmp_path):
     gaz = gindex.load_or_build(tmp_path, key="v1", build=_tiny_build, log=said.append)
     assert [row for row, _ in gaz.rows_for("paris")] == [0]
     assert any("could not write the gazetteer cache" in s for s in said)
+
+
+# -- the output folder -----------------------------------------------------------------------------
+
+
+def test_output_that_cannot_be_created_is_a_one_line_error(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": [PARIS]})
+    (tmp_path / "a_file").write_text("x")
+    assert resolve_cli(src, tmp_path / "a_file" / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "--output" in err
+
+
+def test_overwrite_that_fails_midway_leaves_no_metrics_of_the_previous_run(tmp_path):
+    """--overwrite removed the old spans/ but kept the old metrics.json until the end: a run that
+    stopped on a bad record left last night's figures beside tonight's partial spans."""
+    good = write_jsonl(tmp_path / "good.jsonl", {"id": "d1", "text": TEXT, "spans": [PARIS]})
+    out = tmp_path / "out"
+    assert resolve_cli(good, out) == 0 and (out / "metrics.json").is_file()
+    bad = write_jsonl(tmp_path / "good.jsonl", {"id": "d1", "text": TEXT, "spans": [PARIS]},
+                      {"id": "d2", "text": TEXT, "spans": 7})
+    assert resolve_cli(bad, out, "--overwrite", "--chunk-size", "1") == 2
+    assert not (out / "metrics.json").exists()

@@ -115,11 +115,17 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     infos = [check_input(f, cols) for f in files]
     out = Path(output)
     spans_dir = out / "spans"
-    if spans_dir.exists() and any(spans_dir.iterdir()):
-        if not overwrite:
-            raise GeobatchError(f"{spans_dir} already holds part files", "pass --overwrite or choose another --output")
-        shutil.rmtree(spans_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if spans_dir.is_dir() and any(spans_dir.iterdir()) and not overwrite:
+        raise GeobatchError(f"{spans_dir} already holds part files", "pass --overwrite or choose another --output")
+    try:
+        if spans_dir.is_dir():
+            shutil.rmtree(spans_dir)
+        # the old figures go with the old spans: a run that stops midway must not leave them
+        # beside its own partial spans/
+        (out / "metrics.json").unlink(missing_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GeobatchError(f"cannot write the output directory {out}: {e.strerror or e}", "choose a writable --output") from None
 
     t_load = time.perf_counter()
     resolver = Resolver.load(log=say, focus_fallback=not no_focus_fallback)
