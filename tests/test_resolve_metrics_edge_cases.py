@@ -90,6 +90,7 @@ def test_non_string_text_is_a_one_line_error(tmp_path, capsys, text, kind):
     ([PARIS, "Austin"], "span 1 is str, not an object"),
     ([{**PARIS, "label": 5}], "span 0 has a label of type int"),
     ([{**PARIS, "label": ["geo"]}], "span 0 has a label of type list"),
+    ([{**PARIS, "type": ["Literal"]}], "span 0 has a type of type list"),
 ])  # fmt: skip
 def test_spans_value_of_the_wrong_shape_is_a_one_line_error(tmp_path, capsys, spans, problem):
     """Before: an int crashed with a traceback, an object or non-object items vanished without a count,
@@ -340,3 +341,4 @@ def test_overwrite_that_fails_midway_leaves_no_metrics_of_the_previous_run(tmp_p
                       {"id": "d2", "text": TEXT, "spans": 7})
     assert resolve_cli(bad, out, "--overwrite", "--chunk-size", "1") == 2
     assert not (out / "metrics.json").exists()
+

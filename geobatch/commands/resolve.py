@@ -76,10 +76,11 @@ def _span_items(raw, where: str) -> list:
     for j, item in enumerate(raw):
         if not isinstance(item, dict):
             raise InputError(f"{where}: span {j} is {_kind(item)}, not an object", fix)
-        label = item.get("label")
-        if label is not None and not isinstance(label, str):
-            raise InputError(f"{where}: span {j} has a label of type {type(label).__name__}, not text",
-                             "give labels as strings, or leave them out and pass --span-label")
+        for key in ("label", "type"):
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"{where}: span {j} has a {key} of type {type(value).__name__}, not text",
+                                 f"give {key}s as strings" + (", or leave them out and pass --span-label" if key == "label" else ""))
     return raw
 
 
