@@ -280,6 +280,10 @@ class Pipeline:
                 spans = parse_spans(raw_spans, text, o.span_label)
             except ValueError as e:
                 return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} is not valid JSON ({e})")
+            except TypeError as e:  # a number where a list belongs, an unhashable type: this row's error, under its own id
+                what = (f"has a span that cannot be read ({e})" if isinstance(raw_spans, (list, str))
+                        else f"holds {type(raw_spans).__name__}, not a list of spans")
+                return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} {what}")
             gold = self.map_gold(tags_from_spans(offsets, spans, default_label=LOCATION))
             places = [(s.start, s.end, *p) for s in spans if (p := gold_coordinates(s.extra)) is not None]
             return DocInput(doc_id, text, offsets, words, gold, places)

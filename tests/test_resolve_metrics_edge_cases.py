@@ -342,3 +342,27 @@ def test_overwrite_that_fails_midway_leaves_no_metrics_of_the_previous_run(tmp_p
     assert resolve_cli(bad, out, "--overwrite", "--chunk-size", "1") == 2
     assert not (out / "metrics.json").exists()
 
+
+# -- geobatch run: a spans value of the wrong type (minimal edit in geobatch/pipeline.py) -------------
+
+
+def test_run_marks_a_non_list_spans_value_under_its_own_id(tmp_path):
+    """A spans value that is a number made the row an error under its row number ("0") with Python's
+    exception text, so the row could not be joined back to its document."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_onnx import build_tiny_model_dir
+
+    model = build_tiny_model_dir(tmp_path / "model")
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": 7}, {"id": "d2", "text": TEXT, "spans": [PARIS]},
+                      {"id": "d3", "text": TEXT, "spans": [{**PARIS, "type": ["Literal"]}]})
+    out = tmp_path / "out"
+    assert main(["run", "--model", str(model), "--input", str(src), "--output", str(out), "--spans-column", "spans",
+                 "--no-resolve", "--quiet", "--max-error-rate", "0.7"]) == 0
+    docs = {r["doc_id"]: r for r in pq.read_table(out / "docs").to_pylist()}
+    assert sorted(docs) == ["d1", "d2", "d3"]
+    assert docs["d1"]["status"] == "error" and docs["d1"]["error"] == "spans column 'spans' holds int, not a list of spans"
+    assert docs["d3"]["status"] == "error" and docs["d3"]["error"].startswith("spans column 'spans' has a span that cannot be read")
+    assert docs["d2"]["status"] == "ok"
