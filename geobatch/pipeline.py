@@ -404,8 +404,10 @@ class Pipeline:
         has = bw >= 0
         word_probs = np.zeros((n, len(self.labels)), np.float32)
         idx = np.flatnonzero(has)
-        for w in np.unique(bw[idx]):  # one fancy-index per window (most documents have one), not per word
-            sel = idx[bw[idx] == w]
+        idx = idx[np.argsort(bw[idx], kind="stable")]  # words grouped by window: one fancy-index per window,
+        wins, first = np.unique(bw[idx], return_index=True)  # found once, not by a mask over all words per window
+        for w, a, b in zip(wins.tolist(), first.tolist(), [*first[1:].tolist(), idx.size]):
+            sel = idx[a:b]
             word_probs[sel] = probs[w0 + w][bp[sel]]
         return decode_word_tags(word_probs, self.labels, has)
 
