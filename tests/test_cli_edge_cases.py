@@ -195,6 +195,13 @@ def test_output_that_holds_a_trained_checkpoint_is_not_overwritten(tmp_path, cap
     assert json.loads((ck / "training.json").read_text()) == meta
 
 
+def test_output_under_a_file_is_refused_before_training(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    (tmp_path / "t.conll").write_text(CONLL, encoding="utf-8")
+    assert main(["train", "--train", str(tmp_path / "t.conll"), "--output", str(blocker / "ckpt")]) == 2
+    one_line_error(capsys, "is not a directory")
+
 def test_corrupt_checkpoint_metadata_is_one_line(tmp_path, capsys):
     pytest.importorskip("tensorflow")
     ck = tmp_path / "ckpt"

@@ -40,6 +40,13 @@ def check_output(path: Path) -> None:
         if best:
             raise InputError(f"--output {path} already holds a trained checkpoint (best epoch {best}) that this run would overwrite",
                              "choose a new --output (to continue training that checkpoint, pass it as --base-model), or remove it")
+    # checked now, not when the directory is made after the data is read and the model built
+    ancestor = path.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or (ancestor != path.absolute() and not os.access(ancestor, os.W_OK | os.X_OK)):
+        raise InputError(f"cannot create --output {path}: {ancestor} is {'not a directory' if not ancestor.is_dir() else 'not writable'}",
+                         "choose a --output in a writable directory")
 
 
 def write_metadata(path: Path, meta: dict) -> None:
