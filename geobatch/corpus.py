@@ -18,8 +18,8 @@ import codecs
 import glob as globmod
 import gzip
 import json
-import zlib
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
