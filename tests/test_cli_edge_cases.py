@@ -134,6 +134,12 @@ def test_validation_file_that_is_a_training_file_is_refused(tmp_path, capsys):
     one_line_error(capsys, "is also a --train file")
     assert not (tmp_path / "ckpt").exists()
 
+def test_training_file_given_twice_is_refused(tmp_path, capsys):
+    args = train_args(tmp_path)
+    assert main([*args, "--train", str(tmp_path / "." / "train.conll")]) == 2
+    one_line_error(capsys, "more than once")
+    assert not (tmp_path / "ckpt").exists()
+
 def test_empty_validation_file_is_refused_before_training(tmp_path, capsys):
     empty = tmp_path / "val.conll"
     empty.write_text("\n\n", encoding="utf-8")

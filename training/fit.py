@@ -118,6 +118,10 @@ def train(opts: TrainOptions, log=print) -> Path:
         raise InputError(f"--learning-rate {opts.learning_rate:g} is not a positive number", "use e.g. 1e-4 (5e-5 to continue a checkpoint)")
     if not 0 <= opts.seed < 2**32:  # numpy's seeding range: a negative seed failed after the data was read
         raise InputError(f"--seed {opts.seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
+    resolved = [Path(t).resolve() for t in opts.train]
+    twice = sorted({str(t) for t in opts.train if resolved.count(Path(t).resolve()) > 1})
+    if twice:  # read twice, its sentences would count double (and land on both sides of the hold-out)
+        raise InputError(f"--train names {', '.join(twice)} more than once", "give each training file once")
     if opts.validation and any(Path(opts.validation).resolve() == Path(t).resolve() for t in opts.train):
         # validating on training sentences makes early stopping and the kept epoch meaningless
         raise InputError(f"--validation {opts.validation} is also a --train file",
