@@ -10,6 +10,11 @@ share unresolved (no coordinates at all).
 
 Spans the gazetteer lacks (streets, venues) are placed at their document's focus by default, with
 geonameid/resolved_name/feature null and a low resolution_score; `--no-focus-fallback` leaves them null.
+
+Bad input: a text that is not text, a spans value that is not a list of objects, or a label/type that
+is not text stops the command with one line (exit 2). Spans with impossible offsets are skipped; gold
+points that are present but unusable and `surface` fields that differ from text[start:end] are kept;
+all three are counted in metrics.json (with the first documents that have them) and said in a warning.
 """
 
 from __future__ import annotations
