@@ -133,9 +133,9 @@ def train(opts: TrainOptions, log=print) -> Path:
 
     t0 = time.time()
     raw_train = _read_train(opts)
-    unused = scheme.unused_map_keys({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
+    types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
+    unused = scheme.unused_map_keys(types)
     if unused:
-        types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
         log(f"note: --label-map names {', '.join(unused)}, which --train does not have (its types: {', '.join(types) or 'none'}); "
             "a misspelt type is dropped to O")
     train_sents = apply_scheme(raw_train, scheme)
