@@ -296,26 +296,34 @@ def _check_jsonl(inp: InputFile, cols: Columns) -> InputInfo:
     records looked at has the column. Bad lines are row problems, reported in docs/."""
     first: dict | None = None
     keys: dict[str, None] = {}  # every key seen, in order
+    looked, first_problem = 0, ""
     with _open_bytes(inp.path) as f:
-        for n, line in enumerate(f):
-            if n == _JSONL_PROBE_LINES or f.tell() > _JSONL_PROBE_BYTES:
+        for n, line in enumerate(f, 1):
+            if n > _JSONL_PROBE_LINES or f.tell() > _JSONL_PROBE_BYTES:
                 break
             if not line.strip():
                 continue
-            if first is None:
+            if first is None and not looked:
                 _refuse_whole_json(inp.path, line)
+            looked += 1
             try:
                 rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                first_problem = first_problem or (f"line {n}: {e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError)
+                                                  else f"line {n}: not valid UTF-8")
                 continue
-            if first is None and isinstance(rec, list):
+            if first is None and looked == 1 and isinstance(rec, list):
                 _refuse_whole_json(inp.path, b"[")
             if not isinstance(rec, dict):
+                first_problem = first_problem or f"line {n}: a JSON {type(rec).__name__}"
                 continue
             first = rec if first is None else first
             keys.update(dict.fromkeys(rec))
             if cols.text in keys and (not cols.spans or cols.spans in keys):
                 break
+    if first is None and looked:  # not one object: another format, not a few bad lines
+        raise InputError(f"{inp.path} is not JSON Lines: none of its first {looked} lines is a JSON object ({first_problem})",
+                         "pass the right --format, or fix the file")
     if first is None:
         return InputInfo(has_id=bool(cols.id), rows=None, ids_per_record=bool(cols.id))
     _check_columns(inp, list(keys), cols)

@@ -295,7 +295,7 @@ def _with_position_table(model_dir, positions: int):
     MiniLM): logits = E[input_ids] + P[0..seq), so a longer window is out of P's range."""
     import numpy as np
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     m = onnx.load(str(model_dir / "model.onnx"))
     g = m.graph
@@ -428,3 +428,18 @@ def test_word_probabilities_of_a_many_window_document_are_linear(tiny_onnx_dir):
     t = time.perf_counter()
     tags, conf = pipe._word_tags(probs, 0, bw, bp)
     assert time.perf_counter() - t < 3 and len(tags) == n_win * per
+
+
+def test_a_file_with_no_json_object_is_not_read_as_jsonl(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """A CSV passed with --format jsonl (or a `.jsonl` that is something else) became one error row
+    per line and exit 1; when none of the first lines is a JSON object it is the wrong format, said
+    up front. One bad line among good ones stays a row error."""
+    p = tmp_path / "in.csv"
+    p.write_text("id,text\na,Paris\nb,London\n")
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--format", "jsonl", "--output", out) == 2
+    assert not out.exists()
+    assert one_error_line(capsys) == (f"error: {p} is not JSON Lines: none of its first 3 lines is a JSON object "
+                                      "(line 1: Expecting value at column 1); pass the right --format, or fix the file")
+    p.write_text('{"id": "a", "text": "Paris"}\n{oops\n')
+    assert run("--model", tiny_onnx_dir, "--input", p, "--format", "jsonl", "--output", out) == 1
