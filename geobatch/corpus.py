@@ -270,6 +270,7 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
             except UnicodeDecodeError:
                 raise InputError(f"{inp.path} has a header line that is not valid UTF-8", "save the file as UTF-8") from None
             reader.close() if hasattr(reader, "close") else None
+            _refuse_other_separator(inp.path, names, cols)
             return _check_columns(inp, names, cols)
         if inp.format == "jsonl":
             return _check_jsonl(inp, cols)
@@ -329,6 +330,20 @@ def _check_jsonl(inp: InputFile, cols: Columns) -> InputInfo:
     _check_columns(inp, list(keys), cols)
     # the first record decides the note "no id column" (each record's own id is used where it has one)
     return InputInfo(has_id=bool(cols.id) and cols.id in first, rows=None, ids_per_record=bool(cols.id))
+
+
+_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _refuse_other_separator(path: str, names: list[str], cols: Columns) -> None:
+    """A ';'- or tab-separated file read as CSV has one column holding the whole header line;
+    `--text-column` cannot fix that, so say what can."""
+    if cols.text in names or len(names) != 1:
+        return
+    sep = next((c for c in _SEPARATORS if c in names[0] and cols.text in names[0].split(c)), None)
+    if sep:
+        raise InputError(f"{path} has no column {cols.text!r}: its header is one {_SEPARATORS[sep]}-separated column ({names[0]!r}), "
+                         "and geobatch reads comma-separated CSV", "save it comma-separated, or as Parquet or JSONL")
 
 
 def _refuse_utf16(path: str) -> None:

@@ -443,3 +443,17 @@ def test_a_file_with_no_json_object_is_not_read_as_jsonl(tmp_path, tiny_onnx_dir
                                       "(line 1: Expecting value at column 1); pass the right --format, or fix the file")
     p.write_text('{"id": "a", "text": "Paris"}\n{oops\n')
     assert run("--model", tiny_onnx_dir, "--input", p, "--format", "jsonl", "--output", out) == 1
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolon"), ("\t", "tab")])
+def test_csv_with_another_separator_is_named(tmp_path, tiny_onnx_dir, capsys, sep, name):  # noqa: F811
+    """Excel in many locales writes ';'-separated 'CSV', and TSV is common. Read as one column, the
+    refusal said 'no column text (it has id;text); pass --text-column NAME': a fix that cannot work."""
+    p = tmp_path / "in.csv"
+    p.write_text(f"id{sep}text\na{sep}Paris\n")
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 2
+    assert not out.exists()
+    assert one_error_line(capsys) == (f"error: {p} has no column 'text': its header is one {name}-separated column "
+                                      f"({repr(f'id{sep}text')}), and geobatch reads comma-separated CSV; "
+                                      "save it comma-separated, or as Parquet or JSONL")
