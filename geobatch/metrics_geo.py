@@ -23,6 +23,7 @@ within 0.5 m); hits within 161 km are counted from the unrounded distance.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from typing import Iterable, Mapping, Sequence
@@ -73,10 +74,15 @@ def match_spans(gold: Sequence[tuple[int, int]], pred: Sequence[tuple[int, int]]
         if free:
             out[i] = (free[0], "exact")
             claimed.add(free[0])
+    # predicted spans by start (ties: input order); only those starting inside (gs - longest, ge) can
+    # share a character with gold [gs, ge), so a long document is not scanned once per gold span
+    order = sorted(range(len(pred)), key=lambda j: pred[j][0])
+    starts = [pred[j][0] for j in order]
+    longest = max((p[1] - p[0] for p in pred), default=0)
     for i in sorted((i for i in range(len(gold)) if out[i][0] is None), key=lambda i: (gold[i][0], gold[i][1])):
         gs, ge = gold[i]
         best, best_overlap = None, 0
-        for j in sorted(range(len(pred)), key=lambda j: pred[j][0]):
+        for j in order[bisect.bisect_right(starts, gs - longest):bisect.bisect_left(starts, ge)]:
             if j in claimed:
                 continue
             shared = min(ge, pred[j][1]) - max(gs, pred[j][0])
