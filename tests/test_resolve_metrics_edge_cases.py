@@ -423,3 +423,16 @@ def test_span_matching_is_not_quadratic_in_a_long_document():
     matches = match_spans(gold, pred)
     assert time.perf_counter() - t0 < 2.0
     assert matches == [(i, "overlap") for i in range(n)]
+
+
+def test_summary_does_not_claim_zero_km_when_nothing_was_located(tmp_path, capsys):
+    """With no gold span located, the summary printed "median error 0.0 km" (None formatted as 0)."""
+    text = "Zxqvbnm and Qwxzt met."
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": text, "spans": [
+        {"start": 0, "end": 7, "lat": 10.0, "lon": 10.0}, {"start": 12, "end": 17, "lat": 10.0, "lon": 10.0}]})
+    out = tmp_path / "out"
+    assert main(["resolve", "--input", str(src), "--output", str(out), "--no-focus-fallback"]) == 0
+    g = metrics(out)["geo"]
+    assert g["median_error_km"] is None and g["accuracy_at_161km"] == 0.0
+    line = [s for s in capsys.readouterr().out.splitlines() if s.startswith("gold-located spans")][0]
+    assert "0.0 km" not in line and "median error - km" in line and "mean error - km" in line

@@ -255,6 +255,9 @@ def _summary(m: dict) -> None:
                f"({t['spans_per_cpu_s']} per CPU second), peak RSS {t['peak_rss_mb']} MB")
     g = m["geo"]
     if g:
+        def km(v):  # None: no span was located, so there is no error to state (not 0 km)
+            return "-" if v is None else f"{v:.1f}"
+
         click.echo(f"gold-located spans {g['gold_located_spans']}: accuracy@161km {g['accuracy_at_161km']:.3f} "
-                   f"(unresolved count as misses), median error {g['median_error_km'] or 0:.1f} km, "
-                   f"mean error {g['mean_error_km'] or 0:.1f} km, unresolved {g['share_unresolved']:.3f}")
+                   f"(unresolved count as misses), median error {km(g['median_error_km'])} km, "
+                   f"mean error {km(g['mean_error_km'])} km, unresolved {g['share_unresolved']:.3f}")
