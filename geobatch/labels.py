@@ -16,6 +16,9 @@ from .errors import InputError
 OUTSIDE = "O"
 LOCATION_TYPES = ("geo", "gpe")
 SCHEMES = ("full", "locations")
+# Entity types that name places in the tag sets a model is likely trained on: GMB's geo/gpe, CoNLL's
+# LOC, OntoNotes' GPE/LOC. Compared case-insensitively.
+KNOWN_PLACE_TYPES = frozenset({"geo", "gpe", "loc", "location"})
 
 
 # BIOES/BILOU prefixes, read as the IOB2 prefix they stand for: a single-word (S-/U-) entity begins
@@ -35,6 +38,19 @@ def split_tag(tag: str) -> tuple[str, str | None]:
 
 def entity_type(tag: str) -> str | None:
     return split_tag(tag)[1]
+
+
+def place_types(labels: Iterable[str]) -> tuple[str, ...]:
+    """The entity types among a model's tags that are places, for scoring and for the resolver.
+
+    The known place types it predicts (geo, gpe of the GMB schemes; LOC of CoNLL), so that a `full`
+    model's per/org/tim spans are neither scored as locations nor looked up in the gazetteer. A model
+    with none of them has a scheme of the user's own, made for places (e.g. tar/inc, target and
+    incidental locations): all its types are places then. `--location-labels` overrides both.
+    """
+    types = sorted({t for t in (entity_type(x) for x in labels) if t})
+    known = tuple(t for t in types if t.lower() in KNOWN_PLACE_TYPES)
+    return known or tuple(types)
 
 
 def load_label_map(path: str | Path) -> dict[str, str]:

@@ -28,8 +28,8 @@ from .batching import make_batches
 from .corpus import BadRecord
 from .decode import decode_spans, decode_word_tags, softmax
 from .documents import Sentence
-from .labels import SCHEMES, LabelScheme, split_tag
-from .metrics import DEFAULT_LOCATION_LABELS, LOCATION, MetricsAccumulator
+from .labels import SCHEMES, LabelScheme, place_types, split_tag
+from .metrics import LOCATION, MetricsAccumulator
 from .metrics_geo import gold_coordinates
 from .model_dir import ModelDir, load_model_dir
 from .readers.spans import parse_spans
@@ -81,7 +81,7 @@ class PipelineOptions:
     stride: int | None = None  # overlap between windows, wordpieces; None: a quarter of a window
     provider: str = "auto"
     threads: int | None = None
-    location_labels: Sequence[str] = DEFAULT_LOCATION_LABELS
+    location_labels: Sequence[str] | None = None  # None: the model's place types (labels.place_types)
     with_gold: bool = False  # tokens/ gets gold_tag and metrics are kept (gmb/conll, or spans_column)
 
 
@@ -203,6 +203,16 @@ class Pipeline:
         self.model = model_dir if isinstance(model_dir, ModelDir) else load_model_dir(model_dir)
         self.options = options or PipelineOptions()
         self.labels = self.model.labels
+        self.location_labels = tuple(self.options.location_labels or place_types(self.labels))
+        types = {t for t in (split_tag(x)[1] for x in self.labels) if t}
+        unknown = sorted(set(self.location_labels) - types - {LOCATION})
+        if unknown:
+            from .errors import GeobatchError
+
+            raise GeobatchError(
+                f"--location-labels {','.join(unknown)}: the model predicts no such type (its types: {', '.join(sorted(types))})",
+                "name types the model has, or leave --location-labels out to use its place types",
+            )
         self.max_length = int(self.options.max_length or self.model.max_length)
         budget = self.max_length - SPECIAL_TOKENS
         self.stride = budget // 4 if self.options.stride is None else int(self.options.stride)
@@ -330,7 +340,7 @@ class Pipeline:
         stats.windows = len(window_ids)
         td = time.perf_counter()
 
-        metrics = MetricsAccumulator(self.options.location_labels) if self.options.with_gold else None
+        metrics = MetricsAccumulator(self.location_labels) if self.options.with_gold else None
         d_rows: dict[str, list] = {n: [] for n in DOCS_SCHEMA.names}
         t_rows: dict[str, list] = {n: [] for n in self.tokens_schema.names}
         s_rows: dict[str, list] = {n: [] for n in SPANS_SCHEMA.names}
@@ -412,11 +422,17 @@ class Pipeline:
         return decode_word_tags(word_probs, self.labels, has)
 
     def _resolve(self, text: str, spans: list[dict]) -> list:
-        if self.resolver is None or not spans:
-            return [None] * len(spans)
-        out = list(self.resolver(text, spans))
-        if len(out) != len(spans):
-            raise ValueError(f"resolver returned {len(out)} results for {len(spans)} spans")
+        """Resolver results for the place spans; None for the others (a `full` model's per/org spans:
+        "Bush" the person must not get the coordinates of a town called Bush)."""
+        places = [i for i, s in enumerate(spans) if s["label"] in self.location_labels]
+        out: list = [None] * len(spans)
+        if self.resolver is None or not places:
+            return out
+        got = list(self.resolver(text, [spans[i] for i in places]))
+        if len(got) != len(places):
+            raise ValueError(f"resolver returned {len(got)} results for {len(places)} spans")
+        for i, r in zip(places, got):
+            out[i] = r
         return out
 
     def _add_tokens(self, rows: dict, doc: DocInput, tags: list[str], conf: np.ndarray) -> None:

@@ -32,7 +32,9 @@ from ..infer import PROVIDERS
                    "or a name from `geobatch optimize --variant` (docs/OPTIMIZE.md).")
 @click.option("--threads", default=None, type=int, help="ONNX Runtime intra-op threads (default: ORT's choice).")
 @click.option("--chunk-size", default=1000, show_default=True, type=int, help="Records per unit of work (part file, resume step).")
-@click.option("--location-labels", default="geo,gpe", show_default=True, help="Labels merged into 'location' for scoring.")
+@click.option("--location-labels", default=None,
+              help="Entity types that are places: merged into 'location' for scoring and looked up in the gazetteer "
+                   "[default: the model's place types: geo,gpe (GMB), LOC (CoNLL); all types of a scheme of your own, e.g. tar,inc].")
 @click.option("--max-error-rate", default=0.0, show_default=True, type=float, help="Share of error rows tolerated before exit code 1.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT_DIR's output from another job instead of refusing.")
 @click.option("--no-resolve", is_flag=True, help="Skip toponym resolution (resolver columns stay null).")
@@ -58,7 +60,7 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
         raise GeobatchError("--threads must be at least 1", "pass a positive number or leave it out")
     if not 0.0 <= max_error_rate <= 1.0:
         raise GeobatchError("--max-error-rate must be between 0 and 1", "e.g. --max-error-rate 0.01 tolerates 1% error rows")
-    labels = tuple(x.strip() for x in location_labels.split(",") if x.strip())
+    labels = tuple(x.strip() for x in location_labels.split(",") if x.strip()) if location_labels else None
     # Ray actors with GPUs run ORT's CUDA provider (auto means cuda there), whatever the driver has
     model = _pick_variant(model, variant, "cuda" if engine == "ray" and gpus_per_worker else provider, quiet)
     config = RunConfig(

@@ -35,7 +35,7 @@ def job_identity(config: RunConfig, model, inputs, pipeline: Pipeline) -> dict:
         "settings": {
             "text_column": o.text_column, "id_column": o.id_column, "spans_column": o.spans_column,
             "span_label": o.span_label, "max_length": pipeline.max_length, "stride": pipeline.stride,
-            "chunk_size": config.chunk_size, "location_labels": sorted(o.location_labels),
+            "chunk_size": config.chunk_size, "location_labels": sorted(pipeline.location_labels),
             "resolve": pipeline.resolver is not None, "with_gold": o.with_gold,
         },
     }
