@@ -127,13 +127,26 @@ def _open_bytes(path: str):
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
+def _hidden(name: str) -> bool:
+    """A file or folder named `.*` or `_*` is not data (Arrow datasets' and Spark's rule: notebook
+    checkpoints, `_temporary/` attempts, `_delta_log/`, `_SUCCESS`)."""
+    return name.startswith((".", "_"))
+
+
+def is_listed(relative: str, fmt: str | None) -> bool:
+    """Whether a file found at `relative` ('/'-separated, below a directory or object-storage prefix
+    given as input) is an input: nothing on its way named `.*` or `_*`, and a known extension
+    (before a `.gz`) unless --format names the format. The Ray engine lists prefixes with it."""
+    parts = [p for p in relative.split("/") if p]
+    return bool(parts) and not any(map(_hidden, parts)) and (bool(fmt) or _data_suffix(parts[-1]) in EXTENSIONS)
+
+
 def _listed_files(root: Path) -> list[Path]:
-    """Files under `root`, leaving out those named or under a folder named `.*` or `_*` (Arrow
-    datasets' and Spark's rule: notebook checkpoints, `_temporary/` attempts, `_delta_log/`)."""
+    """Files under `root`, leaving out those named or under a folder named `.*` or `_*` (`_hidden`)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-        out += [Path(dirpath, f) for f in filenames if not f.startswith((".", "_")) and os.path.isfile(os.path.join(dirpath, f))]
+        dirnames[:] = [d for d in dirnames if not _hidden(d)]
+        out += [Path(dirpath, f) for f in filenames if not _hidden(f) and os.path.isfile(os.path.join(dirpath, f))]
     return out
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 
-from ..corpus import EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, id_prefixes, resolve_inputs
+from ..corpus import (EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, id_prefixes, is_listed,
+                      resolve_inputs)
 from ..errors import GeobatchError, InputError
 from ..model_dir import ModelDir, load_model_dir
 from . import RunConfig
@@ -63,8 +63,11 @@ def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
         if info.type == FileType.File:
             infos = [info]
         elif info.type == FileType.Directory:
+            # the local directory rule (corpus.is_listed): nothing under `_temporary/`, `_delta_log/`, `.*`;
+            # `.jsonl.gz` and `.csv.gz` count as their format
+            base = root.rstrip("/") + "/"
             infos = sorted((i for i in fs.get_file_info(FileSelector(root, recursive=True)) if i.type == FileType.File
-                            and not i.base_name.startswith(".") and (fmt or Path(i.path).suffix.lower() in EXTENSIONS)),
+                            and is_listed(i.path[len(base):] if i.path.startswith(base) else i.base_name, fmt)),
                            key=lambda i: i.path)
             if not infos:
                 raise InputError(f"{uri} holds no input files", f"put {', '.join(sorted(EXTENSIONS))} files there")

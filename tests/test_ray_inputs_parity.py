@@ -1,0 +1,161 @@
+"""One job, the same rows on either engine: the Ray engine follows the local engine's input rules.
+
+gzip CSV/JSONL (told by magic bytes, whatever the name), directories that hold Spark/Delta/notebook
+folders (`_temporary/`, `_delta_log/`, `.ipynb_checkpoints/`), globs that match folders, and object
+storage listings (`_remote_inputs`, exercised through `file://` URIs). Each Ray run's docs/tokens/
+spans must equal the local engine's as sorted row sets. Also: the closing summary names the most
+common error reasons (both engines). Samples are written inline; the tiny TF-free model keeps the
+model work negligible, so the time is Ray's own (one local Ray instance for the module).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+from tiny_onnx import tiny_onnx_dir  # noqa: F401
+
+from geobatch.engines import RunConfig
+from geobatch.errors import GeobatchError
+from geobatch.pipeline import PipelineOptions
+
+HAVE_RAY = importlib.util.find_spec("ray") is not None
+skip_without_ray = pytest.mark.skipif(not HAVE_RAY, reason="needs the [ray] extra (pip install 'geobatch[ray]')")
+
+WORDS = ["Paris", "London", "cats", "New", "York", "Berlin", "the", "Germany", "rain", "United", "Kingdom", "東京"]
+
+
+def texts(n: int, seed: int) -> list[str]:
+    return [" ".join(WORDS[(i * 5 + j * seed) % len(WORDS)] for j in range(1 + (i * seed) % 9)) for i in range(n)]
+
+
+def jsonl_bytes(docs: list[str], ids: str | None = None) -> bytes:
+    return "".join(json.dumps({**({"id": f"{ids}-{i}"} if ids else {}), "text": t}, ensure_ascii=False) + "\n"
+                   for i, t in enumerate(docs)).encode()
+
+
+def csv_bytes(docs: list[str]) -> bytes:
+    sink = pa.BufferOutputStream()
+    pcsv.write_csv(pa.table({"text": docs}), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def rows(out: Path, table: str) -> list[tuple]:
+    t = pq.read_table(out / table)
+    return sorted(tuple(json.dumps(v, default=str) for v in r.values()) for r in t.to_pylist())
+
+
+def config(tmp_path: Path, model, inputs: list[str], out: str, **kw) -> RunConfig:
+    return RunConfig(model=str(model), inputs=inputs, output=str(tmp_path / out),
+                     pipeline=PipelineOptions(batch_size=4, threads=1), chunk_size=7, quiet=True, resolve=False, **kw)
+
+
+def run_both(tmp_path: Path, model, inputs: list[str], ray_inputs: list[str] | None = None) -> tuple[dict, dict]:
+    """Run the local and the Ray engine on the same inputs; their tables must hold the same rows."""
+    from geobatch.engines.local import run_local
+    from geobatch.engines.ray import RayOptions, run_ray
+
+    local = run_local(config(tmp_path, model, inputs, "local"))
+    ray_run = run_ray(config(tmp_path, model, ray_inputs or inputs, "ray"), RayOptions(workers=2))
+    assert ray_run.exit_code == local.exit_code
+    for table in ("docs", "tokens", "spans"):
+        assert rows(tmp_path / "ray", table) == rows(tmp_path / "local", table), table
+    assert ray_run.manifest["input_rows"] == local.manifest["input_rows"] and ray_run.manifest["reconciled"]
+    return local.manifest, ray_run.manifest
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    if not HAVE_RAY:
+        pytest.skip("needs the [ray] extra")
+    import ray
+
+    from geobatch.engines.ray import RayOptions, start_ray
+
+    session = start_ray(RayOptions(workers=2), PipelineOptions(threads=1))
+    yield
+    if session.started:
+        ray.shutdown()
+
+
+ray_test = [pytest.mark.ray, skip_without_ray, pytest.mark.usefixtures("ray_session")]
+
+
+def _spark_like_dir(root: Path) -> Path:
+    """A table folder as Spark, Delta and Jupyter leave it: only part-*.jsonl are the data."""
+    (root / "_temporary" / "0").mkdir(parents=True)
+    (root / "_delta_log").mkdir()
+    (root / ".ipynb_checkpoints").mkdir()
+    (root / "part-0.jsonl").write_bytes(jsonl_bytes(texts(9, 3)))
+    (root / "part-1.jsonl").write_bytes(jsonl_bytes(texts(6, 5)))
+    (root / "_temporary" / "0" / "part-0.jsonl").write_bytes(jsonl_bytes(texts(9, 3)))  # an attempt's copy
+    (root / "_delta_log" / "00000000000000000000.json").write_text('{"commitInfo": {"operation": "WRITE"}}\n')
+    (root / ".ipynb_checkpoints" / "part-1-checkpoint.jsonl").write_bytes(jsonl_bytes(texts(6, 5)))
+    return root
+
+
+# -- (b) directories, (c) globs matching folders ------------------------------------------------------
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_directory_with_spark_delta_and_checkpoint_folders_matches_local(tmp_path, tiny_onnx_dir):  # noqa: F811
+    d = _spark_like_dir(tmp_path / "table")
+    local, _ = run_both(tmp_path, tiny_onnx_dir, [str(d)])
+    assert local["input_rows"] == 15
+
+
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_glob_matching_partition_folders_matches_local(tmp_path, tiny_onnx_dir):  # noqa: F811
+    for month, n in (("2024-01", 8), ("2024-02", 10)):
+        _spark_like_dir(tmp_path / "corpus" / f"date={month}")
+    (tmp_path / "corpus" / "date=2024-02" / "part-0.jsonl").write_bytes(jsonl_bytes(texts(10, 7)))
+    local, _ = run_both(tmp_path, tiny_onnx_dir, [str(tmp_path / "corpus" / "date=2024-*")])
+    assert local["input_rows"] == 9 + 6 + 10 + 6
+    ids = {json.loads(r[0]) for r in rows(tmp_path / "ray", "docs")}
+    assert {"date=2024-01/part-0.jsonl:0", "date=2024-02/part-0.jsonl:9"} <= ids  # same-named files keep their folder
+
+
+# -- (d) object storage listing ----------------------------------------------------------------------
+def test_remote_listing_follows_the_directory_rule(tmp_path):
+    """`_remote_inputs` (s3://, gs://, file://...) leaves out what a local directory input leaves out,
+    and keeps the gzip inputs a local directory keeps."""
+    from geobatch.corpus import resolve_inputs
+    from geobatch.engines.ray_inputs import _remote_inputs
+
+    d = _spark_like_dir(tmp_path / "table")
+    (d / "part-2.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(texts(4, 1))))
+    (d / "_SUCCESS").write_bytes(b"")
+    (d / "_common_metadata.jsonl").write_bytes(b"")
+    local = [Path(i.path).relative_to(d).as_posix() for i in resolve_inputs([str(d)])]
+    remote = [i.path.split("/table/", 1)[1] for i in _remote_inputs([d.as_uri()], None)]
+    assert local == ["part-0.jsonl", "part-1.jsonl", "part-2.jsonl.gz"]
+    assert remote == local
+    assert [i.format for i in _remote_inputs([d.as_uri()], None)] == ["jsonl"] * 3
+
+
+def test_remote_gzip_parquet_is_refused_naming_gunzip(tmp_path):
+    from geobatch.engines.ray_inputs import _remote_inputs
+
+    p = tmp_path / "t.parquet.gz"
+    p.write_bytes(gzip.compress(b"PAR1"))
+    with pytest.raises(GeobatchError, match="gunzip"):
+        _remote_inputs([p.as_uri()], None)
+
+
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_remote_prefix_with_spark_folders_and_gzip_matches_local_directory(tmp_path, tiny_onnx_dir):  # noqa: F811
+    d = _spark_like_dir(tmp_path / "table")
+    (d / "part-2.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(texts(4, 1), ids="gz")))
+    local, ray_m = run_both(tmp_path, tiny_onnx_dir, [str(d)], ray_inputs=[d.as_uri()])
+    assert local["input_rows"] == ray_m["input_rows"] == 19
+
