@@ -100,6 +100,53 @@ def _spark_like_dir(root: Path) -> Path:
     return root
 
 
+# -- (a) gzip ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_gzip_inputs_named_gz_match_local(tmp_path, tiny_onnx_dir, fmt):  # noqa: F811
+    data = jsonl_bytes if fmt == "jsonl" else csv_bytes
+    a, b = tmp_path / f"a.{fmt}.gz", tmp_path / f"b.{fmt}"
+    a.write_bytes(gzip.compress(data(texts(17, 3))))
+    b.write_bytes(data(texts(11, 4)))
+    local, ray_m = run_both(tmp_path, tiny_onnx_dir, [str(a), str(b)])
+    assert local["input_rows"] == 28
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_gzip_data_misnamed_without_gz_matches_local(tmp_path, tiny_onnx_dir, fmt):  # noqa: F811
+    """The local engine tells gzip by its magic bytes; Ray, by the name, would read the compressed bytes as text."""
+    data = jsonl_bytes if fmt == "jsonl" else csv_bytes
+    a = tmp_path / f"a.{fmt}"
+    a.write_bytes(gzip.compress(data(texts(15, 2))))
+    local, _ = run_both(tmp_path, tiny_onnx_dir, [str(a)])
+    assert local["input_rows"] == 15
+
+
+@pytest.mark.parametrize("case", ["gzip named .jsonl", "plain named .jsonl.gz"])
+@skip_without_ray
+def test_gzip_name_mismatch_beside_other_inputs_is_refused_in_one_line(tmp_path, tiny_onnx_dir, capsys, case):  # noqa: F811
+    """Ray tells gzip by the name, one setting per read: a misnamed file among others cannot be read
+    right, so it is refused before anything starts (the local engine, told by magic bytes, reads it)."""
+    from geobatch.cli import main
+
+    plain, odd = tmp_path / "plain.jsonl", tmp_path / ("packed.jsonl" if case.startswith("gzip") else "plain2.jsonl.gz")
+    plain.write_bytes(jsonl_bytes(texts(8, 2)))
+    odd.write_bytes(gzip.compress(jsonl_bytes(texts(12, 5))) if case.startswith("gzip") else jsonl_bytes(texts(12, 5)))
+    common = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(plain), "--input", str(odd)]
+    assert main([*common, "--output", str(tmp_path / "local")]) == 0
+    assert json.loads((tmp_path / "local" / "manifest.json").read_text())["input_rows"] == 20
+    capsys.readouterr()
+    assert main([*common, "--engine", "ray", "--output", str(tmp_path / "ray")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(odd) in err and "--engine local" in err, err
+    assert not (tmp_path / "ray").exists()
+
+
 # -- (b) directories, (c) globs matching folders ------------------------------------------------------
 @pytest.mark.ray
 @skip_without_ray

@@ -48,7 +48,7 @@ from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress
 from . import RunConfig
 from .local import RunSummary, job_identity
-from .ray_inputs import Source, plan_sources
+from .ray_inputs import Source, plan_sources, read_args
 from .ray_stages import PATH_COL, PipelineActor, RowNumberer, from_ipc, model_payload, raise_piece_error
 from .summary import finish_run
 
@@ -179,8 +179,8 @@ def build_dataset(sources: list[Source], cols: Columns):
         wanted = [c for c in (cols.text, cols.spans) if c] + ([cols.id] if any(s.info.has_id for s in sources) else [])
         return rd.read_parquet(paths, include_paths=True, num_cpus=READ_CPUS).select_columns([*wanted, PATH_COL])
     if fmt == "csv":
-        return rd.read_csv(paths, include_paths=True, num_cpus=READ_CPUS, **_csv_args(cols))
-    return rd.read_json(paths, include_paths=True, num_cpus=READ_CPUS, file_extensions=None)
+        return rd.read_csv(paths, include_paths=True, num_cpus=READ_CPUS, **_csv_args(cols), **read_args(sources))
+    return rd.read_json(paths, include_paths=True, num_cpus=READ_CPUS, file_extensions=None, **read_args(sources))
 
 
 def tagged_dataset(sources: list[Source], cols: Columns, config: RunConfig, o: PipelineOptions, opts: RayOptions,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ..corpus import (EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, id_prefixes, is_listed,
+from ..corpus import (EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, id_prefixes, is_gzip, is_listed,
                       resolve_inputs)
 from ..errors import GeobatchError, InputError
 from ..model_dir import ModelDir, load_model_dir
@@ -32,6 +32,41 @@ class Source:
     info: InputInfo
     prefix: str  # doc id prefix for row-number ids (several inputs without an id column)
     key: str  # the file's path as Ray's `path` column spells it
+    gzip: bool = False  # the file starts with gzip's magic bytes (whatever its name says)
+
+
+def _is_gzip(path: str) -> bool:
+    """corpus.is_gzip, for object storage too (its first two bytes, read undecompressed)."""
+    if not _is_uri(path):
+        return is_gzip(path)
+    from pyarrow.fs import FileSystem
+
+    try:
+        fs, p = FileSystem.from_uri(path)
+        with fs.open_input_stream(p, compression=None) as f:
+            return f.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False  # unreadable: _remote_info says so in one line
+
+
+def read_args(sources: list[Source]) -> dict:
+    """The decompression Ray's readers need. Ray tells gzip by the name (`.gz`), one setting for every
+    file of a read; the local engine by the magic bytes. Where the two agree for every input, Ray's
+    own rule reads each file right; where every input is gzip, it is told so; otherwise (gzip data
+    without `.gz` beside plain files, or a `.gz` name on plain data) Ray would read compressed bytes
+    as text or fail mid-job, so the job is refused up front."""
+    if all(s.gzip == _named_gz(s.inp.path) for s in sources):
+        return {}
+    if all(s.gzip for s in sources):
+        return {"arrow_open_stream_args": {"compression": "gzip"}}
+    odd = next(s for s in sources if s.gzip != _named_gz(s.inp.path))
+    what = "is gzip-compressed but not named .gz" if odd.gzip else "is named .gz but is not gzip-compressed"
+    raise InputError(f"--engine ray tells gzip input by its name, and {odd.inp.path} {what}",
+                     "give it the right name (.gz only on gzip files), or run the job with --engine local")
+
+
+def _named_gz(path: str) -> bool:
+    return path.lower().endswith(".gz")
 
 
 def _is_uri(path: str) -> bool:
@@ -80,11 +115,16 @@ def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
     return out
 
 
-def _remote_info(inp: InputFile, cols: Columns) -> InputInfo:
-    """Header/footer check of an object-storage file (the local engine's `check_input`, through pyarrow.fs)."""
+def _remote_info(inp: InputFile, cols: Columns, gz: bool = False) -> InputInfo:
+    """Header/footer check of an object-storage file (the local engine's `check_input`, through pyarrow.fs);
+    `gz`: its bytes are gzip, told by their magic (as corpus.is_gzip), not its name."""
     from pyarrow.fs import FileSystem
 
     fs, path = FileSystem.from_uri(inp.path)
+    if gz and inp.format == "parquet":
+        raise InputError(f"{inp.path} is gzip-compressed, which is not read for parquet input",
+                         "decompress it (gunzip) and pass the decompressed file")
+    compression = "gzip" if gz else None
     try:
         if inp.format == "parquet":
             import pyarrow.parquet as pq
@@ -95,10 +135,10 @@ def _remote_info(inp: InputFile, cols: Columns) -> InputInfo:
         elif inp.format == "csv":
             import pyarrow.csv as pcsv
 
-            with fs.open_input_stream(path) as f:
+            with fs.open_input_stream(path, compression=compression) as f:
                 names, rows = pcsv.open_csv(f, read_options=pcsv.ReadOptions(block_size=1 << 16)).schema.names, None
         else:
-            with fs.open_input_stream(path) as f:
+            with fs.open_input_stream(path, compression=compression) as f:
                 first = next((ln for ln in f.read(1 << 20).splitlines() if ln.strip()), b"{}")
             try:
                 rec = json.loads(first)
@@ -133,7 +173,9 @@ def plan_sources(config: RunConfig, note) -> tuple[ModelDir, list[Source], Colum
     if len(formats) > 1:
         raise GeobatchError(f"--engine ray reads one format per run, got {', '.join(formats)}",
                             "run once per format (separate --output), or convert the inputs to one format")
-    infos = [_remote_info(i, cols) if _is_uri(i.path) else check_input(i, cols) for i in inputs]
+    infos = [check_input(i, cols) if not _is_uri(i.path) else None for i in inputs]  # local: refuses gzip Parquet, UTF-16…
+    gz = [_is_gzip(i.path) for i in inputs]
+    infos = [info if info is not None else _remote_info(i, cols, g) for i, info, g in zip(inputs, infos, gz)]
     if o.id_column:
         no_id = [i for i, info in zip(inputs, infos) if not info.has_id]
         if no_id:
@@ -143,8 +185,9 @@ def plan_sources(config: RunConfig, note) -> tuple[ModelDir, list[Source], Colum
         o.with_gold = True
     sources = []
     for n, (inp, info, prefix) in enumerate(zip(inputs, infos, id_prefixes(inputs, infos))):
-        sources.append(Source(n, inp, info, prefix, _ray_key(inp.path)))
+        sources.append(Source(n, inp, info, prefix, _ray_key(inp.path), gz[n]))
     keys = [s.key for s in sources]
     if len(set(keys)) != len(keys):
         raise InputError("two inputs name the same file", "pass each file once")
+    read_args(sources)  # refused here, before Ray starts, when Ray cannot tell which inputs are gzip
     return model, sources, cols
