@@ -386,16 +386,21 @@ def _fix_for(e: BaseException) -> str:
     return "fix or replace the file"
 
 
-def _csv_source(path: str):
-    """The CSV's bytes for Arrow: gzip told by content, not by name (Arrow would guess from the
-    extension). A file that is one line with no line break (a header and no rows, as exports with
-    no rows often are) gets its line break, since Arrow cannot infer the columns of it otherwise."""
-    gz = is_gzip(path)
+def csv_header_only(path: str) -> bytes | None:
+    """The file's bytes when it is one line with no line break (a header and no rows, as exports with
+    no rows often are), else None. Arrow cannot infer the columns of such a file."""
     with _open_bytes(path) as f:
         head = f.read(_CSV_ONE_LINE_PROBE)
-    if head and len(head) < _CSV_ONE_LINE_PROBE and b"\n" not in head and b"\r" not in head:
+    return head if head and len(head) < _CSV_ONE_LINE_PROBE and b"\n" not in head and b"\r" not in head else None
+
+
+def _csv_source(path: str):
+    """The CSV's bytes for Arrow: gzip told by content, not by name (Arrow would guess from the
+    extension); a header with no line break gets one (`csv_header_only`)."""
+    head = csv_header_only(path)
+    if head is not None:
         return pa.BufferReader(head + b"\n")
-    return pa.input_stream(path, compression="gzip" if gz else None)
+    return pa.input_stream(path, compression="gzip" if is_gzip(path) else None)
 
 
 def _open_csv(path: str, cols: Columns | None):

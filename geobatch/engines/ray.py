@@ -173,7 +173,7 @@ def build_dataset(sources: list[Source], cols: Columns):
     numbering actor ignores ids of files that have none (has_id is per file)."""
     import ray.data as rd
 
-    paths = [s.inp.path for s in sources]
+    paths = [s.inp.path for s in sources if not s.no_rows]
     fmt = sources[0].inp.format
     if fmt == "parquet":
         wanted = [c for c in (cols.text, cols.spans) if c] + ([cols.id] if any(s.info.has_id for s in sources) else [])
@@ -391,11 +391,12 @@ def execute(out: OutputDir, sources: list[Source], cols: Columns, config: RunCon
     for u in out.units.values():
         progress.skip(u["input_rows"])
     t_exec, exec_at = time.perf_counter(), time.time()
-    ds = tagged_dataset(sources, cols, config, o, opts, model, done)
+    # inputs with no rows (a CSV header alone) have no units, as in the local engine; nothing to read when all are
+    ds = tagged_dataset(sources, cols, config, o, opts, model, done) if not all(s.no_rows for s in sources) else None
     assembler = UnitAssembler(out, sources, config.chunk_size, progress)
     first = None
     try:
-        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1) if ds is not None else ():
             if first is None and batch.num_rows:
                 first = time.perf_counter() - t_exec
             for piece in batch.to_pylist():

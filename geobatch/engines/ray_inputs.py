@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ..corpus import (EXTENSIONS, Columns, InputFile, InputInfo, check_input, format_for, id_prefixes, is_gzip, is_listed,
-                      resolve_inputs)
+from ..corpus import (EXTENSIONS, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
+                      is_gzip, is_listed, resolve_inputs)
 from ..errors import GeobatchError, InputError
 from ..model_dir import ModelDir, load_model_dir
 from . import RunConfig
@@ -33,6 +33,7 @@ class Source:
     prefix: str  # doc id prefix for row-number ids (several inputs without an id column)
     key: str  # the file's path as Ray's `path` column spells it
     gzip: bool = False  # the file starts with gzip's magic bytes (whatever its name says)
+    no_rows: bool = False  # a CSV that is a header with no line break: 0 rows (Ray's reader fails on it), not read
 
 
 def _is_gzip(path: str) -> bool:
@@ -55,6 +56,7 @@ def read_args(sources: list[Source]) -> dict:
     own rule reads each file right; where every input is gzip, it is told so; otherwise (gzip data
     without `.gz` beside plain files, or a `.gz` name on plain data) Ray would read compressed bytes
     as text or fail mid-job, so the job is refused up front."""
+    sources = [s for s in sources if not s.no_rows]
     if all(s.gzip == _named_gz(s.inp.path) for s in sources):
         return {}
     if all(s.gzip for s in sources):
@@ -185,7 +187,8 @@ def plan_sources(config: RunConfig, note) -> tuple[ModelDir, list[Source], Colum
         o.with_gold = True
     sources = []
     for n, (inp, info, prefix) in enumerate(zip(inputs, infos, id_prefixes(inputs, infos))):
-        sources.append(Source(n, inp, info, prefix, _ray_key(inp.path), gz[n]))
+        no_rows = inp.format == "csv" and not _is_uri(inp.path) and csv_header_only(inp.path) is not None
+        sources.append(Source(n, inp, info, prefix, _ray_key(inp.path), gz[n], no_rows))
     keys = [s.key for s in sources]
     if len(set(keys)) != len(keys):
         raise InputError("two inputs name the same file", "pass each file once")
