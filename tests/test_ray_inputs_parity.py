@@ -224,6 +224,23 @@ def test_header_only_csv_without_line_break_matches_local(tmp_path, tiny_onnx_di
 @pytest.mark.ray
 @skip_without_ray
 @pytest.mark.usefixtures("ray_session")
+def test_jsonl_line_with_invalid_utf8_is_refused_in_one_line(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """Arrow's JSON reader stores invalid UTF-8 unchecked; converting it failed mid-job with a traceback.
+    The local engine makes the line one error row; Ray cannot say which line, so it stops in one line."""
+    from geobatch.cli import main
+
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(jsonl_bytes(texts(5, 1)) + b'{"text": "caf\xe9"}\n')
+    assert main(["run", "--quiet", "--no-resolve", "--engine", "ray", "--model", str(tiny_onnx_dir), "--input", str(p),
+                 "--output", str(tmp_path / "ray")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{p}: record 6 has a 'text' value that is not valid UTF-8" in err, err
+    assert "--engine local" in err
+
+
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
 def test_only_header_only_csvs_match_local(tmp_path, tiny_onnx_dir):  # noqa: F811
     """Nothing to read at all: no units, exit 0, on both engines."""
     (tmp_path / "a.csv").write_bytes(b"id,text")

@@ -22,12 +22,14 @@ import numpy as np
 import pyarrow as pa
 
 from ..corpus import Chunk
-from ..errors import GeobatchError
+from ..errors import GeobatchError, InputError
 from ..model_dir import REQUIRED_FILES, ModelDir, load_model_dir
 from ..pipeline import Pipeline, PipelineOptions, _id_value
 from . import default_resolver
 
 INPUT_COL, ROW_COL, PATH_COL = "__geobatch_input", "__geobatch_row", "path"
+BAD_COL = "__geobatch_bad"  # why Ray's reading of a row cannot be used (null when it can)
+BAD_ROW_FIX = "fix the file (save it as UTF-8), or run the job with --engine local, which records such a line as one error row"
 PIECE_SCHEMA = pa.schema([
     ("unit_id", pa.string()), ("input_index", pa.int32()), ("chunk_index", pa.int64()), ("row_start", pa.int64()),
     ("n_rows", pa.int64()), ("docs", pa.large_binary()), ("tokens", pa.large_binary()), ("spans", pa.large_binary()),
@@ -91,6 +93,9 @@ class RowNumberer:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         paths = batch.column(PATH_COL).to_pylist()
+        bad = _first_invalid_row(batch)
+        if bad is not None:  # nothing of this batch is used: the job stops on it (PipelineActor)
+            batch = pa.table({PATH_COL: batch.column(PATH_COL)})
         inputs = np.empty(len(paths), np.int32)
         rows = np.empty(len(paths), np.int64)
         for i, p in enumerate(paths):
@@ -110,7 +115,31 @@ class RowNumberer:
             cols[self.spans_column] = column(self.spans_column)
         cols[INPUT_COL] = pa.array(inputs)
         cols[ROW_COL] = pa.array(rows)
+        problem = None
+        if bad is not None:  # the local engine makes such a line one error row; Ray's rows cannot say which line
+            n, name = bad
+            problem = f"{paths[n]}: record {rows[n] + 1} has a {name!r} value that is not valid UTF-8, which Ray's JSON reader does not check"
+        cols[BAD_COL] = pa.array([problem] * len(paths), pa.string())
         return pa.table(cols)
+
+
+def _first_invalid_row(batch: pa.Table) -> tuple[int, str] | None:
+    """(row, column) of the first row holding text that is not valid UTF-8. Arrow's JSON reader stores
+    such bytes in string columns without checking; converting them to Python then fails mid-job.
+    The full check is cheap next to the model; rows are looked at one by one only when it fails."""
+    for name in batch.schema.names:
+        if name == PATH_COL:
+            continue
+        col = batch.column(name)
+        try:
+            col.validate(full=True)
+        except pa.ArrowInvalid:
+            for i in range(len(col)):
+                try:
+                    col.slice(i, 1).validate(full=True)
+                except pa.ArrowInvalid:
+                    return i, name
+    return None
 
 
 def to_ipc(table: pa.Table) -> bytes:
@@ -158,6 +187,9 @@ class PipelineActor:
             return error_piece(self.error, self.worker)
         if self.error is not None:
             raise self.error
+        bad = batch.column(BAD_COL).drop_null()
+        if len(bad):
+            return error_piece(InputError(bad[0].as_py(), BAD_ROW_FIX), self.worker)
         inputs = batch.column(INPUT_COL).to_numpy()
         rows = batch.column(ROW_COL).to_numpy()
         units = rows // self.chunk_size
