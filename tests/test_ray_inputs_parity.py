@@ -209,6 +209,69 @@ def test_remote_prefix_with_spark_folders_and_gzip_matches_local_directory(tmp_p
     assert local["input_rows"] == ray_m["input_rows"] == 19
 
 
+# -- the closing summary says why rows errored ----------------------------------------------------------
+def _latin1_csv(path: Path) -> Path:
+    """A latin-1 export: every accented row is invalid UTF-8 (one error row each), the rest are fine;
+    plus one row whose gold spans are not JSON, a rarer reason."""
+    lines = ["id,text,gold"] + [f"r{i},{'Café in Paris' if i % 3 else 'Berlin rain'},[]" for i in range(12)]
+    lines[5] = 'r4,Berlin rain,"[{""start"": 0,"'
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    return path
+
+
+def test_summary_names_the_commonest_error_reasons(tmp_path, tiny_onnx_dir):  # noqa: F811
+    from geobatch.engines.local import run_local
+
+    csv = _latin1_csv(tmp_path / "latin1.csv")
+    cfg = config(tmp_path, tiny_onnx_dir, [str(csv)], "local")
+    cfg.pipeline.spans_column = "gold"
+    summary = run_local(cfg)
+    assert summary.exit_code == 1
+    reasons = summary.manifest["error_reasons"]
+    assert [(g["reason"], g["rows"]) for g in reasons["reasons"]] == [
+        ("text is not valid UTF-8", 7), ("spans column 'gold' is not valid JSON", 1)]
+    assert reasons["reasons"][0]["example_doc_id"] == "r1" and reasons["other_rows"] == 0
+    line = next(ln for ln in summary.text.splitlines() if ln.startswith("Error reasons:"))
+    assert line.startswith("Error reasons: 7 x text is not valid UTF-8 (e.g. doc_id 'r1': invalid continuation byte at byte 3); "
+                           "1 x spans column 'gold' is not valid JSON (e.g. doc_id 'r4': "), line
+
+
+def test_summary_ranks_reasons_and_counts_the_rest(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """JSONL row errors that differ only by line number are one reason; past the top three, the
+    rest is a count."""
+    from geobatch.engines.local import run_local
+
+    lines = ['{"text": "Paris"}', "not json", "[1]", '{"text": 5}', "also not json", '{"text": [1]}', '{"text": 5.5}',
+             '{"text": true}', "{bad", '{"text": 7}']
+    p = tmp_path / "mixed.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    summary = run_local(config(tmp_path, tiny_onnx_dir, [str(p)], "local", max_error_rate=1.0))
+    assert summary.exit_code == 0  # within the rate: the reasons are still said
+    r = summary.manifest["error_reasons"]
+    assert [(g["reason"], g["rows"]) for g in r["reasons"]] == [
+        ("line N is not JSON", 3), ("text is int, not a string", 2), ("line N is a JSON list, not an object", 1)]
+    assert (r["other_reasons"], r["other_rows"]) == (3, 3)  # float, list, bool
+    assert "; 3 rows for 3 other reasons. Each row's reason is in docs/ column 'error'." in summary.text
+
+
+def test_summary_without_error_rows_has_no_reasons(tmp_path, tiny_onnx_dir):  # noqa: F811
+    from geobatch.engines.local import run_local
+
+    p = tmp_path / "ok.jsonl"
+    p.write_bytes(jsonl_bytes(texts(5, 1)))
+    summary = run_local(config(tmp_path, tiny_onnx_dir, [str(p)], "local"))
+    assert "error_reasons" not in summary.manifest and "Error reasons" not in summary.text
+
+
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_ray_summary_names_the_same_error_reasons(tmp_path, tiny_onnx_dir):  # noqa: F811
+    csv = _latin1_csv(tmp_path / "latin1.csv")
+    local, ray_m = run_both(tmp_path, tiny_onnx_dir, [str(csv)])
+    assert ray_m["error_reasons"] == local["error_reasons"] and local["error_reasons"]["reasons"][0]["rows"] == 7
+
+
 # -- other local reading rules -----------------------------------------------------------------------
 @pytest.mark.ray
 @skip_without_ray

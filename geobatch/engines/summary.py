@@ -4,6 +4,7 @@ same keys and sentences (and a resume by either engine reads the other's manifes
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from ..commit import OutputDir
@@ -12,6 +13,58 @@ from ..pipeline import ChunkStats
 from . import RunConfig
 
 STAGES = ("prepare_s", "tokenize_s", "infer_s", "decode_s", "resolve_s", "score_s")
+TOP_REASONS = 3
+_MAX_KINDS = 10_000
+_MAX_DETAIL = 100
+_DETAIL = re.compile(r"^(?P<kind>.*?) \((?P<detail>.*)\)$")  # "text is not valid UTF-8 (invalid start byte at byte 4)"
+_LINE = re.compile(r"^line \d+ ")  # JSONL: "line 5 is not JSON (...)"
+
+
+def _reason_kind(message: str) -> tuple[str, str]:
+    """(what went wrong, this row's detail): rows differ by byte or line number, not by reason."""
+    m = _DETAIL.match(message)
+    kind, detail = (m["kind"], m["detail"]) if m else (message, "")
+    return _LINE.sub("line N ", kind), detail
+
+
+def error_reasons(out: OutputDir, top: int = TOP_REASONS) -> dict:
+    """The commonest reasons of `error` rows in every finished unit (resumed ones too), read back from
+    the docs/ parts of the units that have any, in unit order (so both engines find the same example).
+    {"reasons": [{"reason", "rows", "example_doc_id", "example"}], "other_reasons", "other_rows"}."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    groups: dict[str, dict] = {}
+    unsorted = 0  # rows of reasons past _MAX_KINDS distinct ones (messages that vary by more than a detail)
+    for uid in sorted(out.units):
+        u = out.units[uid]
+        if not u["status"].get("error"):
+            continue
+        t = pq.read_table(out.path / u["parts"]["docs"], columns=["doc_id", "status", "error"])
+        t = t.filter(pc.equal(t["status"], "error"))
+        for doc_id, message in zip(t["doc_id"].to_pylist(), t["error"].to_pylist()):
+            kind, _ = _reason_kind(message or "no reason recorded")
+            if kind not in groups and len(groups) >= _MAX_KINDS:
+                unsorted += 1
+                continue
+            g = groups.setdefault(kind, {"reason": kind, "rows": 0, "example_doc_id": doc_id, "example": message})
+            g["rows"] += 1
+    ranked = sorted(groups.values(), key=lambda g: -g["rows"])  # stable: ties keep the first seen
+    rest = ranked[top:]
+    return {"reasons": ranked[:top], "other_reasons": len(rest) + (1 if unsorted else 0),
+            "other_rows": sum(g["rows"] for g in rest) + unsorted}
+
+
+def _reasons_line(found: dict) -> str:
+    """One line: 'Error reasons: 38 x text is not valid UTF-8 (e.g. doc_id 'r3': invalid start byte at byte 4); ...'."""
+    parts = []
+    for g in found["reasons"]:
+        detail = _reason_kind(g["example"] or "")[1]
+        detail = detail if len(detail) <= _MAX_DETAIL else detail[:_MAX_DETAIL - 1] + "…"
+        parts.append(f"{g['rows']:,} x {g['reason']} (e.g. doc_id {g['example_doc_id']!r}{': ' + detail if detail else ''})")
+    more = found["other_reasons"]
+    tail = f"; {found['other_rows']:,} rows for {more} other reason{'s' if more != 1 else ''}" if more else ""
+    return f"Error reasons: {'; '.join(parts)}{tail}. Each row's reason is in docs/ column 'error'."
 
 
 def finish_run(config: RunConfig, out: OutputDir, *, provider: str, inputs_read: list[str],
@@ -34,6 +87,7 @@ def finish_run(config: RunConfig, out: OutputDir, *, provider: str, inputs_read:
     error_rate = errors / totals["input_rows"] if totals["input_rows"] else 0.0
     exit_code = 1 if error_rate > config.max_error_rate else 0
     dups = out.duplicate_ids()
+    reasons = error_reasons(out) if errors else None
     if dups["duplicate_rows"]:
         say(f"warning: {dups['duplicate_rows']:,} rows repeat an earlier doc_id ({dups['duplicated_ids']:,} ids occur more than once, "
             f"e.g. {', '.join(map(repr, dups['examples']))}); all rows are kept, so join on doc_id with care "
@@ -50,6 +104,7 @@ def finish_run(config: RunConfig, out: OutputDir, *, provider: str, inputs_read:
         "reconciled": totals["reconciled"],
         "duplicate_ids": dups,
         "error_rate": error_rate,
+        **({"error_reasons": reasons} if reasons else {}),
         "max_error_rate": config.max_error_rate,
         "exit_code": exit_code,
         "finished_units": len(out.units),
@@ -80,10 +135,11 @@ def finish_run(config: RunConfig, out: OutputDir, *, provider: str, inputs_read:
         f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
         + (f" {dups['duplicate_rows']:,} rows repeat an earlier doc_id (kept)." if dups["duplicate_rows"] else "")
         + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
+        + (f"\n{_reasons_line(reasons)}" if reasons else "")
     )
     if report is not None:
         text += "\n" + format_report(report)
     return summary, report, text
 
 
-__all__ = ["finish_run"]
+__all__ = ["error_reasons", "finish_run"]
