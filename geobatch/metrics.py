@@ -19,6 +19,11 @@ says so with `"gold_typed": false`.
 Geo (`geobatch.metrics_geo`): when gold spans carry coordinates and the run resolves places, the
 accumulator also keeps a `GeoMatchScore` partial (recogniser + resolver against gold points); the
 report gains a `geo` block only then.
+
+Gold spans (`geobatch.readers.spans.SpanStats`): with a spans column, the accumulator also counts
+what became of every gold span (kept, skipped by type or for bad offsets, doubtful gold points and
+surfaces, documents whose spans could not be read), so metrics.json accounts for all of them with
+the same keys as `geobatch resolve`'s and the run ends with the same warnings.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Iterable, Sequence
 
 from .labels import OUTSIDE, split_tag
 from .metrics_geo import GeoMatchScore, format_geo
+from .readers.spans import SpanStats, span_warnings
 
 LOCATION = "location"  # merged location type; also the label of gold spans that carry none
 DEFAULT_LOCATION_LABELS = ("geo", "gpe")
@@ -53,6 +59,7 @@ class MetricsAccumulator:
         self.location: Counter = Counter()
         self.documents = 0
         self.geo: GeoMatchScore | None = None  # only once a document with gold coordinates was resolved
+        self.gold_spans: SpanStats | None = None  # only with gold spans (not gmb/conll tags)
 
     # -- accumulate -------------------------------------------------------------------------
     def add(self, gold: Sequence[str], pred: Sequence[str]) -> None:
@@ -70,6 +77,10 @@ class MetricsAccumulator:
         if self.geo is None:
             self.geo = GeoMatchScore()
         self.geo.add_document(gold_places, pred_spans, resolved, self.location_labels)
+
+    def add_gold_spans(self, stats: SpanStats) -> None:
+        """What became of one document's gold spans (see `geobatch.readers.spans`)."""
+        self.gold_spans = (self.gold_spans or SpanStats()).merge(stats)
 
     @staticmethod
     def _count(into: dict[str, Counter], gold: Sequence[str], pred: Sequence[str]) -> None:
@@ -106,6 +117,8 @@ class MetricsAccumulator:
         self.documents += other.documents
         if other.geo is not None:
             self.geo = (self.geo or GeoMatchScore()).merge(other.geo)
+        if other.gold_spans is not None:
+            self.add_gold_spans(other.gold_spans)
         return self
 
     @property
@@ -121,6 +134,7 @@ class MetricsAccumulator:
             "entities": {k: dict(v) for k, v in sorted(self.entities.items())},
             "location": dict(self.location),
             **({"geo": self.geo.to_dict()} if self.geo is not None else {}),
+            **({"gold_spans": self.gold_spans.to_dict()} if self.gold_spans is not None else {}),
         }
 
     @classmethod
@@ -132,6 +146,7 @@ class MetricsAccumulator:
             m.entities[k] = Counter(v)
         m.location = Counter(d.get("location", {}))
         m.geo = GeoMatchScore.from_dict(d["geo"]) if d.get("geo") else None
+        m.gold_spans = SpanStats.from_dict(d["gold_spans"]) if d.get("gold_spans") else None
         return m
 
     # -- report ----------------------------------------------------------------------------
@@ -187,6 +202,13 @@ class MetricsAccumulator:
         c_all = sum(c["correct"] for c in entities.values())
         loc = self.location
         geo = {"geo": self.geo.report()} if self.geo is not None and self.geo.gold else {}
+        g = self.gold_spans
+        spans = {} if g is None else {
+            "gold_spans": g.spans,  # kept and scored; each other gold span is counted below with its reason
+            **g.metrics(),
+            "documents_with_unreadable_spans": g.unreadable,  # error rows in docs/, left out of every score
+            "documents_with_unreadable_spans_examples": g.examples.get("unreadable", []),
+        }
         return {
             "documents": self.documents,
             "words": words,
@@ -203,6 +225,7 @@ class MetricsAccumulator:
                     "labels": self.location_labels,
                 },
             },
+            **spans,
             **geo,
         }
 
@@ -228,4 +251,9 @@ def format_report(rep: dict) -> str:
         lines.append("  gold spans carry no type: predicted location types are scored as one type throughout")
     if rep.get("geo"):
         lines += format_geo(rep["geo"])
+    if "gold_spans" in rep:
+        lines.append(f"gold spans: {rep['gold_spans']} scored, {rep['spans_skipped_type']} skipped by type, "
+                     f"{rep['spans_skipped_bad_offsets']} skipped for bad offsets; "
+                     f"{rep['documents_with_unreadable_spans']} documents with unreadable spans (error rows)")
+        lines += span_warnings(rep)  # last, so a job's log ends with them
     return "\n".join(lines)

@@ -32,7 +32,7 @@ from .labels import SCHEMES, LabelScheme, place_types, split_tag
 from .metrics import LOCATION, MetricsAccumulator
 from .metrics_geo import gold_coordinates
 from .model_dir import ModelDir, load_model_dir
-from .readers.spans import parse_spans
+from .readers.spans import SpanShapeError, SpanStats, parse_spans
 from .tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
 from .words import join_words, split_words, tags_from_spans
 
@@ -94,6 +94,7 @@ class DocInput:
     gold: list | None = None
     gold_places: list = field(default_factory=list)  # (start, end, lat, lon) of gold spans with coordinates
     error: str | None = None
+    gold_spans: SpanStats | None = None  # what became of its gold spans (kept, skipped, doubtful, unreadable)
 
 
 @dataclass
@@ -284,19 +285,20 @@ class Pipeline:
         words, offsets = split_words(text) if text.strip() else ([], [])
         gold = None
         if o.spans_column:
-            if isinstance(raw_spans, (bytes, bytearray)):
-                raw_spans = bytes(raw_spans).decode("utf-8", errors="strict")
+            counted = SpanStats(documents=1)  # parse_spans counts every span it does not keep, by reason
             try:
-                spans = parse_spans(raw_spans, text, o.span_label)
-            except ValueError as e:
-                return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} is not valid JSON ({e})")
-            except TypeError as e:  # a number where a list belongs, an unhashable type: this row's error, under its own id
-                what = (f"has a span that cannot be read ({e})" if isinstance(raw_spans, (list, str))
-                        else f"holds {type(raw_spans).__name__}, not a list of spans")
-                return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} {what}")
+                spans = parse_spans(raw_spans, text, o.span_label, stats=counted, doc_id=doc_id)
+            except (ValueError, SpanShapeError) as e:  # this row's error, under its own id, and counted as unreadable
+                if isinstance(e, SpanShapeError):  # a number or object where a list belongs, a label that is not text
+                    what = (f"holds {e.kind}, not a list of spans" if e.span_index is None
+                            else f"has a span that cannot be read ({e.problem})")
+                else:
+                    what = f"is not valid JSON ({e})"
+                return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} {what}",
+                                gold_spans=SpanStats(unreadable=1, examples={"unreadable": [doc_id]}))
             gold = self.map_gold(tags_from_spans(offsets, spans, default_label=LOCATION))
             places = [(s.start, s.end, *p) for s in spans if (p := gold_coordinates(s.extra)) is not None]
-            return DocInput(doc_id, text, offsets, words, gold, places)
+            return DocInput(doc_id, text, offsets, words, gold, places, gold_spans=counted)
         return DocInput(doc_id, text, offsets, words, gold)
 
     # -- stages 2-6 --------------------------------------------------------------------------
@@ -367,6 +369,9 @@ class Pipeline:
                 except Exception as e:  # keep the row, say why
                     doc.error = f"{type(e).__name__}: {e}"
                     spans = []
+            # every gold span is scored or counted with its reason (a row that failed later is an error row)
+            if metrics is not None and doc.gold_spans is not None and (doc.error is None or doc.gold_spans.unreadable):
+                metrics.add_gold_spans(doc.gold_spans)
             status = "error" if doc.error else ("ok" if doc.words else "empty")
             stats.docs += 1
             setattr(stats, status, getattr(stats, status) + 1)

@@ -12,9 +12,11 @@ Spans the gazetteer lacks (streets, venues) are placed at their document's focus
 geonameid/resolved_name/feature null and a low resolution_score; `--no-focus-fallback` leaves them null.
 
 Bad input: a text that is not text, a spans value that is not a list of objects, or a label/type that
-is not text stops the command with one line (exit 2). Spans with impossible offsets are skipped; gold
-points that are present but unusable and `surface` fields that differ from text[start:end] are kept;
-all three are counted in metrics.json (with the first documents that have them) and said in a warning.
+is not text stops the command with one line (exit 2). Spans with impossible offsets (missing, not whole
+numbers, out of the text) are skipped; gold points that are present but unusable and `surface` fields
+that differ from text[start:end] are kept; all three are counted in metrics.json (with a few documents
+that have them) and said in a warning. The rule and the wording are `geobatch.readers.spans`', which
+`geobatch run` follows too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import json
 import resource
 import shutil
 import time
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -31,9 +32,9 @@ import pyarrow as pa
 
 from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
 from ..errors import GeobatchError, InputError
-from ..metrics_geo import gold_coordinates, gold_coordinates_problem  # one definition of a gold point for run and resolve
+from ..metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
 from ..pipeline import _id_value, _text_value  # one way to read a record's id and text for run and resolve
-from ..readers.spans import DEFAULT_SKIP_TYPES, SpanStats, parse_spans
+from ..readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
 from ..write import write_atomic_bytes, write_part
 
 
@@ -48,45 +49,6 @@ def spans_schema() -> pa.Schema:
         *RESOLVED_COLUMNS,
         ("gold_latitude", pa.float64()), ("gold_longitude", pa.float64()), ("error_km", pa.float64()),
     ])
-
-
-MAX_EXAMPLES = 5
-
-
-def _examples(docs: Counter) -> str:
-    names = list(docs)
-    return ", ".join(names[:MAX_EXAMPLES]) + (f" and {len(names) - MAX_EXAMPLES} more" if len(names) > MAX_EXAMPLES else "")
-
-
-def _kind(value) -> str:
-    return "a JSON object" if isinstance(value, dict) else type(value).__name__
-
-
-def _span_items(raw, where: str) -> list:
-    """A record's spans value as a list of objects (JSON text, also as CSV bytes, is decoded first).
-
-    Any other shape is the user's mistake and stops the command, rather than vanishing uncounted
-    (an object iterates as its keys) or crashing later (a label that is not text cannot be written).
-    Raises ValueError for text that is not JSON.
-    """
-    if isinstance(raw, (bytes, bytearray)):
-        raw = bytes(raw).decode("utf-8")
-    if isinstance(raw, str):
-        raw = json.loads(raw) if raw.strip() else None
-    if raw is None:
-        return []
-    fix = "give each document's spans as a list of {start, end[, label]} objects, or as that list's JSON text"
-    if not isinstance(raw, list):
-        raise InputError(f"{where}: spans are {_kind(raw)}, not a list", fix)
-    for j, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise InputError(f"{where}: span {j} is {_kind(item)}, not an object", fix)
-        for key in ("label", "type"):
-            value = item.get(key)
-            if value is not None and not isinstance(value, str):
-                raise InputError(f"{where}: span {j} has a {key} of type {type(value).__name__}, not text",
-                                 f"give {key}s as strings" + (", or leave them out and pass --span-label" if key == "label" else ""))
-    return raw
 
 
 def _records(chunk) -> list:
@@ -137,12 +99,9 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     resolver = Resolver.load(log=say, focus_fallback=not no_focus_fallback)
     load_s = time.perf_counter() - t_load
 
+    # skipped spans (type, offsets) and kept but doubtful ones (a gold point that is there but unusable,
+    # a `surface` that is not text[start:end]), counted with a few documents that have them
     stats = SpanStats()
-    # spans kept but doubtful, counted with the first documents that have them: a gold point that is
-    # there but unusable (it drops out of the geo score), a `surface` that is not text[start:end]
-    # (offsets counted in bytes or UTF-16 units, or shifted)
-    bad_offset_docs: Counter = Counter()  # documents with spans skipped for their offsets
-    doubts = {"bad_gold_coordinates": Counter(), "surface_mismatch": Counter()}
     score = GeoScore()
     n_spans = n_resolved = n_focus = n_gold = 0
     resolve_s = resolve_cpu_s = 0.0
@@ -165,14 +124,12 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     raise InputError(f"{f.path} document {doc_id}: {problem}",
                                      f"give column '{text_column}' as text (UTF-8 strings)")
                 text = text or ""
-                bad_before = stats.skipped_bad_offsets
                 try:
-                    items = _span_items(rec.get(spans_column), f"{f.path} document {doc_id}")
+                    spans = parse_spans(rec.get(spans_column), text, span_label, DEFAULT_SKIP_TYPES, stats, doc_id)
+                except SpanShapeError as e:
+                    raise InputError(f"{f.path} document {doc_id}: {e.problem}", e.fix) from None
                 except ValueError as e:
                     raise InputError(f"{f.path} document {doc_id}: spans are not valid JSON ({e})", "fix the spans column") from None
-                spans = parse_spans(items, text, span_label, DEFAULT_SKIP_TYPES, stats)
-                if stats.skipped_bad_offsets > bad_before:
-                    bad_offset_docs[doc_id] += stats.skipped_bad_offsets - bad_before
                 stats.documents += 1
                 t, c = time.perf_counter(), time.process_time()
                 results = resolver.resolve_document(text, [(s.start, s.end, s.label) for s in spans])
@@ -183,11 +140,6 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     row = {"doc_id": doc_id, "span_index": j, "start_char": s.start, "end_char": s.end,
                            "text": text[s.start:s.end], "label": s.label, "confidence": None, "confidence_min": None,
                            **r, "gold_latitude": None, "gold_longitude": None, "error_km": None}
-                    surface = s.extra.get("surface")
-                    if isinstance(surface, str) and surface != row["text"]:
-                        doubts["surface_mismatch"][doc_id] += 1
-                    if gold_coordinates_problem(s.extra):
-                        doubts["bad_gold_coordinates"][doc_id] += 1
                     gold = gold_coordinates(s.extra)
                     if gold is not None:
                         err = float(geo_errors_km([r["latitude"]], [r["longitude"]], [gold[0]], [gold[1]])[0])
@@ -208,11 +160,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "inputs": [f.path for f in files],
         "documents": stats.documents,
         "spans": n_spans,
-        "spans_skipped_type": stats.skipped_type,
-        "spans_skipped_bad_offsets": stats.skipped_bad_offsets,
-        "spans_skipped_bad_offsets_documents": list(bad_offset_docs)[:MAX_EXAMPLES],
-        **{f"spans_{k}": sum(c.values()) for k, c in doubts.items()},
-        **{f"spans_{k}_documents": list(c)[:MAX_EXAMPLES] for k, c in doubts.items()},
+        **stats.metrics(),  # spans_skipped_type, spans_skipped_bad_offsets(_documents), ... as `geobatch run`'s
         "skipped_types": list(DEFAULT_SKIP_TYPES),
         "resolved": n_resolved,
         "located_by_focus": n_focus,
@@ -230,17 +178,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     }
     write_atomic_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
     # skipped and doubtful spans are counted in metrics.json, but a job's log must say so too
-    if bad_offset_docs:
-        say(f"warning: {stats.skipped_bad_offsets} span(s) skipped: start/end missing or not 0 <= start < end <= "
-            f"len(text) (documents {_examples(bad_offset_docs)}); fix those offsets (Python character offsets into the text)")
-    for key, what, fix in (
-        ("bad_gold_coordinates", "gold coordinates that are not usable (missing half, not numbers, or out of range), so "
-         "they are left out of the geo score", "give lat/lon (or latitude/longitude) as decimal degrees"),
-        ("surface_mismatch", "a surface that differs from text[start:end]",
-         "check that start/end are Python character offsets (not bytes or UTF-16 units)"),
-    ):
-        if doubts[key]:
-            say(f"warning: {sum(doubts[key].values())} span(s) have {what} (documents {_examples(doubts[key])}); {fix}")
+    for line in span_warnings(metrics):
+        say(line)
     if not quiet:
         _summary(metrics)
     return 0

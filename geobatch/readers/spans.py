@@ -1,32 +1,190 @@
 """Span-annotated documents: an id, a text, and a list of `{start, end, label, ...}` per record.
 
 Column names are options (`--id-column doc_id --spans-column toponyms` for the geoparsing corpora).
-Spans without a label take `span_label`. Spans whose `type` is in `skip_types` (GeoWebNews marks
-non-place expressions that way) and spans with impossible offsets are dropped and counted, not lost
-silently: `SpanStats` says how many.
+Spans without a label take `span_label`. One rule for `geobatch run`, `geobatch resolve` and training:
+
+- a spans value that is not a list of objects, or a label/type that is not text, is the user's
+  mistake for that whole document (`SpanShapeError`; `span_items` checks it);
+- a span whose `type` is in `skip_types` (GeoWebNews marks non-place expressions that way) is
+  skipped and counted;
+- a span whose start/end is missing, not a whole number (11.7, true) or not 0 <= start < end <=
+  len(text) is skipped and counted (11.0 is taken as 11: JSON writers produce it);
+- a span kept with a gold point that is there but unusable (`gold_coordinates_problem`), or with
+  a `surface` that is not text[start:end], is counted as doubtful.
+
+`SpanStats` holds those counts with a few example documents per reason; it adds up across chunks
+(`merge`, `to_dict`/`from_dict`), and `span_warnings` words the same warnings for every command.
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..documents import Span, SpanDocument
 from ..errors import InputError
+from ..metrics_geo import gold_coordinates_problem  # one definition of a usable gold point
 
 # GeoWebNews types that are not place names (see the corpus' guide); other corpora have no such types
 DEFAULT_SKIP_TYPES = ("Literal_Expression", "Non_Lit_Expression", "Non_Toponym")
+MAX_EXAMPLES = 5  # example documents kept per reason
+
+SHAPE_FIX = "give each document's spans as a list of {start, end[, label]} objects, or as that list's JSON text"
+
+
+class SpanShapeError(InputError):
+    """A document's spans value is not a list of objects with text labels: `problem` says what;
+    `span_index` is the bad span's position (None when the value as a whole is wrong) and `kind`
+    what the value or span is instead."""
+
+    def __init__(self, problem: str, fix: str, span_index: int | None, kind: str):
+        super().__init__(problem, fix)
+        self.span_index, self.kind = span_index, kind
+
+
+def _kind(value) -> str:
+    return "a JSON object" if isinstance(value, dict) else type(value).__name__
+
+
+def span_items(raw: Any) -> list:
+    """A record's spans value as a list of objects (JSON text, also as CSV bytes, is decoded first).
+
+    Any other shape raises `SpanShapeError`, rather than vanishing uncounted (an object iterates as
+    its keys) or being coerced (a label 5 becoming the type "5"). Raises ValueError for text that is
+    not JSON.
+    """
+    if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw).decode("utf-8")
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.strip() else None
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise SpanShapeError(f"spans are {_kind(raw)}, not a list", SHAPE_FIX, None, _kind(raw))
+    for j, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise SpanShapeError(f"span {j} is {_kind(item)}, not an object", SHAPE_FIX, j, _kind(item))
+        for key in ("label", "type"):
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise SpanShapeError(
+                    f"span {j} has a {key} of type {type(value).__name__}, not text",
+                    f"give {key}s as strings" + (", or leave them out and pass --span-label" if key == "label" else ""),
+                    j, type(value).__name__)
+    return raw
+
+
+def _offset(value: Any) -> int | None:
+    """A character offset, or None: booleans and fractions are not offsets (int() would make True 1
+    and 11.7 11); a float with no fraction (11.0) and a numeric string ("11") are taken."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None  # NaN and infinities are not integers either
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def offsets_problem(item: Mapping, text_length: int) -> tuple[int, int, str | None]:
+    """(start, end, None) for usable offsets, else (-1, -1, why)."""
+    got = []
+    for key in ("start", "end"):
+        if item.get(key) is None:
+            return -1, -1, f"no {key}"
+        v = _offset(item[key])
+        if v is None:
+            return -1, -1, f"{key} {item[key]!r} is not a whole number"
+        got.append(v)
+    start, end = got
+    if start < 0:
+        return -1, -1, f"start {start} is negative"
+    if end > text_length:
+        return -1, -1, f"end {end} is past the text's {text_length} characters"
+    if start >= end:
+        return -1, -1, f"start {start} is not before end {end}"
+    return start, end, None
+
+
+PROBLEMS = ("skipped_bad_offsets", "bad_gold_coordinates", "surface_mismatch", "unreadable")
+_COUNTS = ("documents", "spans", "skipped_type", "skipped_bad_offsets", "bad_gold_coordinates", "surface_mismatch",
+           "unreadable")
 
 
 @dataclass
 class SpanStats:
+    """What became of gold spans: kept (`spans`), skipped (by type, for bad offsets), kept but doubtful
+    (gold point unusable, surface mismatch), and documents whose spans could not be read at all
+    (`unreadable`: the runner's error rows). Examples per reason: the MAX_EXAMPLES smallest doc ids, so
+    that the same documents are named whatever order chunks, Ray actors or resumed sessions merge in."""
+
     documents: int = 0
     spans: int = 0
     skipped_type: int = 0
     skipped_bad_offsets: int = 0
-    examples: list[str] = field(default_factory=list)
+    bad_gold_coordinates: int = 0
+    surface_mismatch: int = 0
+    unreadable: int = 0  # documents
+    examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> doc ids
+
+    def note(self, reason: str, doc_id: str | None) -> None:
+        """Name `doc_id` as an example of `reason` (the count is kept by the caller)."""
+        if doc_id is None:
+            return
+        ids = self.examples.setdefault(reason, [])
+        if doc_id not in ids:
+            self.examples[reason] = sorted([*ids, doc_id])[:MAX_EXAMPLES]
+
+    def merge(self, other: "SpanStats") -> "SpanStats":
+        for k in _COUNTS:
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        for reason, ids in other.examples.items():
+            self.examples[reason] = sorted(set(self.examples.get(reason, [])) | set(ids))[:MAX_EXAMPLES]
+        return self
+
+    def to_dict(self) -> dict:
+        return {**{k: getattr(self, k) for k in _COUNTS}, "examples": {r: list(v) for r, v in sorted(self.examples.items())}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SpanStats":
+        return cls(**{k: int(d.get(k, 0)) for k in _COUNTS}, examples={r: list(v) for r, v in d.get("examples", {}).items()})
+
+    def metrics(self) -> dict:
+        """The metrics.json keys `geobatch resolve` and `geobatch run` share."""
+        return {
+            "spans_skipped_type": self.skipped_type,
+            **{k: v for r in PROBLEMS[:3] for k, v in ((f"spans_{r}", getattr(self, r)),
+                                                        (f"spans_{r}_documents", self.examples.get(r, [])))},
+        }
+
+
+def _documents(ids: list[str]) -> str:
+    # fewer than MAX_EXAMPLES kept means those are all of them
+    return ", ".join(ids) + (" and others" if len(ids) >= MAX_EXAMPLES else "")
+
+
+_WARNINGS = (
+    ("skipped_bad_offsets", "span(s) skipped: start/end missing, not whole numbers, or not 0 <= start < end <= len(text)",
+     "fix those offsets (Python character offsets into the text, as integers)"),
+    ("bad_gold_coordinates", "span(s) have gold coordinates that are not usable (missing half, not numbers, or out of range), "
+     "so they are left out of the geo score", "give lat/lon (or latitude/longitude) as decimal degrees"),
+    ("surface_mismatch", "span(s) have a surface that differs from text[start:end]",
+     "check that start/end are Python character offsets (not bytes or UTF-16 units)"),
+)
+
+
+def span_warnings(m: Mapping) -> list[str]:
+    """One warning line per kind of problem in a metrics dict holding `SpanStats.metrics()`'s keys."""
+    return [f"warning: {m[f'spans_{r}']} {what} (documents {_documents(m[f'spans_{r}_documents'])}); {fix}"
+            for r, what, fix in _WARNINGS if m.get(f"spans_{r}")]
 
 
 def parse_spans(
@@ -35,34 +193,37 @@ def parse_spans(
     span_label: str | None = None,
     skip_types: Iterable[str] = DEFAULT_SKIP_TYPES,
     stats: SpanStats | None = None,
+    doc_id: str | None = None,
 ) -> list[Span]:
-    """Turn one record's spans value (list of dicts, or a JSON string of one) into `Span`s."""
-    if raw is None:
-        return []
-    if isinstance(raw, str):
-        raw = json.loads(raw) if raw.strip() else []
+    """Turn one record's spans value (list of dicts, or a JSON string of one) into `Span`s.
+
+    Raises `SpanShapeError` for a value of the wrong shape and ValueError for text that is not JSON.
+    Everything not kept is counted in `stats` (with `doc_id` as an example), as the module docstring says.
+    """
+    items = span_items(raw)
     skip = set(skip_types or ())
     spans: list[Span] = []
-    for item in raw:
-        if not isinstance(item, Mapping):
-            continue
+    st = stats if stats is not None else SpanStats()
+    for item in items:
         if item.get("type") in skip:
-            if stats:
-                stats.skipped_type += 1
+            st.skipped_type += 1
             continue
-        try:
-            start, end = int(item["start"]), int(item["end"])
-        except (KeyError, TypeError, ValueError):
-            start, end = -1, -1
-        if not (0 <= start < end <= len(text)):
-            if stats:
-                stats.skipped_bad_offsets += 1
+        start, end, problem = offsets_problem(item, len(text))
+        if problem:
+            st.skipped_bad_offsets += 1
+            st.note("skipped_bad_offsets", doc_id)
             continue
+        surface = item.get("surface")
+        if isinstance(surface, str) and surface != text[start:end]:
+            st.surface_mismatch += 1
+            st.note("surface_mismatch", doc_id)
+        if gold_coordinates_problem(item):
+            st.bad_gold_coordinates += 1
+            st.note("bad_gold_coordinates", doc_id)
         label = item.get("label") or span_label
         extra = {k: v for k, v in item.items() if k not in ("start", "end", "label")}
         spans.append(Span(start, end, label, extra))
-        if stats:
-            stats.spans += 1
+        st.spans += 1
     return spans
 
 
@@ -82,7 +243,10 @@ def span_documents_from_records(
         doc_id = str(n) if doc_id is None else str(doc_id)
         spans = None
         if spans_column:
-            spans = parse_spans(rec.get(spans_column), text, span_label, skip_types, stats)
+            try:
+                spans = parse_spans(rec.get(spans_column), text, span_label, skip_types, stats, doc_id)
+            except SpanShapeError as e:
+                raise InputError(f"document {doc_id}: {e.problem}", e.fix) from None
         if stats:
             stats.documents += 1
         yield SpanDocument(doc_id, text, spans)
