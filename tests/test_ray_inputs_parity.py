@@ -310,3 +310,22 @@ def test_only_header_only_csvs_match_local(tmp_path, tiny_onnx_dir):  # noqa: F8
     (tmp_path / "b.csv").write_bytes(b"text")
     local, _ = run_both(tmp_path, tiny_onnx_dir, [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
     assert local["input_rows"] == 0
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.ray
+@skip_without_ray
+@pytest.mark.usefixtures("ray_session")
+def test_truncated_gzip_stops_the_job_in_one_line(tmp_path, tiny_onnx_dir, capsys, fmt):  # noqa: F811
+    """As in the local engine: exit 2 with one line, not a traceback and not a short result."""
+    from geobatch.cli import main
+
+    data = jsonl_bytes if fmt == "jsonl" else csv_bytes
+    p = tmp_path / f"cut.{fmt}.gz"
+    p.write_bytes(gzip.compress(data(texts(400, 3)))[:-40])
+    common = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(p)]
+    assert main([*common, "--output", str(tmp_path / "local")]) == 2
+    capsys.readouterr()
+    assert main([*common, "--engine", "ray", "--output", str(tmp_path / "ray")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(p) in err and "Traceback" not in err, err

@@ -407,11 +407,18 @@ def execute(out: OutputDir, sources: list[Source], cols: Columns, config: RunCon
         if inner is not e:
             raise inner from None
         cause = getattr(e, "cause", None)
+        which = sources[0].inp.path if len(sources) == 1 else f"one of the {len(sources)} inputs"
         if isinstance(cause, (pa.ArrowInvalid, json.JSONDecodeError, UnicodeDecodeError)):
             raise InputError(
-                f"Ray could not read an input: {type(cause).__name__}: {str(cause).splitlines()[0]}",
+                f"Ray could not read {which}: {type(cause).__name__}: {str(cause).splitlines()[0]}",
                 "fix the file (a JSONL line must be one JSON object, a column one type throughout), "
                 "or run it with --engine local, which records a bad line as one error row",
+            ) from None
+        if isinstance(cause, (OSError, EOFError)):  # a gzip cut short, a file that went away mid-job
+            raise InputError(
+                f"Ray could not read {which}: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else 'no message'}",
+                "repair or replace the file (it may be truncated), then rerun; --engine local names the file and the row "
+                "where it stops",
             ) from None
         raise
     finally:
