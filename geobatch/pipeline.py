@@ -183,6 +183,17 @@ def _text_value(v: Any) -> tuple[str | None, str | None]:
     return None, f"text is {type(v).__name__}, not a string"
 
 
+def _column_values(column) -> list:
+    """Python values of an Arrow column. Arrow does not check that a Parquet string column holds
+    UTF-8 (a writer may store latin-1 bytes there); such a column is read as bytes, so that each bad
+    value becomes its own row's error (as in CSV input) instead of stopping the whole job."""
+    try:
+        return column.to_pylist()
+    except UnicodeDecodeError:
+        typ = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        return column.cast(pa.large_binary() if pa.types.is_large_string(typ) else pa.binary()).to_pylist()
+
+
 def _id_value(v: Any) -> str | None:
     if v is None:
         return None
@@ -250,7 +261,7 @@ class Pipeline:
 
         if isinstance(records, (pa.Table, pa.RecordBatch)):
             names = records.schema.names
-            col = lambda name: records.column(name).to_pylist() if name and name in names else [None] * records.num_rows  # noqa: E731
+            col = lambda name: _column_values(records.column(name)) if name and name in names else [None] * records.num_rows  # noqa: E731
             rows = [
                 {o.text_column: t, "__id": i, "__spans": s}
                 for t, i, s in zip(col(o.text_column), col(o.id_column if has_id else None), col(o.spans_column))

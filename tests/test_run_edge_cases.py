@@ -457,3 +457,23 @@ def test_csv_with_another_separator_is_named(tmp_path, tiny_onnx_dir, capsys, se
     assert one_error_line(capsys) == (f"error: {p} has no column 'text': its header is one {name}-separated column "
                                       f"({repr(f'id{sep}text')}), and geobatch reads comma-separated CSV; "
                                       "save it comma-separated, or as Parquet or JSONL")
+
+
+@pytest.mark.parametrize("as_type", ["string", "large_string", "dictionary"])
+def test_parquet_string_column_with_invalid_utf8_errors_only_that_row(tmp_path, tiny_onnx_dir, as_type):  # noqa: F811
+    """Arrow does not validate Parquet string columns; a writer that stored latin-1 bytes there used to
+    stop the job with a UnicodeDecodeError traceback from to_pylist."""
+    import pyarrow as pa
+
+    raw = pa.array([b"Paris is here", b"caf\xe9 in Berlin", b"London"], pa.binary())
+    text = raw.cast(pa.large_binary()).view(pa.large_string()) if as_type == "large_string" else raw.view(pa.string())
+    if as_type == "dictionary":
+        text = text.dictionary_encode()
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": text}), path)
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", path, "--output", out, "--max-error-rate", "0.5") == 0
+    docs = docs_by_id(out)
+    assert [docs[k]["status"] for k in "abc"] == ["ok", "error", "ok"]
+    assert docs["b"]["error"].startswith("text is not valid UTF-8")
+    assert [(s["doc_id"], s["text"]) for s in read(out, "spans")] == [("a", "Paris"), ("c", "London")]
