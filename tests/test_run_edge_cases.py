@@ -477,3 +477,18 @@ def test_parquet_string_column_with_invalid_utf8_errors_only_that_row(tmp_path, 
     assert [docs[k]["status"] for k in "abc"] == ["ok", "error", "ok"]
     assert docs["b"]["error"].startswith("text is not valid UTF-8")
     assert [(s["doc_id"], s["text"]) for s in read(out, "spans")] == [("a", "Paris"), ("c", "London")]
+
+
+def test_quiet_run_that_fails_on_error_rows_says_why(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """--quiet means errors only; a scheduled job exiting 1 because of its error rows used to print nothing."""
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"id,text\nr1,Paris\nr2,caf\xe9 Berlin\n")  # latin-1 row: an error row
+    assert run("--model", tiny_onnx_dir, "--input", path, "--output", tmp_path / "out") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: 1 of 2 rows errored"), captured.err
+    assert "text is not valid UTF-8" in lines[0] and "'r2'" in lines[0]
+    # tolerated: still quiet
+    assert run("--model", tiny_onnx_dir, "--input", path, "--output", tmp_path / "out2", "--max-error-rate", "0.5") == 0
+    assert capsys.readouterr().err == ""

@@ -84,6 +84,10 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
         summary = run_local(config)
     if not quiet:
         click.echo(summary.text)
+    elif summary.exit_code:  # --quiet keeps errors: a job that fails on its error rows still says why
+        from ..engines.summary import failure_line
+
+        click.echo(failure_line(summary.manifest, output), err=True)
     return summary.exit_code
 
 

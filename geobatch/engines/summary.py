@@ -67,6 +67,14 @@ def _reasons_line(found: dict) -> str:
     return f"Error reasons: {'; '.join(parts)}{tail}. Each row's reason is in docs/ column 'error'."
 
 
+def failure_line(manifest: dict, output) -> str:
+    """The one line a --quiet run prints (stderr) when its error rows fail the job: why it exits 1."""
+    reasons = manifest.get("error_reasons")
+    return (f"error: {manifest['status']['error']:,} of {manifest['input_rows']:,} rows errored (rate "
+            f"{manifest['error_rate']:.4f} > --max-error-rate {manifest['max_error_rate']}) in {output}"
+            + (f"; {_reasons_line(reasons)}" if reasons else "; each row's reason is in docs/ column 'error'"))
+
+
 def finish_run(config: RunConfig, out: OutputDir, *, provider: str, inputs_read: list[str],
                session_stats: ChunkStats | None, wall: float, max_length: int, stride: int,
                read_s: float | None, write_s: float, say: Callable[[str], None],
