@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import os
 import importlib.util
 from pathlib import Path
 

@@ -6,7 +6,6 @@ TF-free ONNX model keeps the model work negligible, so the time is Ray's own.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -16,6 +15,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from tiny_onnx import tiny_onnx_dir  # noqa: F401
+from ray_helpers import HAVE_RAY, ray_session, skip_without_ray  # noqa: F401
 
 from geobatch.cli import main
 from geobatch.engines import RunConfig
@@ -23,8 +23,6 @@ from geobatch.errors import GeobatchError
 from geobatch.pipeline import PipelineOptions
 from geobatch.words import split_words
 
-HAVE_RAY = importlib.util.find_spec("ray") is not None
-skip_without_ray = pytest.mark.skipif(not HAVE_RAY, reason="needs the [ray] extra (pip install 'geobatch[ray]')")
 
 WORDS = ["Paris", "London", "cats", "New", "York", "Berlin", "the", "Germany", "rain", "United", "Kingdom", "😀", "東京"]
 GOLD = {"Paris": "geo", "London": "geo", "Berlin": "geo", "Germany": "gpe", "cats": "geo", "Kingdom": "gpe"}
@@ -73,20 +71,6 @@ def assert_same_output(local_out, ray_out):
         for k in ("parts", "rows", "status", "input_rows", "row_start", "row_end", "metrics"):
             assert ub[k] == ua[k], (uid, k)
     assert json.loads((ray_out / "metrics.json").read_text()) == json.loads((local_out / "metrics.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    if not HAVE_RAY:
-        pytest.skip("needs the [ray] extra")
-    import ray
-
-    from geobatch.engines.ray import RayOptions, start_ray
-
-    session = start_ray(RayOptions(workers=2), PipelineOptions(threads=1))
-    yield
-    if session.started:
-        ray.shutdown()
 
 
 @pytest.mark.ray

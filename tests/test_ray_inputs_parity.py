@@ -11,7 +11,6 @@ model work negligible, so the time is Ray's own (one local Ray instance for the 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,13 +19,12 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from tiny_onnx import tiny_onnx_dir  # noqa: F401
+from ray_helpers import HAVE_RAY, ray_session, skip_without_ray  # noqa: F401
 
 from geobatch.engines import RunConfig
 from geobatch.errors import GeobatchError
 from geobatch.pipeline import PipelineOptions
 
-HAVE_RAY = importlib.util.find_spec("ray") is not None
-skip_without_ray = pytest.mark.skipif(not HAVE_RAY, reason="needs the [ray] extra (pip install 'geobatch[ray]')")
 
 WORDS = ["Paris", "London", "cats", "New", "York", "Berlin", "the", "Germany", "rain", "United", "Kingdom", "東京"]
 
@@ -70,20 +68,6 @@ def run_both(tmp_path: Path, model, inputs: list[str], ray_inputs: list[str] | N
         assert rows(tmp_path / "ray", table) == rows(tmp_path / "local", table), table
     assert ray_run.manifest["input_rows"] == local.manifest["input_rows"] and ray_run.manifest["reconciled"]
     return local.manifest, ray_run.manifest
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    if not HAVE_RAY:
-        pytest.skip("needs the [ray] extra")
-    import ray
-
-    from geobatch.engines.ray import RayOptions, start_ray
-
-    session = start_ray(RayOptions(workers=2), PipelineOptions(threads=1))
-    yield
-    if session.started:
-        ray.shutdown()
 
 
 ray_test = [pytest.mark.ray, skip_without_ray, pytest.mark.usefixtures("ray_session")]

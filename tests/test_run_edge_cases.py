@@ -9,33 +9,10 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from tiny_onnx import expected_tag, tiny_onnx_dir  # noqa: F401
+from run_helpers import docs_by_id, manifest, one_error_line, read, run
 
 from geobatch.cli import main
 from geobatch.words import split_words
-
-
-def run(*args):
-    return main(["run", "--quiet", "--no-resolve", *map(str, args)])
-
-
-def read(out, table):
-    return pq.read_table(out / table).to_pylist()
-
-
-def docs_by_id(out):
-    return {d["doc_id"]: d for d in read(out, "docs")}
-
-
-def manifest(out):
-    return json.loads((out / "manifest.json").read_text())
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "; " in lines[0], err
-    return lines[0]
 
 
 def assert_contract(out, texts):

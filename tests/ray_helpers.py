@@ -1,0 +1,27 @@
+"""The Ray test modules' shared pieces: whether Ray is installed, and one local Ray instance per module."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from geobatch.pipeline import PipelineOptions
+
+HAVE_RAY = importlib.util.find_spec("ray") is not None
+skip_without_ray = pytest.mark.skipif(not HAVE_RAY, reason="needs the [ray] extra (pip install 'geobatch[ray]')")
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray instance with 2 workers for the module's runs (each module starts and stops its own)."""
+    if not HAVE_RAY:
+        pytest.skip("needs the [ray] extra")
+    import ray
+
+    from geobatch.engines.ray import RayOptions, start_ray
+
+    session = start_ray(RayOptions(workers=2), PipelineOptions(threads=1))
+    yield
+    if session.started:
+        ray.shutdown()
