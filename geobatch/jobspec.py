@@ -217,6 +217,13 @@ def run_arguments(spec: JobSpec, command: click.Command) -> list[str]:
         values = [str(v) for v in values]
         if _is_path_param(param):
             values = [_resolve_path(spec.base_dir, v) for v in values]
+        else:  # checked here, so that a bad value names the spec's line instead of printing run's usage block
+            for v in values:
+                try:
+                    param.type.convert(v, param, None)
+                except click.BadParameter as e:
+                    raise GeobatchError(f"job spec {spec.path.name}: [options] {key} = {value!r}: {e.format_message()}",
+                                        f"fix the value in the spec; see geobatch run --help for --{key_norm}") from None
         args += _emit(param, f"--{key_norm}", values)
     return args
 

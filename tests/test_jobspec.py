@@ -108,6 +108,8 @@ def test_unknown_option_names_key_and_lists_valid_ones(tmp_path):
         ('model="m"\ninputs=["i"]\noutput="o"\n[options]\nbatch-size = true\n', "takes a value"),
         ('model="m"\ninputs=["i"]\noutput="o"\n[options]\nmodel = "x"\n', "top-level key of the spec"),
         ('model = \n', "not valid TOML"),
+        # a value run's option type refuses: named with the spec's key, not as run's usage block
+        ('model="m"\ninputs=["i"]\noutput="o"\n[options]\nbatch-size = "abc"\n', "[options] batch-size = 'abc': Invalid value"),
     ],
 )
 def test_bad_specs_are_user_errors(tmp_path, body, needle):
