@@ -158,6 +158,10 @@ def run_spacy(spec: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(f"usage: bench_workers.py SPEC.json  (run by bench/bench.py, one subprocess per variant)\n\n{__doc__}",
+              file=sys.stdout if argv[:1] in (["-h"], ["--help"]) else sys.stderr)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     spec = json.loads(Path(argv[0]).read_text())
     result = run_spacy(spec) if spec["variant"]["kind"] == "spacy" else run_variant(spec)
     Path(spec["result_path"]).write_text(json.dumps(result, indent=1))
