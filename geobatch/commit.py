@@ -4,7 +4,8 @@ OUT_DIR/
   .geobatch.lock        {"pid", "host", "create_time"}: one writer at a time
   manifest.json         job identity, model card, finished units with their parts and row counts
   units.jsonl           while a session runs: one line per unit finished since manifest.json was written
-  docs/ tokens/ spans/  part-<unit>.parquet, one per finished unit and table
+  docs/ tokens/ spans/  part-<unit>.parquet, one per finished unit and table (part-empty.parquet
+                        when the job has no unit: 0 input rows)
   metrics.json          when gold labels were present
 
 Committing a unit: each part file is written under a hidden temporary name, fsynced, renamed onto
@@ -31,8 +32,8 @@ from .errors import GeobatchError
 from .journal import JOURNAL, Journal, replay
 from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
 from .metrics import MetricsAccumulator
-from .pipeline import ChunkResult, ChunkStats
-from .write import TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
+from .pipeline import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
+from .write import EMPTY_UNIT, TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -220,12 +221,22 @@ class OutputDir:
         return found
 
     def finish(self, summary: dict, metrics_report: dict | None) -> None:
+        if not self.units:
+            self._write_empty_tables()
         if metrics_report is not None:
             write_atomic_bytes(self.path / METRICS, json.dumps(metrics_report, indent=1).encode())
         self.manifest.update(summary)
         self.manifest["complete"] = True
         self._save()
         self.journal.remove()
+
+    def _write_empty_tables(self) -> None:
+        """A job of 0 input rows has no unit, hence no part file: without these, pd.read_parquet(OUT/'docs')
+        and pyarrow.dataset raised FileNotFoundError. `part-empty.parquet` is owned by no unit, so a
+        resume removes it like any stale part and this rewrites it when that session finishes."""
+        with_gold = bool(self.manifest["job"].get("settings", {}).get("with_gold"))
+        for name, schema in (("docs", DOCS_SCHEMA), ("tokens", tokens_schema(with_gold)), ("spans", SPANS_SCHEMA)):
+            write_part(self.path, name, EMPTY_UNIT, schema.empty_table())
 
     def close(self) -> None:
         """Release the lock; a session that stopped early first folds its journal into manifest.json."""

@@ -19,6 +19,9 @@ from .errors import GeobatchError
 
 TABLES = ("docs", "tokens", "spans")
 TMP_MARK = ".tmp-"
+# the part a table gets when its job has no unit at all (an input of 0 rows): readers still find the
+# table with its columns instead of a missing directory
+EMPTY_UNIT = "empty"
 
 
 class WriteError(GeobatchError):

@@ -35,7 +35,7 @@ from ..errors import GeobatchError, InputError
 from ..metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
 from ..pipeline import _id_value, _text_value  # one way to read a record's id and text for run and resolve
 from ..readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
-from ..write import write_atomic_bytes, write_part
+from ..write import EMPTY_UNIT, write_atomic_bytes, write_part
 
 
 
@@ -153,6 +153,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
             # one part file per chunk, written as soon as the chunk is done: memory stays one chunk
             table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
             written.append(write_part(out, "spans", chunk.unit_id, table))
+    if not written:  # no rows at all: an empty part, so that readers of spans/ still find its columns
+        written.append(write_part(out, "spans", EMPTY_UNIT, schema.empty_table()))
     with_gold = n_gold > 0
     wall = time.perf_counter() - t0
 
