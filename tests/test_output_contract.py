@@ -143,6 +143,7 @@ def test_empty_corpus_still_writes_readable_tables(tmp_path, tiny_onnx_dir, gold
             assert_table(out, t, s, 0)
         m = strict_json(out / "manifest.json")
         assert m["complete"] and m["reconciled"] and m["input_rows"] == 0 and m["rows"] == {"docs": 0, "tokens": 0, "spans": 0}
+        assert m["sessions"][-1]["removed_stale"] == 0  # the empty parts are the job's, not a crash's leftovers
 
 
 def test_resolve_spans_are_the_run_columns_plus_the_gold_ones(tmp_path):
