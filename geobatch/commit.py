@@ -232,8 +232,8 @@ class OutputDir:
 
     def _write_empty_tables(self) -> None:
         """A job of 0 input rows has no unit, hence no part file: without these, pd.read_parquet(OUT/'docs')
-        and pyarrow.dataset raised FileNotFoundError. `part-empty.parquet` is owned by no unit, so a
-        resume removes it like any stale part and this rewrites it when that session finishes."""
+        and pyarrow.dataset raised FileNotFoundError. `part-empty.parquet` is owned by no unit; a rerun
+        keeps it while no unit is finished (`remove_stale`) and rewrites it when it finishes."""
         with_gold = bool(self.manifest["job"].get("settings", {}).get("with_gold"))
         for name, schema in (("docs", DOCS_SCHEMA), ("tokens", tokens_schema(with_gold)), ("spans", SPANS_SCHEMA)):
             write_part(self.path, name, EMPTY_UNIT, schema.empty_table())

@@ -80,14 +80,16 @@ def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Tab
 
 
 def remove_stale(out_dir: str | Path, keep: set[str]) -> list[str]:
-    """Remove temporary files and part files that no finished unit owns (left by a killed run)."""
+    """Remove temporary files and part files that no finished unit owns (left by a killed run). The
+    empty part of a job with no unit is its own, not a leftover, while no unit is finished."""
     removed = []
     out = Path(out_dir)
     candidates = [p for p in out.glob(f".*{TMP_MARK}*")]
     for t in TABLES:
         d = out / t
         if d.is_dir():
-            candidates += [p for p in d.iterdir() if TMP_MARK in p.name or (p.name.startswith("part-") and f"{t}/{p.name}" not in keep)]
+            candidates += [p for p in d.iterdir() if TMP_MARK in p.name or (
+                p.name.startswith("part-") and f"{t}/{p.name}" not in keep and (keep or p.name != part_name(EMPTY_UNIT)))]
     for p in candidates:
         if unlink_quietly(p):
             removed.append(str(p.relative_to(out)))
