@@ -56,6 +56,11 @@ class Columns:
     text: str = "text"
     id: str | None = "id"
     spans: str | None = None
+    spans_required: bool = False  # geobatch resolve: the spans are its input, "leave it out" is no fix
+
+    def missing_spans_fix(self) -> str:
+        return ("pass --spans-column NAME: the column that holds each document's spans" if self.spans_required
+                else "pass --spans-column NAME or leave it out")
 
 
 @dataclass
@@ -246,7 +251,7 @@ def _check_columns(inp: InputFile, names: list[str], cols: Columns) -> InputInfo
     if cols.text not in names:
         raise _missing_text(inp.path, cols.text, names)
     if cols.spans and cols.spans not in names:
-        raise InputError(f"{inp.path} has no spans column {cols.spans!r} (it has {', '.join(names)})", "pass --spans-column NAME or leave it out")
+        raise InputError(f"{inp.path} has no spans column {cols.spans!r} (it has {', '.join(names)})", cols.missing_spans_fix())
     return InputInfo(has_id=bool(cols.id) and cols.id in names, rows=None)
 
 

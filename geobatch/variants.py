@@ -197,6 +197,9 @@ def set_default(model_dir: str | Path, provider: str, name: str) -> dict:
     if provider not in DEFAULT_PROVIDERS:
         raise GeobatchError(f"--default {provider}=... names no provider", f"use {' or '.join(p + '=NAME' for p in DEFAULT_PROVIDERS)}")
     card = read_card(model_dir)
+    if "optimization" in card:  # a variant's card: the runner reads defaults from the root card only
+        raise GeobatchError(f"{model_dir} is an optimized variant; defaults are kept in the exported model directory's card",
+                            f"run geobatch optimize ROOT_MODEL_DIR --default {provider}={name}")
     entries = variant_entries(card)
     defaults = card.setdefault("defaults", {})
     if name == AUTO:

@@ -348,6 +348,11 @@ def test_variants_are_made_of_the_root_model_not_of_a_variant(tiny_dir, capsys):
     assert main(["optimize", str(inner), "--fp16", "--variant", "fp16"]) == 2
     one_line_error(capsys, "is itself an optimized model")
     assert not (inner / "variants").exists()
+    # --default on the variant wrote a "defaults" registry into its card, which the runner never reads
+    card_before = (inner / "model_card.json").read_bytes()
+    assert main(["optimize", str(inner), "--default", "cpu=auto"]) == 2
+    one_line_error(capsys, "is an optimized variant")
+    assert (inner / "model_card.json").read_bytes() == card_before
 
 
 @pytest.mark.parametrize("value, needle", [(1.5, "not an integer"), (0, "below 3"), (True, "not an integer"), ("abc", "not an integer")])

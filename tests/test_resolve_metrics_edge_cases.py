@@ -432,3 +432,12 @@ def test_summary_does_not_claim_zero_km_when_nothing_was_located(tmp_path, capsy
     assert g["median_error_km"] is None and g["accuracy_at_161km"] == 0.0
     line = [s for s in capsys.readouterr().out.splitlines() if s.startswith("gold-located spans")][0]
     assert "0.0 km" not in line and "median error - km" in line and "mean error - km" in line
+
+
+def test_missing_spans_column_names_a_fix_that_works(tmp_path, capsys):
+    """resolve's spans are its input: 'leave it out' (the runner's advice) only gave the same error."""
+    src = write_jsonl(tmp_path / "docs.jsonl", {"id": "a", "text": TEXT})
+    assert resolve_cli(src, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "no spans column 'spans'" in err and len(err.splitlines()) == 1
+    assert "--spans-column NAME" in err and "leave it out" not in err

@@ -76,7 +76,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
 
     say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     files = resolve_inputs(list(inputs), fmt)
-    cols = Columns(text=text_column, id=id_column, spans=spans_column)
+    cols = Columns(text=text_column, id=id_column, spans=spans_column, spans_required=True)
     for f in files:
         if f.format not in ("jsonl", "parquet", "csv"):
             raise InputError(f"{f.path} is {f.format}: it has no text and spans columns", "give JSONL, Parquet or CSV documents")

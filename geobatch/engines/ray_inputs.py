@@ -152,7 +152,7 @@ def _remote_info(inp: InputFile, cols: Columns, gz: bool = False) -> InputInfo:
     if cols.text not in names and (inp.format != "jsonl" or names):
         raise InputError(f"{inp.path} has no column {cols.text!r} (it has {', '.join(names) or 'none'})", "pass --text-column NAME")
     if cols.spans and cols.spans not in names and (inp.format != "jsonl" or names):
-        raise InputError(f"{inp.path} has no spans column {cols.spans!r}", "pass --spans-column NAME or leave it out")
+        raise InputError(f"{inp.path} has no spans column {cols.spans!r}", cols.missing_spans_fix())
     # JSONL: each record's own id when it has one, else its row number (the local engine's rule)
     return InputInfo(has_id=bool(cols.id) and cols.id in names, rows=rows, ids_per_record=inp.format == "jsonl" and bool(cols.id))
 
