@@ -31,7 +31,7 @@ from .errors import InputError
 FORMATS = ("parquet", "csv", "jsonl", "gmb", "conll")
 EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".conll": "conll"}
 GZIP_FORMATS = ("csv", "jsonl")  # formats read through a streaming gzip decompressor
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 _CSV_BLOCK = 1 << 22
 _CSV_ONE_LINE_PROBE = 1 << 16
 _JSONL_PROBE_LINES, _JSONL_PROBE_BYTES = 1000, 1 << 24  # how far the up-front check looks for a JSONL column
@@ -124,7 +124,7 @@ def format_for(path: str, fmt: str | None, formats: tuple[str, ...] = FORMATS, e
 def is_gzip(path: str) -> bool:
     """The file starts with gzip's magic bytes (whatever its name says)."""
     with open(path, "rb") as f:
-        return f.read(2) == _GZIP_MAGIC
+        return f.read(2) == GZIP_MAGIC
 
 
 def _open_bytes(path: str):

@@ -40,6 +40,11 @@ def entity_type(tag: str) -> str | None:
     return split_tag(tag)[1]
 
 
+def entity_types(labels: Iterable[str]) -> list[str]:
+    """The entity types a list of tags names, sorted ('B-geo', 'I-geo', 'O' -> ['geo'])."""
+    return sorted({t for t in map(entity_type, labels) if t})
+
+
 def place_types(labels: Iterable[str]) -> tuple[str, ...]:
     """The entity types among a model's tags that are places, for scoring and for the resolver.
 
@@ -48,7 +53,7 @@ def place_types(labels: Iterable[str]) -> tuple[str, ...]:
     with none of them has a scheme of the user's own, made for places (e.g. tar/inc, target and
     incidental locations): all its types are places then. `--location-labels` overrides both.
     """
-    types = sorted({t for t in (entity_type(x) for x in labels) if t})
+    types = entity_types(labels)
     known = tuple(t for t in types if t.lower() in KNOWN_PLACE_TYPES)
     return known or tuple(types)
 

@@ -28,7 +28,7 @@ from .batching import make_batches
 from .corpus import BadRecord
 from .decode import decode_spans, decode_word_tags, softmax
 from .documents import Sentence
-from .labels import SCHEMES, LabelScheme, place_types, split_tag
+from .labels import LabelScheme, entity_types, place_types, split_tag
 from .metrics import LOCATION, MetricsAccumulator
 from .metrics_geo import gold_coordinates
 from .model_dir import ModelDir, load_model_dir
@@ -143,13 +143,9 @@ class ChunkResult:
         return {"docs": self.docs, "tokens": self.tokens, "spans": self.spans}
 
 
-def gold_mapper(label_scheme: str | LabelScheme) -> Callable[[list[str]], list[str]]:
-    """Map gold tags onto what the model predicts (card's label_scheme, or its label map); IOB2 repaired after.
-    The synthetic `location` type (gold spans without a label) is kept for location scoring."""
-    if isinstance(label_scheme, LabelScheme):
-        scheme = label_scheme
-    else:
-        scheme = LabelScheme(label_scheme if label_scheme in SCHEMES else "full")
+def gold_mapper(scheme: LabelScheme) -> Callable[[list[str]], list[str]]:
+    """Map gold tags onto what the model predicts (`ModelDir.gold_scheme`: its scheme or label map);
+    IOB2 repaired after. The synthetic `location` type (gold spans without a label) is kept for location scoring."""
 
     def mapped(tags: list[str]) -> list[str]:
         out, prev = [], None
@@ -216,13 +212,13 @@ class Pipeline:
         self.options = options or PipelineOptions()
         self.labels = self.model.labels
         self.location_labels = tuple(self.options.location_labels or place_types(self.labels))
-        types = {t for t in (split_tag(x)[1] for x in self.labels) if t}
-        unknown = sorted(set(self.location_labels) - types - {LOCATION})
+        types = entity_types(self.labels)
+        unknown = sorted(set(self.location_labels) - set(types) - {LOCATION})
         if unknown:
             from .errors import GeobatchError
 
             raise GeobatchError(
-                f"--location-labels {','.join(unknown)}: the model predicts no such type (its types: {', '.join(sorted(types))})",
+                f"--location-labels {','.join(unknown)}: the model predicts no such type (its types: {', '.join(types)})",
                 "name types the model has, or leave --location-labels out to use its place types",
             )
         self.max_length = int(self.options.max_length or self.model.max_length)

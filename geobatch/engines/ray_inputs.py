@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ..corpus import (EXTENSIONS, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
+from ..corpus import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
                       is_gzip, is_listed, resolve_inputs)
 from ..errors import GeobatchError, InputError
 from ..model_dir import ModelDir, load_model_dir
@@ -45,7 +45,7 @@ def _is_gzip(path: str) -> bool:
     try:
         fs, p = FileSystem.from_uri(path)
         with fs.open_input_stream(p, compression=None) as f:
-            return f.read(2) == b"\x1f\x8b"
+            return f.read(2) == GZIP_MAGIC
     except OSError:
         return False  # unreadable: _remote_info says so in one line
 

@@ -67,11 +67,15 @@ def _reasons_line(found: dict) -> str:
     return f"Error reasons: {'; '.join(parts)}{tail}. Each row's reason is in docs/ column 'error'."
 
 
+def _rate_exceeded(error_rate: float, max_error_rate: float) -> str:
+    return f"(rate {error_rate:.4f} > --max-error-rate {max_error_rate})"
+
+
 def failure_line(manifest: dict, output) -> str:
     """The one line a --quiet run prints (stderr) when its error rows fail the job: why it exits 1."""
     reasons = manifest.get("error_reasons")
-    return (f"error: {manifest['status']['error']:,} of {manifest['input_rows']:,} rows errored (rate "
-            f"{manifest['error_rate']:.4f} > --max-error-rate {manifest['max_error_rate']}) in {output}"
+    return (f"error: {manifest['status']['error']:,} of {manifest['input_rows']:,} rows errored "
+            f"{_rate_exceeded(manifest['error_rate'], manifest['max_error_rate'])} in {output}"
             + (f"; {_reasons_line(reasons)}" if reasons else "; each row's reason is in docs/ column 'error'"))
 
 
@@ -142,7 +146,7 @@ def finish_run(config: RunConfig, out: OutputDir, *, provider: str, inputs_read:
         f"({summary['docs_per_s']:,.1f} docs/s, {summary['real_tokens_per_s']:,.0f} real tokens/s{rate_note}) on {provider}; "
         f"padding {100 * summary['padding_fraction']:.1f}% of {st.windows:,} windows."
         + (f" {dups['duplicate_rows']:,} rows repeat an earlier doc_id (kept)." if dups["duplicate_rows"] else "")
-        + (f" {errors:,} rows errored (rate {error_rate:.4f} > --max-error-rate {config.max_error_rate}): exit 1." if exit_code else "")
+        + (f" {errors:,} rows errored {_rate_exceeded(error_rate, config.max_error_rate)}: exit 1." if exit_code else "")
         + (f"\n{_reasons_line(reasons)}" if reasons else "")
     )
     if report is not None:

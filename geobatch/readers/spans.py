@@ -94,27 +94,16 @@ def _offset(value: Any) -> int | None:
     return None
 
 
-def offsets_problem(item: Mapping, text_length: int) -> tuple[int, int, str | None]:
-    """(start, end, None) for usable offsets, else (-1, -1, why)."""
-    got = []
-    for key in ("start", "end"):
-        if item.get(key) is None:
-            return -1, -1, f"no {key}"
-        v = _offset(item[key])
-        if v is None:
-            return -1, -1, f"{key} {item[key]!r} is not a whole number"
-        got.append(v)
-    start, end = got
-    if start < 0:
-        return -1, -1, f"start {start} is negative"
-    if end > text_length:
-        return -1, -1, f"end {end} is past the text's {text_length} characters"
-    if start >= end:
-        return -1, -1, f"start {start} is not before end {end}"
-    return start, end, None
+def _span_offsets(item: Mapping, text_length: int) -> tuple[int, int] | None:
+    """(start, end) when both are whole numbers with 0 <= start < end <= text_length, else None."""
+    start, end = _offset(item.get("start")), _offset(item.get("end"))
+    if start is None or end is None or not 0 <= start < end <= text_length:
+        return None
+    return start, end
 
 
-PROBLEMS = ("skipped_bad_offsets", "bad_gold_coordinates", "surface_mismatch", "unreadable")
+# the kept-or-skipped problems reported per span, with example documents (metrics.json keys spans_<reason>)
+PROBLEMS = ("skipped_bad_offsets", "bad_gold_coordinates", "surface_mismatch")
 _COUNTS = ("documents", "spans", "skipped_type", "skipped_bad_offsets", "bad_gold_coordinates", "surface_mismatch",
            "unreadable")
 
@@ -161,7 +150,7 @@ class SpanStats:
         """The metrics.json keys `geobatch resolve` and `geobatch run` share."""
         return {
             "spans_skipped_type": self.skipped_type,
-            **{k: v for r in PROBLEMS[:3] for k, v in ((f"spans_{r}", getattr(self, r)),
+            **{k: v for r in PROBLEMS for k, v in ((f"spans_{r}", getattr(self, r)),
                                                         (f"spans_{r}_documents", self.examples.get(r, [])))},
         }
 
@@ -208,11 +197,12 @@ def parse_spans(
         if item.get("type") in skip:
             st.skipped_type += 1
             continue
-        start, end, problem = offsets_problem(item, len(text))
-        if problem:
+        offsets = _span_offsets(item, len(text))
+        if offsets is None:
             st.skipped_bad_offsets += 1
             st.note("skipped_bad_offsets", doc_id)
             continue
+        start, end = offsets
         surface = item.get("surface")
         if isinstance(surface, str) and surface != text[start:end]:
             st.surface_mismatch += 1
