@@ -131,6 +131,9 @@ def test_every_country_has_a_point(resolver):
     # convention of the news corpora; the Factbook point alone (38N 97W) is 235 km away
     us = resolve(resolver, "the United States", "United States")["United States"]
     assert haversine_km(us["latitude"], us["longitude"], 39.76, -98.5) < 161
+    # an archipelago keeps the Factbook point (5S 120E, GeoNames' too), not a point pulled towards Borneo
+    indonesia = resolve(resolver, "Indonesia", "Indonesia")["Indonesia"]
+    assert haversine_km(indonesia["latitude"], indonesia["longitude"], -5.0, 120.0) < 50
 
 
 def test_result_has_every_column_and_a_score(resolver):

@@ -79,6 +79,41 @@ def _tiny_records(lat=48.85) -> sources.Records:
     return rec
 
 
+# -- country points ------------------------------------------------------------------------------------
+def _square(lon, lat, size):
+    return [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+
+
+def _outline(*rings):
+    return {"type": "FeatureCollection",
+            "features": [{"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": [[r] for r in rings]}}]}
+
+
+def test_ring_area_on_the_sphere():
+    # a 1 x 1 degree cell at the equator is ~12,364 km2; at 60N about half of that
+    assert sources._ring_area_km2(_square(0, 0, 1)) == pytest.approx(12364, rel=0.01)
+    assert sources._ring_area_km2(_square(0, 60, 1)) == pytest.approx(12364 * math.cos(math.radians(60.5)), rel=0.02)
+
+
+def test_country_point_is_the_midpoint_when_one_landmass_dominates():
+    # a 10 x 10 degree mainland centred on (5N, 5E) and a small island; the Factbook point at (1N, 1E)
+    info = {"latlng": [1, 1], "geoJSON": _outline(_square(0, 0, 10), _square(20, 0, 1))}
+    lat, lon, share = sources.landmass_centroid(info)
+    assert (lat, lon) == pytest.approx((5, 5)) and share > 0.95
+    assert sources.country_point(info) == pytest.approx((3, 3))
+
+
+def test_an_archipelago_without_a_mainland_keeps_the_factbook_point():
+    # three equal islands: the largest holds a third of the land, so its centroid is no estimate of the
+    # country's centre (Indonesia: the Borneo part holds 29 %) and the midpoint would drift towards it
+    info = {"latlng": [-5, 120], "geoJSON": _outline(_square(100, 0, 5), _square(115, -8, 5), _square(130, -4, 5))}
+    assert sources.landmass_centroid(info)[2] == pytest.approx(1 / 3, rel=0.05)
+    assert sources.country_point(info) == (-5.0, 120.0)
+    # without a Factbook point the largest island's centroid is still better than nothing: on the sphere
+    # that is the one straddling the equator, the others reach further from it and hold less area
+    assert sources.country_point({"geoJSON": info["geoJSON"]}) == pytest.approx((-1.5, 132.5), abs=0.01)
+
+
 def test_cache_is_reused_and_rebuilt_when_the_key_changes(tmp_path):
     calls = []
 

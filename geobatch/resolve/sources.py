@@ -8,7 +8,8 @@ Sources (see docs/GAZETTEER.md for why each, and their licences):
 - iso3166-2: a point for every ISO 3166-2 subdivision.
 - countryinfo: per country the CIA World Factbook's geographic coordinates (which GeoNames also uses
   for most countries), an outline, and the demonym. A country's point is the midpoint of the Factbook
-  point and the area centroid of its largest polygon (see `country_point`).
+  point and the area centroid of its largest polygon, or the Factbook point alone for an archipelago
+  whose largest island is not most of it (see `country_point`).
 A subdivision without an ISO point, or a country without either, gets the mean position of the
 GeoNames cities inside it (an estimate of where its settled area lies; never its capital).
 
@@ -18,6 +19,7 @@ This runs only when the index is (re)built; `index.py` caches the result.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -129,27 +131,47 @@ def _ring_centroid(ring):
     return cy / (6 * a), cx / (6 * a), abs(a)
 
 
-def landmass_centroid(info: dict):
-    """Centroid of the largest polygon of countryinfo's outline (the mainland), or None."""
+def _ring_area_km2(ring) -> float:
+    """Area of a lon/lat ring on the sphere (the spherical-excess approximation GeoJSON tools use)."""
+    total = 0.0
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1]):
+        total += math.radians(x1 - x0) * (2 + math.sin(math.radians(y0)) + math.sin(math.radians(y1)))
+    return abs(total) * 6371.0088**2 / 2
+
+
+def _outer_rings(info: dict) -> list:
+    """The outer ring of every polygon in countryinfo's outline ([] when it has none or is unreadable)."""
     import ast
 
     g = info.get("geoJSON")
     if not g:
-        return None
+        return []
     try:
         g = ast.literal_eval(g) if isinstance(g, str) else g
         polygons = []
         for feat in g.get("features", ()):
             geom = feat["geometry"]
             polygons += [geom["coordinates"]] if geom["type"] == "Polygon" else list(geom["coordinates"])
-        rings = [_ring_centroid([tuple(p[:2]) for p in poly[0]]) for poly in polygons if poly and poly[0]]
+        return [[tuple(p[:2]) for p in poly[0]] for poly in polygons if poly and poly[0]]
     except (ValueError, SyntaxError, KeyError, TypeError):
+        return []
+
+
+def landmass_centroid(info: dict):
+    """Centroid of the largest polygon of countryinfo's outline (the mainland) and the share of the
+    country's area that polygon holds, or None."""
+    rings = _outer_rings(info)
+    parts = [(_ring_centroid(r), _ring_area_km2(r)) for r in rings]
+    parts = [(c, a) for c, a in parts if c]
+    if not parts:
         return None
-    rings = [r for r in rings if r]
-    if not rings:
-        return None
-    lat, lon, _ = max(rings, key=lambda r: r[2])
-    return lat, lon
+    (lat, lon, _), area = max(parts, key=lambda p: p[1])
+    return lat, lon, area / (sum(a for _, a in parts) or 1.0)
+
+
+# Below this share of the country's area the largest island is not a mainland (Indonesia's part of
+# Borneo holds 29 %, Luzon 40 % of the Philippines), and its centroid says nothing about the country.
+MAINLAND_SHARE = 0.5
 
 
 def country_point(info: dict):
@@ -157,11 +179,15 @@ def country_point(info: dict):
 
     Either alone is off for some large countries (the Factbook puts the United States at 38N 97W, in
     southern Kansas; the centroid of Russia's outline sits north of where gazetteers place it); the
-    midpoint stays within ~150 km of both, and of GeoNames' point, for most countries.
+    midpoint stays within ~150 km of both, and of GeoNames' point, for most countries. An archipelago
+    without a mainland (see MAINLAND_SHARE) keeps the Factbook point.
     """
     ll = info.get("latlng")
     fact = (float(ll[0]), float(ll[1])) if ll and len(ll) == 2 else None
-    centre = landmass_centroid(info)
+    land = landmass_centroid(info)
+    if land and fact and land[2] < MAINLAND_SHARE:
+        return fact
+    centre = land[:2] if land else None
     if fact and centre:
         return (fact[0] + centre[0]) / 2, (fact[1] + centre[1]) / 2
     return fact or centre
