@@ -211,3 +211,30 @@ def test_model_calls_bench_reports_every_cell(tmp_path, capsys):
     capsys.readouterr()
     assert model_calls.main(["--model", str(model), "--variants", "int8"]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+def test_country_points_rescoring(tmp_path, capsys):
+    """bench/country_points.py: moving country mentions to another table of points rescores only those
+    mentions; the most common gold point per country; the great-circle midpoint; a missing corpus is a
+    one-line error with exit 2."""
+    import country_points as cp
+
+    def row(feature, cc, lat, lon, glat, glon):
+        return {"feature": feature, "country_code": cc, "latitude": lat, "longitude": lon,
+                "gold_latitude": glat, "gold_longitude": glon}
+
+    rows = [row("country", "US", 38.75, -98.0, 40.0, -100.0),   # 219 km off: a miss as resolved
+            row("country", "US", 38.75, -98.0, 40.0, -100.0),
+            row("country", "US", 38.75, -98.0, 39.76, -98.5),   # 119 km: a hit
+            row("city", "US", 30.27, -97.74, 30.27, -97.74),    # cities never move
+            row("city", "FR", None, None, 48.85, 2.35)]         # unresolved: a miss in every table
+    assert cp.score(rows) == 2
+    assert cp.modal_points(rows) == {"US": (40.0, -100.0)}
+    assert cp.score(rows, {"US": (40.0, -100.0)}) == 4         # the 39.76N point is 130 km away: a hit
+    assert cp.score(rows, {"US": (0.0, 0.0)}) == 1
+    lat, lon = cp.midpoint((0.0, 10.0), (0.0, 20.0))
+    assert (lat, lon) == pytest.approx((0.0, 15.0))
+    lat, lon = cp.midpoint((10.0, 179.0), (10.0, -179.0))       # across the antimeridian, not through 0E
+    assert abs(lat - 10.0) < 0.01 and abs(abs(lon) - 180.0) < 0.01
+    assert cp.main(["--data", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "GeoVirus.jsonl, GeoWebNews.jsonl not found" in capsys.readouterr().err
