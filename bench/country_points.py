@@ -102,27 +102,30 @@ def main(argv=None) -> int:
         rows = {c: [r for r in resolve_gold_spans(data / f"{c}.jsonl", Path(tmp) / c) if r["gold_latitude"] is not None]
                 for c in CORPORA}
     modal = {c: modal_points(rows[c]) for c in CORPORA}
-    ours = {}
+    mentions: dict[str, dict[str, list[dict]]] = {c: {} for c in CORPORA}  # corpus -> country -> its mentions
     for c in CORPORA:
         for r in rows[c]:
             if r["feature"] == "country":
-                ours[r["country_code"]] = (r["latitude"], r["longitude"])
+                mentions[c].setdefault(r["country_code"], []).append(r)
+    # the landed point of each country (every mention of a country resolves to the same place)
+    ours = {cc: (ms[0]["latitude"], ms[0]["longitude"]) for c in CORPORA for cc, ms in mentions[c].items()}
     other = dict(zip(CORPORA, reversed(CORPORA)))
 
     # per country, the candidate that hits most mentions of both corpora together
     fitted = {}
     for cc in set(modal[CORPORA[0]]) | set(modal[CORPORA[1]]):
-        cands = [p for p in (modal[CORPORA[0]].get(cc), modal[CORPORA[1]].get(cc), ours.get(cc)) if p]
-        if modal[CORPORA[0]].get(cc) and modal[CORPORA[1]].get(cc):
-            cands.append(midpoint(modal[CORPORA[0]][cc], modal[CORPORA[1]][cc]))
-        mentions = [r for c in CORPORA for r in rows[c] if r["feature"] == "country" and r["country_code"] == cc]
-        fitted[cc] = max(cands, key=lambda p: sum(_hit(p, r) for r in mentions))
+        golds = [modal[c].get(cc) for c in CORPORA]
+        cands = [p for p in (*golds, ours.get(cc)) if p]
+        if all(golds):
+            cands.append(midpoint(*golds))
+        both = [r for c in CORPORA for r in mentions[c].get(cc, [])]
+        fitted[cc] = max(cands, key=lambda p: sum(_hit(p, r) for r in both))
 
     result = {"machine": "any (no timing)", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "hit_km": HIT_KM, "corpora": {}}
     for c in CORPORA:
         n = len(rows[c])
-        n_country = sum(r["feature"] == "country" for r in rows[c])
+        n_country = sum(map(len, mentions[c].values()))
         scenarios = {"as resolved": score(rows[c]), "other convention": score(rows[c], modal[other[c]]),
                      "own convention": score(rows[c], modal[c]), "fitted": score(rows[c], fitted)}
         result["corpora"][c] = {"gold_located_spans": n, "country_mentions": n_country,
@@ -132,11 +135,9 @@ def main(argv=None) -> int:
     table = []
     for cc in set(modal[CORPORA[0]]) & set(modal[CORPORA[1]]):
         a, b = modal[CORPORA[0]][cc], modal[CORPORA[1]][cc]
-        counts = {c: sum(r["feature"] == "country" and r["country_code"] == cc for r in rows[c]) for c in CORPORA}
-        ours_hits = {c: sum(_hit(ours.get(cc), r) for r in rows[c] if r["feature"] == "country" and r["country_code"] == cc)
-                     for c in CORPORA}
         table.append({"country": cc, "km_between_conventions": round(float(haversine_km(a[0], a[1], b[0], b[1]))),
-                      "mentions": counts, "ours_hits": ours_hits})
+                      "mentions": {c: len(mentions[c][cc]) for c in CORPORA},
+                      "ours_hits": {c: sum(_hit(ours[cc], r) for r in mentions[c][cc]) for c in CORPORA}})
     table.sort(key=lambda t: -(t["mentions"][CORPORA[0]] + t["mentions"][CORPORA[1]]))
     result["countries_in_both"] = table
 

@@ -25,3 +25,10 @@ class InputError(GeobatchError):
 
 class ModelError(GeobatchError):
     """The model directory cannot be used."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-blank line of an exception's message, else its type name: loaders (Ray, the
+    Hugging Face hub, pyarrow.fs) raise messages that run over many lines, and a one-line error
+    quotes only their head."""
+    return next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)

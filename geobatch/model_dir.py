@@ -12,9 +12,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelError
+
+if TYPE_CHECKING:  # for the annotation only: `gold_scheme` imports labels when it is called
+    from .labels import LabelScheme
 
 REQUIRED_FILES = ("model.onnx", "tokenizer.json", "model_card.json")
 REQUIRED_CARD_KEYS = ("labels", "max_length", "inputs", "output")

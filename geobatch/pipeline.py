@@ -15,7 +15,6 @@ Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span 
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +24,16 @@ import numpy as np
 import pyarrow as pa
 
 from .batching import make_batches
-from .corpus import BadRecord
+from .corpus import BadRecord, one_line
 from .decode import decode_spans, decode_word_tags, softmax
 from .documents import Sentence
+from .errors import GeobatchError
 from .labels import LabelScheme, entity_types, place_types, split_tag
 from .metrics import LOCATION, MetricsAccumulator
 from .metrics_geo import gold_coordinates
 from .model_dir import ModelDir, load_model_dir
 from .readers.spans import SpanShapeError, SpanStats, parse_spans
+from .readers.values import column_values, id_value, text_value
 from .tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
 from .words import join_words, split_words, tags_from_spans
 
@@ -162,42 +163,6 @@ def gold_mapper(scheme: LabelScheme) -> Callable[[list[str]], list[str]]:
     return mapped
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _text_value(v: Any) -> tuple[str | None, str | None]:
-    """(text, error). None means no text (an empty document)."""
-    if v is None or isinstance(v, str):
-        if v and not v.isascii() and (bad := _LONE_SURROGATE.search(v)):  # JSON "\\ud83d" escapes; Arrow and the tokenizer refuse them
-            return None, f"text is not valid Unicode (a lone surrogate {bad.group()!r} at character {bad.start()})"
-        return v, None
-    if isinstance(v, (bytes, bytearray)):
-        try:
-            return bytes(v).decode("utf-8"), None
-        except UnicodeDecodeError as e:
-            return None, f"text is not valid UTF-8 ({e.reason} at byte {e.start})"
-    return None, f"text is {type(v).__name__}, not a string"
-
-
-def _column_values(column) -> list:
-    """Python values of an Arrow column. Arrow does not check that a Parquet string column holds
-    UTF-8 (a writer may store latin-1 bytes there); such a column is read as bytes, so that each bad
-    value becomes its own row's error (as in CSV input) instead of stopping the whole job."""
-    try:
-        return column.to_pylist()
-    except UnicodeDecodeError:
-        typ = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-        return column.cast(pa.large_binary() if pa.types.is_large_string(typ) else pa.binary()).to_pylist()
-
-
-def _id_value(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, (bytes, bytearray)):
-        return bytes(v).decode("utf-8", errors="replace")
-    return _LONE_SURROGATE.sub("\ufffd", str(v))  # like undecodable bytes above: Arrow cannot store a lone surrogate
-
-
 class Pipeline:
     def __init__(
         self,
@@ -215,8 +180,6 @@ class Pipeline:
         types = entity_types(self.labels)
         unknown = sorted(set(self.location_labels) - set(types) - {LOCATION})
         if unknown:
-            from .errors import GeobatchError
-
             raise GeobatchError(
                 f"--location-labels {','.join(unknown)}: the model predicts no such type (its types: {', '.join(types)})",
                 "name types the model has, or leave --location-labels out to use its place types",
@@ -225,15 +188,11 @@ class Pipeline:
         budget = self.max_length - SPECIAL_TOKENS
         self.stride = budget // 4 if self.options.stride is None else int(self.options.stride)
         if budget < 1 or not 0 <= self.stride < budget:
-            from .errors import GeobatchError
-
             raise GeobatchError(
                 f"--max-length {self.max_length} / --stride {self.stride} leave no room to advance",
                 f"use --max-length >= 3 and 0 <= --stride < max_length - 2 ({budget})",
             )
         if self.options.batch_size < 1:
-            from .errors import GeobatchError
-
             raise GeobatchError("--batch-size must be at least 1", "pass a positive number")
         self.encoder = WordpieceEncoder(self.model.tokenizer_path)
         self.tagger = tagger or OnnxTagger(self.model, self.options.provider, self.options.threads)
@@ -257,7 +216,7 @@ class Pipeline:
 
         if isinstance(records, (pa.Table, pa.RecordBatch)):
             names = records.schema.names
-            col = lambda name: _column_values(records.column(name)) if name and name in names else [None] * records.num_rows  # noqa: E731
+            col = lambda name: column_values(records.column(name)) if name and name in names else [None] * records.num_rows  # noqa: E731
             rows = [
                 {o.text_column: t, "__id": i, "__spans": s}
                 for t, i, s in zip(col(o.text_column), col(o.id_column if has_id else None), col(o.spans_column))
@@ -284,8 +243,8 @@ class Pipeline:
         else:
             raw_id = rec.get(o.id_column) if (o.id_column and has_id) else None
             raw_text, raw_spans = rec.get(o.text_column), rec.get(o.spans_column) if o.spans_column else None
-        doc_id = _id_value(raw_id) or fallback
-        text, err = _text_value(raw_text)
+        doc_id = id_value(raw_id) or fallback
+        text, err = text_value(raw_text)
         if err:
             return DocInput(doc_id, error=err)
         text = text or ""
@@ -396,7 +355,6 @@ class Pipeline:
     def _try_window_length(self) -> None:
         """A --max-length above the card's may pass the graph's position embeddings, which only a
         model call finds; make that call once here, before any output exists, not mid-run."""
-        from .errors import GeobatchError
         from .infer import _quiet_fd2
 
         window = np.full(self.max_length - SPECIAL_TOKENS, self.encoder.sep_id, np.int64)
@@ -404,8 +362,6 @@ class Pipeline:
             with _quiet_fd2():  # ONNX Runtime logs the failure on stderr itself; the one line below says it
                 self.tagger.run(make_batches([window], 1, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id)[0])
         except Exception as e:
-            from .corpus import one_line
-
             raise GeobatchError(f"model.onnx cannot take windows of {self.max_length} wordpieces ({one_line(e)})",
                                 f"use --max-length {self.model.max_length} (the model card's) or no more than the base model's position embeddings") from None
 

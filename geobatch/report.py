@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from .errors import GeobatchError
+from .errors import GeobatchError, first_line
 from .labels import LOCATION_TYPES, OUTSIDE, split_tag
 
 from .report_map import ATTRIBUTION, world_map_svg
@@ -71,8 +71,7 @@ class ReportData:
 
 
 def _unreadable(out: Path, name: str, e: Exception) -> GeobatchError:
-    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return GeobatchError(f"{out / name}/ could not be read ({reason})",
+    return GeobatchError(f"{out / name}/ could not be read ({first_line(e)})",
                          "a part file there is damaged: rerun the geobatch command that wrote OUT_DIR, or remove that file")
 
 

@@ -25,3 +25,11 @@ def ray_session():
     yield
     if session.started:
         ray.shutdown()
+
+
+def ray_test(fn):
+    """Mark a test that runs jobs on the module's local Ray instance: the `ray` mark, skipped without
+    Ray, and the `ray_session` fixture."""
+    for mark in (pytest.mark.usefixtures("ray_session"), skip_without_ray, pytest.mark.ray):
+        fn = mark(fn)
+    return fn

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,15 @@ import pytest
 from geobatch.cli import main
 from geobatch.errors import InputError
 from geobatch.labels import LabelScheme, label_list, load_label_map, split_tag
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_helpers import one_error_line
 
 CONLL = "Troops O\nreached O\nParis B-geo\nand O\nFrance B-gpe\n\nNew B-geo\nYork I-geo\nis O\nbig O\n\n"
 
 
 def one_line_error(capsys, needle: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
-    assert needle in err, err
-    return err
+    line = one_error_line(capsys)
+    assert needle in line, line
+    return line
 
 
 def train_args(tmp_path: Path, *extra: str) -> list[str]:

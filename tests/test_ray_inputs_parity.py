@@ -19,7 +19,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from tiny_onnx import tiny_onnx_dir  # noqa: F401
-from ray_helpers import HAVE_RAY, ray_session, skip_without_ray  # noqa: F401
+from ray_helpers import HAVE_RAY, ray_session, ray_test, skip_without_ray  # noqa: F401
 
 from geobatch.engines import RunConfig
 from geobatch.errors import GeobatchError
@@ -68,9 +68,6 @@ def run_both(tmp_path: Path, model, inputs: list[str], ray_inputs: list[str] | N
     return local.manifest, ray_run.manifest
 
 
-ray_test = [pytest.mark.ray, skip_without_ray, pytest.mark.usefixtures("ray_session")]
-
-
 def _spark_like_dir(root: Path) -> Path:
     """A table folder as Spark, Delta and Jupyter leave it: only part-*.jsonl are the data."""
     (root / "_temporary" / "0").mkdir(parents=True)
@@ -86,9 +83,7 @@ def _spark_like_dir(root: Path) -> Path:
 
 # -- (a) gzip ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_gzip_inputs_named_gz_match_local(tmp_path, tiny_onnx_dir, fmt):  # noqa: F811
     data = jsonl_bytes if fmt == "jsonl" else csv_bytes
     a, b = tmp_path / f"a.{fmt}.gz", tmp_path / f"b.{fmt}"
@@ -99,9 +94,7 @@ def test_gzip_inputs_named_gz_match_local(tmp_path, tiny_onnx_dir, fmt):  # noqa
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_gzip_data_misnamed_without_gz_matches_local(tmp_path, tiny_onnx_dir, fmt):  # noqa: F811
     """The local engine tells gzip by its magic bytes; Ray, by the name, would read the compressed bytes as text."""
     data = jsonl_bytes if fmt == "jsonl" else csv_bytes
@@ -132,18 +125,14 @@ def test_gzip_name_mismatch_beside_other_inputs_is_refused_in_one_line(tmp_path,
 
 
 # -- (b) directories, (c) globs matching folders ------------------------------------------------------
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_directory_with_spark_delta_and_checkpoint_folders_matches_local(tmp_path, tiny_onnx_dir):  # noqa: F811
     d = _spark_like_dir(tmp_path / "table")
     local, _ = run_both(tmp_path, tiny_onnx_dir, [str(d)])
     assert local["input_rows"] == 15
 
 
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_glob_matching_partition_folders_matches_local(tmp_path, tiny_onnx_dir):  # noqa: F811
     for month, n in (("2024-01", 8), ("2024-02", 10)):
         _spark_like_dir(tmp_path / "corpus" / f"date={month}")
@@ -181,9 +170,7 @@ def test_remote_gzip_parquet_is_refused_naming_gunzip(tmp_path):
         _remote_inputs([p.as_uri()], None)
 
 
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_remote_prefix_with_spark_folders_and_gzip_matches_local_directory(tmp_path, tiny_onnx_dir):  # noqa: F811
     d = _spark_like_dir(tmp_path / "table")
     (d / "part-2.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(texts(4, 1), ids="gz")))
@@ -245,9 +232,7 @@ def test_summary_without_error_rows_has_no_reasons(tmp_path, tiny_onnx_dir):  # 
     assert "error_reasons" not in summary.manifest and "Error reasons" not in summary.text
 
 
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_ray_summary_names_the_same_error_reasons(tmp_path, tiny_onnx_dir):  # noqa: F811
     csv = _latin1_csv(tmp_path / "latin1.csv")
     local, ray_m = run_both(tmp_path, tiny_onnx_dir, [str(csv)])
@@ -255,9 +240,7 @@ def test_ray_summary_names_the_same_error_reasons(tmp_path, tiny_onnx_dir):  # n
 
 
 # -- other local reading rules -----------------------------------------------------------------------
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_header_only_csv_without_line_break_matches_local(tmp_path, tiny_onnx_dir):  # noqa: F811
     """An export with no rows is a header with no line break: 0 rows locally (corpus._csv_source)."""
     (tmp_path / "empty.csv").write_bytes(b"id,text")
@@ -266,9 +249,7 @@ def test_header_only_csv_without_line_break_matches_local(tmp_path, tiny_onnx_di
     assert local["input_rows"] == 9
 
 
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_jsonl_line_with_invalid_utf8_is_refused_in_one_line(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
     """Arrow's JSON reader stores invalid UTF-8 unchecked; converting it failed mid-job with a traceback.
     The local engine makes the line one error row; Ray cannot say which line, so it stops in one line."""
@@ -283,9 +264,7 @@ def test_jsonl_line_with_invalid_utf8_is_refused_in_one_line(tmp_path, tiny_onnx
     assert "--engine local" in err
 
 
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_only_header_only_csvs_match_local(tmp_path, tiny_onnx_dir):  # noqa: F811
     """Nothing to read at all: no units, exit 0, on both engines."""
     (tmp_path / "a.csv").write_bytes(b"id,text")
@@ -295,9 +274,7 @@ def test_only_header_only_csvs_match_local(tmp_path, tiny_onnx_dir):  # noqa: F8
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-@pytest.mark.ray
-@skip_without_ray
-@pytest.mark.usefixtures("ray_session")
+@ray_test
 def test_truncated_gzip_stops_the_job_in_one_line(tmp_path, tiny_onnx_dir, capsys, fmt):  # noqa: F811
     """As in the local engine: exit 2 with one line, not a traceback and not a short result."""
     from geobatch.cli import main

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from geobatch.errors import InputError
+from geobatch.errors import InputError, first_line
 
 DEFAULT_BASE = "minilm"
 
@@ -43,9 +43,8 @@ class BaseModel:
         try:
             tok = AutoTokenizer.from_pretrained(self.path, use_fast=True)
         except Exception as e:  # noqa: BLE001 - any loader failure is a user-facing problem here
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]  # hub errors run over several lines
             where = "" if self.is_local else f" (no local directory {self.name} either)"
-            raise InputError(f"cannot load a tokenizer for base model {self.name}{where}: {reason}",
+            raise InputError(f"cannot load a tokenizer for base model {self.name}{where}: {first_line(e)}",
                              "give a directory with tokenizer.json or vocab.txt") from None
         return tok.backend_tokenizer
 

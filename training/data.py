@@ -22,7 +22,7 @@ from geobatch.documents import Sentence
 from geobatch.errors import InputError
 from geobatch.labels import LabelScheme
 from geobatch.readers import read_conll, read_gmb
-from geobatch.readers.spans import SpanStats, _iter_records, span_documents_from_records
+from geobatch.readers.spans import SpanStats, iter_records, span_documents_from_records
 from geobatch.words import split_words, tags_from_spans
 
 IGNORE = -100
@@ -79,7 +79,7 @@ def read_sentences(
 
     if not p.is_file():
         raise InputError(f"{p} is not a file", "give a JSONL or Parquet file of span documents")
-    docs = span_documents_from_records(counted(_iter_records(p)), so.id_column, so.text_column, so.spans_column,
+    docs = span_documents_from_records(counted(iter_records(p)), so.id_column, so.text_column, so.spans_column,
                                        so.span_label, stats=stats)
     for doc in docs:
         words, offsets = split_words(doc.text)

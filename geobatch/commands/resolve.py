@@ -33,8 +33,8 @@ import pyarrow as pa
 from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
 from ..errors import GeobatchError, InputError
 from ..metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
-from ..pipeline import _id_value, _text_value  # one way to read a record's id and text for run and resolve
 from ..readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
+from ..readers.values import id_value, text_value  # one way to read a record's id and text for run and resolve
 from ..write import EMPTY_UNIT, write_atomic_bytes, write_part
 
 
@@ -117,9 +117,9 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                                      "fix the line")
                 # CSV (and binary Parquet) columns arrive as bytes: decode them as the runner does, so
                 # offsets index the real text and ids are not "b'...'"
-                doc_id = _id_value(rec.get(id_column)) if info.has_id else None
+                doc_id = id_value(rec.get(id_column)) if info.has_id else None
                 doc_id = doc_id or str(chunk.row_start + k)
-                text, problem = _text_value(rec.get(text_column))
+                text, problem = text_value(rec.get(text_column))
                 if problem:
                     raise InputError(f"{f.path} document {doc_id}: {problem}",
                                      f"give column '{text_column}' as text (UTF-8 strings)")

@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from ..commit import MANIFEST, OutputDir
 from ..corpus import Columns
-from ..errors import GeobatchError, InputError
+from ..errors import GeobatchError, InputError, first_line
 from ..infer import _quiet_fd2
 from ..metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
@@ -410,13 +410,13 @@ def execute(out: OutputDir, sources: list[Source], cols: Columns, config: RunCon
         which = sources[0].inp.path if len(sources) == 1 else f"one of the {len(sources)} inputs"
         if isinstance(cause, (pa.ArrowInvalid, json.JSONDecodeError, UnicodeDecodeError)):
             raise InputError(
-                f"Ray could not read {which}: {type(cause).__name__}: {str(cause).splitlines()[0]}",
+                f"Ray could not read {which}: {type(cause).__name__}: {first_line(cause)}",
                 "fix the file (a JSONL line must be one JSON object, a column one type throughout), "
                 "or run it with --engine local, which records a bad line as one error row",
             ) from None
         if isinstance(cause, (OSError, EOFError)):  # a gzip cut short, a file that went away mid-job
             raise InputError(
-                f"Ray could not read {which}: {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else 'no message'}",
+                f"Ray could not read {which}: {type(cause).__name__}: {first_line(cause)}",
                 "repair or replace the file (it may be truncated), then rerun; --engine local names the file and the row "
                 "where it stops",
             ) from None

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ..corpus import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
                       is_gzip, is_listed, resolve_inputs)
-from ..errors import GeobatchError, InputError
+from ..errors import GeobatchError, InputError, first_line
 from ..model_dir import ModelDir, load_model_dir
 from . import RunConfig
 
@@ -95,7 +95,7 @@ def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
             fs, root = FileSystem.from_uri(uri)
             info = fs.get_file_info(root)
         except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for bad URIs/credentials
-            raise InputError(f"cannot open {uri}: {str(e).splitlines()[0]}", "check the URI and the credentials of this machine") from None
+            raise InputError(f"cannot open {uri}: {first_line(e)}", "check the URI and the credentials of this machine") from None
         scheme = uri.split("://", 1)[0]
         if info.type == FileType.File:
             infos = [info]
@@ -148,7 +148,7 @@ def _remote_info(inp: InputFile, cols: Columns, gz: bool = False) -> InputInfo:
                 rec = {}
             names, rows = (list(rec) if isinstance(rec, dict) else []), None
     except (OSError, pa.ArrowInvalid) as e:
-        raise InputError(f"cannot read {inp.path}: {str(e).splitlines()[0]}", "check the file and the credentials of this machine") from None
+        raise InputError(f"cannot read {inp.path}: {first_line(e)}", "check the file and the credentials of this machine") from None
     if cols.text not in names and (inp.format != "jsonl" or names):
         raise InputError(f"{inp.path} has no column {cols.text!r} (it has {', '.join(names) or 'none'})", "pass --text-column NAME")
     if cols.spans and cols.spans not in names and (inp.format != "jsonl" or names):

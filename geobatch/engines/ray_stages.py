@@ -24,7 +24,8 @@ import pyarrow as pa
 from ..corpus import Chunk
 from ..errors import GeobatchError, InputError
 from ..model_dir import REQUIRED_FILES, ModelDir, load_model_dir
-from ..pipeline import Pipeline, PipelineOptions, _id_value
+from ..pipeline import Pipeline, PipelineOptions
+from ..readers.values import id_value
 from . import default_resolver
 
 INPUT_COL, ROW_COL, PATH_COL = "__geobatch_input", "__geobatch_row", "path"
@@ -110,7 +111,7 @@ class RowNumberer:
         column = lambda c: batch.column(c) if c in names else pa.nulls(len(paths))  # noqa: E731
         cols = {self.text_column: column(self.text_column)}
         if self.id_column:
-            cols[self.id_column] = pa.array([_id_value(v) for v in column(self.id_column).to_pylist()], pa.string())
+            cols[self.id_column] = pa.array([id_value(v) for v in column(self.id_column).to_pylist()], pa.string())
         if self.spans_column:
             cols[self.spans_column] = column(self.spans_column)
         cols[INPUT_COL] = pa.array(inputs)

@@ -242,7 +242,8 @@ def span_documents_from_records(
         yield SpanDocument(doc_id, text, spans)
 
 
-def _iter_records(path: Path) -> Iterator[dict]:
+def iter_records(path: Path) -> Iterator[dict]:
+    """The records of a JSONL or Parquet file of span documents, one dict each (training reads them too)."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         with open(path, "r", encoding="utf-8") as f:
@@ -275,5 +276,5 @@ def read_span_documents(
     if not p.exists():
         raise InputError(f"{p} does not exist", "check the path")
     yield from span_documents_from_records(
-        _iter_records(p), id_column, text_column, spans_column, span_label, skip_types, stats
+        iter_records(p), id_column, text_column, spans_column, span_label, skip_types, stats
     )
