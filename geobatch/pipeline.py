@@ -4,7 +4,7 @@
     result = pipe.process(records, row_start=0, has_id=True)   # -> ChunkResult
 
 Stages, each a function of its own module: records -> `DocInput`s (words from `split_words`, or
-`join_words` for word-per-row input, gold tags when present) -> `tokenize` (+ `sliding_windows`)
+`resplit_words` for word-per-row input, gold tags when present) -> `tokenize` (+ `sliding_windows`)
 -> `batching` -> `infer` -> `decode` -> resolver hook -> Arrow tables. A problem with one record
 makes that record's docs/ row `error` (with the message) and the chunk goes on; every record yields
 exactly one docs/ row.
@@ -35,7 +35,7 @@ from .model_dir import ModelDir, load_model_dir
 from .readers.spans import SpanShapeError, SpanStats, parse_spans
 from .readers.values import column_values, id_value, text_value
 from .tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
-from .words import join_words, split_words, tags_from_spans
+from .words import resplit_words, split_words, tags_from_spans
 
 RESOLVER_COLUMNS = {
     "geonameid": pa.int64(),
@@ -96,6 +96,24 @@ class DocInput:
     gold_places: list = field(default_factory=list)  # (start, end, lat, lon) of gold spans with coordinates
     error: str | None = None
     gold_spans: SpanStats | None = None  # what became of its gold spans (kept, skipped, doubtful, unreadable)
+    # word-per-row input: the model reads `words` (the file's words cut as raw text is, so it sees what
+    # it was trained on); tags, tokens and metrics are given back on the file's own words
+    file_words: "FileWords | None" = None
+
+
+@dataclass
+class FileWords:
+    words: list
+    offsets: list
+    first_piece: np.ndarray  # index into DocInput.words of each file word's first piece, -1 for none
+
+    def collapse(self, tags: list[str], conf: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """A file word takes the tag and confidence of its first piece."""
+        has = self.first_piece >= 0
+        idx = np.where(has, self.first_piece, 0)
+        out_tags = [tags[i] if h else "O" for i, h in zip(idx.tolist(), has.tolist())]
+        out_conf = np.where(has, conf[idx] if len(conf) else np.nan, np.nan).astype(np.float32)
+        return out_tags, out_conf
 
 
 @dataclass
@@ -235,9 +253,13 @@ class Pipeline:
         if isinstance(rec, BadRecord):
             return DocInput(fallback, error=rec.message)
         if isinstance(rec, Sentence):
-            text, offsets = join_words(rec.words)
+            r = resplit_words(rec.words)
             gold = self.map_gold(list(rec.tags)) if rec.tags is not None else None
-            return DocInput(rec.id or fallback, text, offsets, list(rec.words), gold)
+            first = np.full(len(rec.words), -1, np.int64)
+            for i in range(len(r.owner) - 1, -1, -1):
+                first[r.owner[i]] = i
+            return DocInput(rec.id or fallback, r.text, r.offsets, r.words, gold,
+                            file_words=FileWords(list(rec.words), r.file_offsets, first))
         if "__id" in rec:  # from an Arrow table
             raw_id, raw_text, raw_spans = rec["__id"], rec[o.text_column], rec["__spans"]
         else:
@@ -320,6 +342,9 @@ class Pipeline:
                     enc, wins, w0, bw, bp = plan[k]
                     n_tokens, n_windows = enc.n_tokens, len(wins)
                     tags, conf = self._word_tags(probs, w0, bw, bp)
+                    if doc.file_words is not None:
+                        tags, conf = doc.file_words.collapse(tags, conf)
+                        doc.words, doc.offsets = doc.file_words.words, doc.file_words.offsets
                     spans = decode_spans(doc.text, doc.offsets, tags, conf)
                     tr = time.perf_counter()
                     resolved = self._resolve(doc.text, spans)

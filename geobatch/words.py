@@ -1,13 +1,19 @@
 """Word segmentation with character offsets, and alignment of character spans to word tags.
 
-Words are what BERT's pre-tokenizer sees (whitespace and punctuation split), so training words and
-runtime words agree. Offsets are Python character offsets into the original text:
-`text[start:end] == word` always holds, whatever the script (emoji, CJK, combining marks).
+One segmentation for training and run time (docs/ARCHITECTURE.md, "Words"): `split_words` cuts raw
+text where BERT's pre-tokenizer does (whitespace and punctuation), except that initialisms written
+with periods ("U.S.", "D.C.", "W.Va.", "a.m.") and a short list of abbreviations ("St.", "Mt.",
+"Calif.", "Mr.") stay one word with their period, as GMB and the news corpora write them. Word-per-row
+files (GMB, CoNLL) are laid out as text and cut by the same function (`resplit_words`), so a model
+never trains on a word it cannot see at run time. Offsets are Python character offsets into the
+original text: `text[start:end] == word` always holds, whatever the script.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
+from dataclasses import dataclass
 from typing import Sequence
 
 from tokenizers.pre_tokenizers import BertPreTokenizer
@@ -18,13 +24,97 @@ _PRE_TOKENIZER = BertPreTokenizer()
 
 WordOffsets = list[tuple[int, int]]
 
+# Abbreviations kept whole with their period: place-name parts (St. Louis, Mt. Kenya, Ft. Worth), US
+# state abbreviations as news writes them (gold spans in the news corpora include the period: "Calif.",
+# "Md.", "Conn."), and titles, whose period would otherwise read as a sentence end before a name.
+# Case-sensitive: "Mass." is the state, "mass." is a word before a full stop.
+ABBREVIATIONS = frozenset("""
+    St Ste Mt Mts Ft Pt Ave Blvd Rd Hwy Sq Co Corp Inc Ltd Bros Dept Univ No Nos
+    Mr Mrs Ms Dr Prof Gen Gov Sen Rep Lt Col Sgt Capt Cmdr Adm Maj Rev Fr Jr Sr Pres
+    Jan Feb Mar Apr Aug Sept Sep Oct Nov Dec
+    Ala Ariz Ark Calif Colo Conn Del Fla Ga Ill Ind Kan Kans Ky La Md Mass Mich Minn Miss Mo
+    Mont Neb Nebr Nev Okla Ore Pa Tenn Tex Vt Va Wash Wis Wyo
+""".split())
+# An initialism: two or more parts of one to three letters, each closed by a period, the last period
+# optional ("U.S.", "U.S", "W.Va.", "Ph.D.", "a.m."). Not inside a longer word or number.
+_KEEP_WHOLE = re.compile(
+    r"(?<![\w.])(?:[A-Za-z][a-z]{0,2}\.(?:[A-Za-z][a-z]{0,2}\.)+|[A-Z]\.[A-Z](?![\w.])|(?:"
+    + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True))
+    + r")\.)(?!\w)"
+)
+
 
 def split_words(text: str) -> tuple[list[str], WordOffsets]:
     """Split text into words; returns the words and their (start, end) character offsets."""
     pieces = _PRE_TOKENIZER.pre_tokenize_str(text)
     words = [w for w, _ in pieces]
     offsets = [(s, e) for _, (s, e) in pieces]
+    if "." in text:
+        whole = [m.span() for m in _KEEP_WHOLE.finditer(text)]
+        if whole:
+            return _merge_pieces(text, offsets, whole)
     return words, offsets
+
+
+def _merge_pieces(text: str, offsets: WordOffsets, whole: list[tuple[int, int]]) -> tuple[list[str], WordOffsets]:
+    """Replace the pre-tokenizer pieces that lie inside each kept-whole match by one word."""
+    out: WordOffsets = []
+    k = 0
+    i, n = 0, len(offsets)
+    while i < n:
+        s, e = offsets[i]
+        while k < len(whole) and whole[k][1] <= s:
+            k += 1
+        if k < len(whole) and whole[k][0] == s:
+            a, b = whole[k]
+            j = i
+            while j < n and offsets[j][1] <= b:
+                j += 1
+            if offsets[j - 1][1] == b:  # the match ends on a piece boundary (it always should)
+                out.append((a, b))
+                i = j
+                continue
+        out.append((s, e))
+        i += 1
+    return [text[s:e] for s, e in out], out
+
+
+@dataclass
+class Resplit:
+    """Pre-split words (one row each in GMB or CoNLL) laid out as text and cut by `split_words`."""
+
+    text: str
+    words: list[str]
+    offsets: WordOffsets          # of `words` in `text`
+    owner: list[int]              # for each word, the index of the file word it is part of
+    file_offsets: WordOffsets     # of the file words in `text`
+
+
+def resplit_words(file_words: Sequence[str]) -> Resplit:
+    """The words `geobatch run` sees for a sentence given as words: `split_words` of their layout.
+
+    A file word never merges with its neighbour (the layout puts a space between them); it may split
+    ("Port-au-Prince" -> Port - au - Prince). A file word that yields no word (whitespace only) owns none.
+    """
+    text, file_offsets = join_words(file_words)
+    words, offsets = split_words(text)
+    ends = [e for _, e in file_offsets]
+    owner = [bisect_right(ends, s) for s, _ in offsets]
+    return Resplit(text, words, offsets, owner, file_offsets)
+
+
+def spread_tags(tags: Sequence[str], owner: Sequence[int]) -> list[str]:
+    """Tags of file words onto their split words: the first piece keeps the tag, the rest continue it
+    (I- of the same type), so "Port-au-Prince"/B-geo becomes Port/B-geo -/I-geo au/I-geo ..."""
+    out: list[str] = []
+    prev = None
+    for o in owner:
+        tag = tags[o]
+        if o == prev and tag != "O":
+            tag = "I-" + tag.split("-", 1)[1] if len(tag) > 2 and tag[1] == "-" else tag
+        out.append(tag)
+        prev = o
+    return out
 
 
 def join_words(words: Sequence[str]) -> tuple[str, WordOffsets]:

@@ -28,8 +28,9 @@ from ..documents import Span, SpanDocument
 from ..errors import InputError
 from ..metrics_geo import gold_coordinates_problem  # one definition of a usable gold point
 
-# GeoWebNews types that are not place names (see the corpus' guide); other corpora have no such types
-DEFAULT_SKIP_TYPES = ("Literal_Expression", "Non_Lit_Expression", "Non_Toponym")
+# Span types that are not place names: GeoWebNews' expressions and non-toponyms (see the corpus' guide),
+# TUD-Loc-2013's street numbers and postcodes
+DEFAULT_SKIP_TYPES = ("Literal_Expression", "Non_Lit_Expression", "Non_Toponym", "STREETNR", "ZIP")
 MAX_EXAMPLES = 5  # example documents kept per reason
 
 SHAPE_FIX = "give each document's spans as a list of {start, end[, label]} objects, or as that list's JSON text"
