@@ -1,7 +1,9 @@
 """Training data: read annotated files into word-level sentences and encode them as wordpieces.
 
-No TensorFlow here. Reading reuses geobatch.readers; span documents become word tags through
-geobatch.words (the same split the runtime uses). Encoding uses first-subword labelling: the first
+No TensorFlow here. Reading reuses geobatch.readers. Every sentence is cut into words by
+geobatch.words.split_words, the function `geobatch run` cuts raw text with: span documents directly,
+word-per-row files (GMB, CoNLL) through `resplit_words` (their words laid out as text and cut again, a
+file word's tag spread over its pieces), so the model trains on exactly the words it sees at run time. Encoding uses first-subword labelling: the first
 wordpiece of each word carries the word's label; every other position gets IGNORE (-100), so the
 loss and the metrics only ever see one prediction per word.
 """
@@ -12,18 +14,18 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from geobatch.corpus import format_for
-from geobatch.documents import Sentence
+from geobatch.documents import Sentence, Span
 from geobatch.errors import InputError
-from geobatch.labels import LabelScheme
+from geobatch.labels import OUTSIDE, LabelScheme, entity_type
 from geobatch.readers import read_conll, read_gmb
 from geobatch.readers.spans import SpanStats, iter_records, span_documents_from_records
-from geobatch.words import split_words, tags_from_spans
+from geobatch.words import resplit_words, spread_tags, split_words, tags_from_spans
 
 IGNORE = -100
 FORMATS = ("gmb", "conll", "spans")
@@ -40,6 +42,25 @@ class SpanOptions:
     text_column: str = "text"
     spans_column: str = "spans"
     span_label: str | None = None
+    type_field: str | None = None          # span key that holds the span's type (GeoWebNews, TUD-Loc: "type")
+    types: dict[str, str] | None = None    # source type -> model type ("O" drops); every type must be named
+    keep_document: Callable[[str], bool] | None = None  # False: the document is held back (evaluation only)
+    skip_bad_spans: bool = False           # spans whose offsets do not slice the text: skip them, not refuse the file
+
+
+def check_type_map(path: Path, types: dict[str, str] | None, seen: dict[str, int]) -> None:
+    """A type map must name every type the corpus has (an unnamed one would silently become O) and
+    only those (a misspelt key would silently map nothing)."""
+    if types is None:
+        return
+    missing = sorted(set(seen) - set(types))
+    if missing:
+        raise InputError(f"{path}: its types {', '.join(missing)} are not in the corpus's type map",
+                         'map each to a model type, "*" (any place type) or "O" (not a place)')
+    unused = sorted(set(types) - set(seen))
+    if unused:
+        raise InputError(f"{path}: the type map names {', '.join(unused)}, which the corpus never has",
+                         f"fix the spelling or remove it (its types: {', '.join(sorted(seen)) or 'none'})")
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
@@ -57,11 +78,20 @@ def read_sentences(
     if not p.exists():
         raise InputError(f"{p} does not exist", "check the path")
     fmt = detect_format(p, fmt)
-    if fmt == "gmb":
-        return list(read_gmb(p, max_sentences=max_sentences))
-    if fmt == "conll":
-        return list(read_conll(p, max_sentences=max_sentences))
     so = spans or SpanOptions()
+    if fmt in ("gmb", "conll"):
+        read = read_gmb if fmt == "gmb" else read_conll
+        sentences = list(read(p, max_sentences=max_sentences))
+        if so.types is not None:
+            seen_types: dict[str, int] = {}
+            for sent in sentences:
+                for t in sent.tags or ():
+                    if (et := entity_type(t)) is not None:
+                        seen_types[et] = seen_types.get(et, 0) + 1
+            check_type_map(p, so.types, seen_types)
+            sentences = apply_scheme(sentences, LabelScheme(f"map:{p.name}", so.types))
+        keep = so.keep_document or (lambda _id: True)
+        return [as_runtime_words(s) for s in sentences if keep(s.id)]
     stats = SpanStats()
     out: list[Sentence] = []
     # the reader reads a missing text column as "" and a missing spans column as no spans: for
@@ -81,20 +111,48 @@ def read_sentences(
         raise InputError(f"{p} is not a file", "give a JSONL or Parquet file of span documents")
     docs = span_documents_from_records(counted(iter_records(p)), so.id_column, so.text_column, so.spans_column,
                                        so.span_label, stats=stats)
+    seen_types: dict[str, int] = {}
+
+    def model_label(span) -> str | None:
+        source = span.extra.get(so.type_field) if so.type_field else span.label
+        source = source if source is not None else so.span_label
+        if so.types is None or source is None:
+            return source
+        seen_types[source] = seen_types.get(source, 0) + 1
+        target = so.types.get(source, OUTSIDE)
+        return None if target == OUTSIDE else target
+
     for doc in docs:
+        spans = [Span(s.start, s.end, model_label(s), s.extra) for s in doc.spans or []]
+        if so.keep_document is not None and not so.keep_document(doc.id):
+            continue
+        if max_sentences is not None and len(out) >= max_sentences:
+            continue  # read on: the type map is checked against the whole corpus
         words, offsets = split_words(doc.text)
         if not words:
             continue
-        out.append(Sentence(doc.id, words, tags_from_spans(offsets, doc.spans or [], so.span_label)))
-        if max_sentences is not None and len(out) >= max_sentences:
-            break
+        out.append(Sentence(doc.id, words, tags_from_spans(offsets, spans)))
+    check_type_map(p, so.types, seen_types)
+    bad = stats.skipped_bad_offsets + stats.surface_mismatch
+    if bad and not so.skip_bad_spans:
+        # a span that does not slice its text teaches the model a wrong word as a place (or none)
+        example = (stats.examples.get("skipped_bad_offsets") or stats.examples.get("surface_mismatch") or ["?"])[0]
+        raise InputError(f"{p}: {bad} span(s) have offsets that do not slice the text (e.g. document {example})",
+                         "fix the offsets, or set skip_bad_spans = true for this corpus in a --spec file to leave them out")
     for what, option, column in (("text", "--text-column", so.text_column), ("spans", "--spans-column", so.spans_column)):
         if seen["records"] and not seen[what]:
             raise InputError(f"{p}: no record has a {what} column {column!r} (columns: {', '.join(seen['columns'] or [])})",
                              f"pass {option} with the right column name")
-    if stats.spans and not any(t != "O" for s in out for t in s.tags):
+    if stats.spans and out and not any(t != "O" for s in out for t in s.tags):
         raise InputError(f"{p}: none of its {stats.spans} spans carries a label", "pass --span-label (e.g. --span-label geo)")
     return out
+
+
+def as_runtime_words(sentence: Sentence) -> Sentence:
+    """A word-per-row sentence as `geobatch run` sees it: its words cut again by split_words."""
+    r = resplit_words(sentence.words)
+    tags = spread_tags(sentence.tags, r.owner) if sentence.tags is not None else None
+    return Sentence(sentence.id, r.words, tags)
 
 
 def apply_scheme(sentences: Sequence[Sentence], scheme: LabelScheme) -> list[Sentence]:

@@ -9,15 +9,17 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from geobatch.errors import InputError
-from geobatch.labels import LabelScheme, entity_type, label_list
+from geobatch.labels import LabelScheme, entity_type, label_list, place_types, split_tag
 
 from . import checkpoint as ckpt
 from .base import check_base_config, check_continuation, resolve_base
 from .batching import iterate_batches, pad_batch
+from .spec import ANY_PLACE
 from .data import (
     Encoded,
     SpanOptions,
@@ -56,6 +58,9 @@ class TrainOptions:
     log_every: int = 50
     conv_filters: int = 256
     max_steps: int | None = None   # stop each epoch early (tests); never set for real runs
+    spec: str | None = None        # training spec (training/spec.py): several corpora instead of --train
+    data_dir: str | None = None    # where the spec's paths are relative to (default: the spec's folder)
+    with_heldout: bool = False     # also train on the documents the spec holds back for evaluation
 
 
 def _seed_everything(seed: int) -> None:
@@ -66,8 +71,22 @@ def _seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def _read_train(opts: TrainOptions) -> list:
-    out = []
+def _read_train(opts: TrainOptions, spec=None) -> tuple[list, list[int]]:
+    """Training sentences and, for each, the number of the corpus it came from (0 without a spec)."""
+    out: list = []
+    groups: list[int] = []
+    if spec is not None:
+        from .spec import is_heldout
+
+        for g, c in enumerate(spec.corpora):
+            keep = None if (opts.with_heldout or c.heldout is None) else (lambda doc_id, rule=c.heldout: not is_heldout(doc_id, rule))
+            so = SpanOptions(c.id_column, c.text_column, c.spans_column, c.span_label, c.type_field, c.types, keep, c.skip_bad_spans)
+            sents = read_sentences(c.path, c.format, c.max_sentences, so)
+            out.extend(sents)
+            groups.extend([g] * len(sents))
+        if not out:
+            raise InputError(f"no sentences in the corpora of {spec.path}", "check the spec's paths and held-out rules")
+        return out, groups
     for path in opts.train:
         left = None if opts.max_sentences is None else opts.max_sentences - len(out)
         if left is not None and left <= 0:
@@ -75,6 +94,31 @@ def _read_train(opts: TrainOptions) -> list:
         out.extend(read_sentences(path, opts.format, left, opts.spans))
     if not out:
         raise InputError("no sentences in --train", "check the files and --format")
+    return out, [0] * len(out)
+
+
+def epoch_order(groups: Sequence[int], weights: Sequence[float], seed: int) -> np.ndarray:
+    """Indices of the examples one epoch sees: each corpus's examples `weight` times, the fraction of a
+    weight drawn at random (without replacement) each epoch, so a small corpus can count as much as a
+    large one without being cut or copied on disk."""
+    rng = np.random.default_rng(seed)
+    groups = np.asarray(groups)
+    parts = []
+    for g, w in enumerate(weights):
+        idx = np.flatnonzero(groups == g)
+        whole, frac = int(w), w - int(w)
+        parts += [idx] * whole
+        if frac > 0 and idx.size:
+            parts.append(rng.choice(idx, size=int(round(frac * idx.size)), replace=False))
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def merged_places(tags: list[str], place: set[str]) -> list[str]:
+    """Every place type (and "*", any place) as one `location` type: how users score place names."""
+    out = []
+    for t in tags:
+        prefix, etype = split_tag(t)
+        out.append(f"{prefix}-location" if etype in place else t)
     return out
 
 
@@ -126,32 +170,61 @@ def train(opts: TrainOptions, log=print) -> Path:
         # validating on training sentences makes early stopping and the kept epoch meaningless
         raise InputError(f"--validation {opts.validation} is also a --train file",
                          "validate on other sentences: another file, or leave --validation out to hold out --validation-fraction")
-    scheme = LabelScheme.from_options(opts.label_scheme, opts.label_map)
+    corpora = None
+    if opts.spec:
+        from .spec import load_spec
+
+        if opts.train:
+            raise InputError("--spec and --train were both given", "list every training file in the spec, or use --train alone")
+        corpora = load_spec(opts.spec, opts.data_dir)
+        # the card's gold map: the first word-per-row corpus's (GMB test is scored through it)
+        word_maps = [c.types for c in corpora.corpora if c.types is not None and (c.format or Path(c.path).suffix.lower()) in ("gmb", ".csv", "conll", ".conll")]
+        scheme = LabelScheme(f"spec:{Path(opts.spec).name}", word_maps[0]) if word_maps else LabelScheme("full")
+    else:
+        scheme = LabelScheme.from_options(opts.label_scheme, opts.label_map)
     base = resolve_base(opts.base_model)
     tokenizer = runtime_tokenizer(base.tokenizer())
     check_base_config(base, opts.max_length, tokenizer)
 
     t0 = time.time()
-    raw_train = _read_train(opts)
-    types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
-    unused = scheme.unused_map_keys(types)
-    if unused:
-        log(f"note: --label-map names {', '.join(unused)}, which --train does not have (its types: {', '.join(types) or 'none'}); "
-            "a misspelt type is dropped to O")
-    train_sents = apply_scheme(raw_train, scheme)
+    raw_train, groups = _read_train(opts, corpora)
+    if corpora is None:
+        types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
+        unused = scheme.unused_map_keys(types)
+        if unused:
+            log(f"note: --label-map names {', '.join(unused)}, which --train does not have (its types: {', '.join(types) or 'none'}); "
+                "a misspelt type is dropped to O")
+        train_sents = apply_scheme(raw_train, scheme)
+    else:  # each corpus was mapped by its own types when read
+        train_sents = raw_train
     if opts.validation:
         val_sents = apply_scheme(read_sentences(opts.validation, opts.format, None, opts.spans), scheme)
         if not val_sents:  # nothing to choose epochs by; it failed with a traceback after the model was built
             raise InputError(f"--validation {opts.validation} holds no sentences", "check the file and --format, or leave --validation out")
         val_source = opts.validation
     else:
-        train_sents, val_sents = holdout_split(train_sents, opts.validation_fraction, opts.seed)
+        kept, held = holdout_split(list(zip(train_sents, groups)), opts.validation_fraction, opts.seed)
+        train_sents, groups = [s for s, _ in kept], [g for _, g in kept]
+        val_sents = [s for s, _ in held]
         val_source = f"{opts.validation_fraction:g} of --train held out (seed {opts.seed})"
-    labels = label_list(t for s in train_sents for t in s.tags)
+    labels = label_list(t for s in train_sents for t in s.tags if entity_type(t) != ANY_PLACE)
     if len(labels) < 2:
         raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
+    place = set(place_types(labels))
+    any_place = any(entity_type(t) == ANY_PLACE for s in train_sents for t in s.tags)
     lineage = check_continuation(base, labels, opts.head)
     label_to_id = {l: i for i, l in enumerate(labels)}
+    # "*" (a place whose type the corpus does not give) is a target set, not a label: codes past the
+    # labels, each allowing the B- (or I-) tag of every place type; the loss sums their probabilities
+    target_sets = None
+    if any_place:
+        codes = {f"B-{ANY_PLACE}": len(labels), f"I-{ANY_PLACE}": len(labels) + 1}
+        target_sets = np.eye(len(labels), dtype=np.float32).tolist()
+        for tag in codes:
+            prefix = tag[0]
+            target_sets.append([1.0 if split_tag(l)[0] == prefix and split_tag(l)[1] in place else 0.0 for l in labels])
+        label_to_id = {**label_to_id, **codes}
+        log(f"note: spans of no given place type ({ANY_PLACE}) train as any of {', '.join(sorted(place))}")
     train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length)
     val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length)
     log(f"data: {len(train_sents)} training sentences -> {len(train_enc)} inputs, {len(val_sents)} validation ({val_source}); "
@@ -177,10 +250,20 @@ def train(opts: TrainOptions, log=print) -> Path:
     if opts.class_weights == "balanced":
         class_weights = balanced_class_weights(np.concatenate([e.labels for e in train_enc]), len(labels))
         log(f"class weights: {dict(zip(labels, np.round(class_weights, 3).tolist()))}")
+        if target_sets is not None:  # a target set counts with weight 1
+            class_weights = list(class_weights) + [1.0] * (len(target_sets) - len(labels))
 
     from transformers import create_optimizer
 
-    steps_per_epoch = math.ceil(len(train_enc) / opts.batch_size)
+    enc_groups = [groups[e.sentence] for e in train_enc]
+    weights = [c.weight for c in corpora.corpora] if corpora is not None else [1.0]
+    per_epoch = len(epoch_order(enc_groups, weights, opts.seed))
+    if corpora is not None:
+        for g, c in enumerate(corpora.corpora):
+            n_in = sum(1 for x in enc_groups if x == g)
+            log(f"corpus {c.name}: {sum(1 for x in groups if x == g)} sentences/documents -> {n_in} inputs, weight {c.weight:g}"
+                f"{', held-out documents left out (' + c.heldout + ')' if c.heldout and not opts.with_heldout else ''}")
+    steps_per_epoch = math.ceil(per_epoch / opts.batch_size)
     if opts.max_steps:
         steps_per_epoch = min(steps_per_epoch, opts.max_steps)
     total_steps = steps_per_epoch * opts.epochs
@@ -195,7 +278,7 @@ def train(opts: TrainOptions, log=print) -> Path:
     def train_step(input_ids, attention_mask, token_type_ids, labels_):
         with tf.GradientTape() as tape:
             logits = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, training=True).logits
-            loss = masked_token_loss(labels_, logits, class_weights)
+            loss = masked_token_loss(labels_, logits, class_weights, target_sets)
             scaled = optimizer.get_scaled_loss(loss) if gpu else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         if gpu:
@@ -215,9 +298,20 @@ def train(opts: TrainOptions, log=print) -> Path:
             for row, i in enumerate(idx):
                 gold.append(val_enc[i].gold_tags)
                 pred.append(word_predictions(val_enc[i], ids[row], labels))
-        return entity_metrics(gold, pred)
+        if not any_place:
+            return entity_metrics(gold, pred)
+        # gold of no given type scores against any place type: select epochs on places merged, and
+        # report geo/gpe on the sentences whose gold is typed (GMB's)
+        merged_types = place | {ANY_PLACE}
+        metrics = entity_metrics([merged_places(g, merged_types) for g in gold], [merged_places(p, merged_types) for p in pred])
+        typed = [(g, p) for g, p in zip(gold, pred) if not any(entity_type(t) == ANY_PLACE for t in g)]
+        if typed:
+            metrics["typed_per_type"] = entity_metrics([g for g, _ in typed], [p for _, p in typed])["per_type"]
+        return metrics
 
     files = [{"path": str(Path(p)), "sha256": sha256_file(p)} for p in opts.train]
+    if corpora is not None:
+        files = [{"path": str(c.path), "sha256": sha256_file(c.path), "corpus": c.to_dict()} for c in corpora.corpora]
     if opts.validation:
         files.append({"path": str(Path(opts.validation)), "sha256": sha256_file(opts.validation), "role": "validation"})
     options = {k: v for k, v in asdict(opts).items() if k not in ("spans",)}
@@ -242,6 +336,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         "validation_metrics": None,
         "history": [],
         "seed": opts.seed,
+        "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout} if corpora is not None else None,
         "mixed_precision": gpu,
         "options": options,
     }
@@ -257,7 +352,9 @@ def train(opts: TrainOptions, log=print) -> Path:
     for epoch in range(1, opts.epochs + 1):
         t_epoch = time.time()
         losses, seen = [], 0
-        for step, (idx, batch) in enumerate(iterate_batches(train_enc, opts.batch_size, seed=opts.seed * 1000 + epoch), 1):
+        order = epoch_order(enc_groups, weights, opts.seed * 1000 + epoch)
+        epoch_inputs = [train_enc[i] for i in order]
+        for step, (idx, batch) in enumerate(iterate_batches(epoch_inputs, opts.batch_size, seed=opts.seed * 1000 + epoch), 1):
             if step > steps_per_epoch:
                 break
             loss = train_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], batch["labels"])
@@ -273,7 +370,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         t_val = time.time()
         metrics = evaluate()
         val_time = time.time() - t_val
-        per_type = " ".join(f"{k} {v['f1']:.4f}" for k, v in metrics["per_type"].items())
+        per_type = " ".join(f"{k} {v['f1']:.4f}" for k, v in {**metrics["per_type"], **metrics.get("typed_per_type", {})}.items())
         log(f"epoch {epoch}: train loss {np.mean(losses):.4f} ({train_time / 60:.1f} min, {seen / train_time:.1f} sent/s); "
             f"validation entity P {metrics['entity_precision']:.4f} R {metrics['entity_recall']:.4f} F1 {metrics['entity_f1']:.4f} "
             f"[{per_type}] word acc {metrics['word_accuracy']:.4f} ({val_time:.0f}s)")

@@ -146,16 +146,24 @@ def load_checkpoint_model(checkpoint: str | Path, head: str):
     return model
 
 
-def masked_token_loss(labels, logits, class_weights=None):
+def masked_token_loss(labels, logits, class_weights=None, target_sets=None):
     """Cross-entropy averaged over labelled positions only (labels != IGNORE).
 
     With class weights, each labelled token counts with its class's weight and the mean is taken over
-    the weights (as torch's weighted cross-entropy does).
+    the weights (as torch's weighted cross-entropy does). With target sets ([n_codes, n_labels] of 0/1,
+    the first n_labels rows the identity), a label code past the model's labels names a set of labels
+    any of which is right, and its loss is -log of their summed probability: a place whose type the
+    corpus does not give (B-geo or B-gpe) is taught as a place without picking one at random.
     """
     logits = tf.cast(logits, tf.float32)
     mask = tf.not_equal(labels, IGNORE)
     safe = tf.where(mask, labels, tf.zeros_like(labels))
-    per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+    if target_sets is None:
+        per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+    else:
+        allowed = tf.gather(tf.constant(target_sets, tf.float32), safe) > 0
+        log_p = tf.nn.log_softmax(logits, axis=-1)
+        per_token = -tf.reduce_logsumexp(tf.where(allowed, log_p, tf.fill(tf.shape(log_p), -1e9)), axis=-1)
     weights = tf.cast(mask, tf.float32)
     if class_weights is not None:
         weights = weights * tf.gather(tf.constant(class_weights, tf.float32), safe)
@@ -164,7 +172,7 @@ def masked_token_loss(labels, logits, class_weights=None):
 
 def balanced_class_weights(label_ids: np.ndarray, n_labels: int) -> list[float]:
     """sklearn's 'balanced': n / (k * count); classes never seen get weight 1."""
-    ids = label_ids[label_ids != IGNORE]
+    ids = label_ids[(label_ids != IGNORE) & (label_ids < n_labels)]  # target-set codes count with weight 1
     counts = np.bincount(ids, minlength=n_labels).astype(np.float64)
     w = np.ones(n_labels)
     seen = counts > 0

@@ -15,7 +15,10 @@ def _echo(msg: str) -> None:
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--train", "train_files", multiple=True, required=True, type=click.Path(), help="Training file(s): GMB CSV, CoNLL, or span documents (JSONL/Parquet).")
+@click.option("--train", "train_files", multiple=True, type=click.Path(), help="Training file(s): GMB CSV, CoNLL, or span documents (JSONL/Parquet); repeat for more.")
+@click.option("--spec", type=click.Path(), help="Training spec (TOML): several corpora, each with its columns, type map, weight and held-out documents (training/geoparse.toml). Instead of --train.")
+@click.option("--data-dir", type=click.Path(), help="With --spec: folder the spec's paths are relative to (default: the spec's folder).")
+@click.option("--with-heldout", is_flag=True, help="With --spec: also train on the documents the spec holds back for evaluation (the final model, once figures are taken).")
 @click.option("--validation", type=click.Path(), help="Validation file (default: hold out --validation-fraction of --train). Never pass test data.")
 @click.option("--format", "fmt", type=click.Choice(["gmb", "conll", "spans"]), help="Input format (default: from the extension).")
 @click.option("--id-column", default="id", help="Span documents: id column.")
@@ -40,10 +43,14 @@ def _echo(msg: str) -> None:
 @click.option("--log-every", type=click.IntRange(1), default=50, help="Progress line every N steps.")
 @click.option("--output", required=True, type=click.Path(), help="Checkpoint directory.")
 @click.option("--export", "export_dir", type=click.Path(), help="Also export the best checkpoint to this MODEL_DIR.")
-def command(train_files, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
+def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
             base_model, head, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
             patience, seed, max_sentences, validation_fraction, log_every, output, export_dir):
     """Fine-tune a BERT token classifier on annotated data."""
+    if not train_files and not spec:
+        raise GeobatchError("no training data given", "pass --train FILE (repeatable) or --spec SPEC.toml")
+    if (data_dir or with_heldout) and not spec:
+        raise GeobatchError("--data-dir and --with-heldout go with --spec", "pass --spec SPEC.toml, or leave them out")
     require_training()
     from training.data import SpanOptions
     from training.fit import TrainOptions, train
@@ -55,6 +62,7 @@ def command(train_files, validation, fmt, id_column, text_column, spans_column, 
         batch_size=batch_size, max_length=max_length, learning_rate=learning_rate, warmup_fraction=warmup_fraction,
         weight_decay=weight_decay, class_weights=class_weights, patience=patience, seed=seed,
         max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
+        spec=spec, data_dir=data_dir, with_heldout=with_heldout,
     )
     if export_dir:
         # imported before training: fails early, and later edits to the module cannot change a long run

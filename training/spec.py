@@ -1,0 +1,145 @@
+"""Training spec: several corpora in one run, each with its own columns, type map, weight and hold-out.
+
+    [[corpus]]
+    name = "geowebnews"
+    path = "geoparsing/GeoWebNews.jsonl"      # relative to --data-dir (default: the spec's folder)
+    id_column = "doc_id"
+    spans_column = "toponyms"
+    type_field = "type"                       # the span key holding its type (span corpora)
+    types = { Literal = "*", Demonym = "*" }  # source type -> model type; "*" any place type; "O" drop
+    span_label = "*"                          # type of spans that carry none (GeoVirus)
+    weight = 2.0                              # times per epoch its examples are seen (fractions sampled)
+    heldout = "sha256-mod5"                   # documents kept for evaluation: "sha256-mod5" or "all"
+    skip_bad_spans = true                     # leave out spans whose offsets do not slice the text (else refused)
+
+A type mapped to "*" is a place whose GMB type (geo or gpe) the corpus does not say: the loss accepts
+either (training/model.py, `masked_token_loss`), so such spans are never forced into one at random.
+No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from geobatch.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ANY_PLACE = "*"
+HELDOUT_RULES = ("sha256-mod5", "all")
+_KEYS = {"name", "path", "format", "id_column", "text_column", "spans_column", "type_field", "types", "span_label",
+         "weight", "heldout", "max_sentences", "skip_bad_spans"}
+
+
+def is_heldout(doc_id: object, rule: str | None) -> bool:
+    """Whether a document is kept out of training for evaluation.
+
+    sha256-mod5: `int(sha256(str(doc_id)), 16) % 5 == 0`, about 20 % of documents, fixed by the id alone,
+    so the split is the same on every machine and for every tool that scores it (bench/recognition.py).
+    """
+    if rule is None:
+        return False
+    if rule == "all":
+        return True
+    return int(hashlib.sha256(str(doc_id).encode("utf-8")).hexdigest(), 16) % 5 == 0
+
+
+@dataclass
+class CorpusSpec:
+    name: str
+    path: Path
+    format: str | None = None
+    id_column: str = "id"
+    text_column: str = "text"
+    spans_column: str = "spans"
+    type_field: str | None = None
+    types: dict[str, str] | None = None
+    span_label: str | None = None
+    weight: float = 1.0
+    heldout: str | None = None
+    max_sentences: int | None = None
+    skip_bad_spans: bool = False
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "path": str(self.path), "format": self.format, "types": self.types,
+                "span_label": self.span_label, "weight": self.weight, "heldout": self.heldout,
+                "max_sentences": self.max_sentences}
+
+
+@dataclass
+class TrainingSpec:
+    path: Path
+    corpora: list[CorpusSpec] = field(default_factory=list)
+
+
+def _fail(spec: Path, where: str, problem: str, fix: str) -> InputError:
+    return InputError(f"training spec {spec}: {where}{problem}", fix)
+
+
+def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingSpec:
+    """Read and check a spec; paths are resolved against data_dir (default: the spec's folder)."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read training spec {p}: {e.strerror}", "give an existing TOML file") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"training spec {p} is not valid TOML ({e})", "fix the file (see training/geoparse.toml)") from None
+    items = raw.get("corpus")
+    if not isinstance(items, list) or not items or not all(isinstance(c, dict) for c in items):
+        raise _fail(p, "", "has no [[corpus]] tables", "add one [[corpus]] table per training file")
+    extra = sorted(set(raw) - {"corpus"})
+    if extra:
+        raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}", "keep only [[corpus]] tables")
+    root = Path(data_dir) if data_dir is not None else p.parent
+    out = TrainingSpec(p)
+    names: set[str] = set()
+    for n, item in enumerate(items, 1):
+        where = f"corpus {n} "
+        unknown = sorted(set(item) - _KEYS)
+        if unknown:
+            raise _fail(p, where, f"has unknown keys {', '.join(unknown)}", f"use only {', '.join(sorted(_KEYS))}")
+        if not isinstance(item.get("path"), str) or not item["path"]:
+            raise _fail(p, where, "has no path", 'give path = "file" (relative to --data-dir)')
+        name = str(item.get("name") or Path(item["path"]).stem)
+        where = f"corpus {name!r} "
+        if name in names:
+            raise _fail(p, where, "is named twice", "give each corpus its own name")
+        names.add(name)
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise _fail(p, where, f"has weight {weight!r}, not a positive number", "use e.g. weight = 1.0 (2.0 sees it twice per epoch)")
+        heldout = item.get("heldout")
+        if heldout is not None and heldout not in HELDOUT_RULES:
+            raise _fail(p, where, f"has heldout {heldout!r}", f"use one of {', '.join(HELDOUT_RULES)}, or leave it out")
+        types = item.get("types")
+        if types is not None:
+            if not isinstance(types, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in types.items()):
+                raise _fail(p, where, "types must map type names to type names", 'write types = { COUNTRY = "*", ZIP = "O" }')
+        for key in ("format", "id_column", "text_column", "spans_column", "type_field", "span_label"):
+            if key in item and not isinstance(item[key], str):
+                raise _fail(p, where, f"{key} must be text", f'write {key} = "..."')
+        max_sentences = item.get("max_sentences")
+        if max_sentences is not None and (isinstance(max_sentences, bool) or not isinstance(max_sentences, int) or max_sentences < 1):
+            raise _fail(p, where, f"max_sentences {max_sentences!r} is not a positive whole number", "use e.g. max_sentences = 10000")
+        if not isinstance(item.get("skip_bad_spans", False), bool):
+            raise _fail(p, where, "skip_bad_spans must be true or false", "write skip_bad_spans = true")
+        fpath = Path(item["path"]).expanduser()
+        fpath = fpath if fpath.is_absolute() else root / fpath
+        if not fpath.exists():
+            raise _fail(p, where, f"file {fpath} does not exist", "check path and --data-dir")
+        out.corpora.append(CorpusSpec(
+            name=name, path=fpath, format=item.get("format"), id_column=item.get("id_column", "id"),
+            text_column=item.get("text_column", "text"), spans_column=item.get("spans_column", "spans"),
+            type_field=item.get("type_field"), types=dict(types) if types is not None else None,
+            span_label=item.get("span_label"), weight=float(weight), heldout=heldout, max_sentences=max_sentences,
+            skip_bad_spans=item.get("skip_bad_spans", False),
+        ))
+    return out
