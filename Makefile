@@ -13,7 +13,7 @@ DEMO_DIR ?= runs/demo
 DEMO_EPOCHS ?= 8
 DEMO_LEARNING_RATE ?= 1e-4
 
-.PHONY: demo test venv install chromium clean-demo
+.PHONY: demo test venv install chromium clean-demo model model-eval recognition
 
 # --- environment --------------------------------------------------------------------------------
 
@@ -66,6 +66,35 @@ demo: install
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
+
+# --- the recommended geoparsing model (issue 14) ----------------------------------------------------
+
+# `make model`: trains the recommended model from the shared corpora (training/geoparse.toml: GMB + GeoWebNews
+# + GeoVirus + TUD-Loc-2013, held-back documents included, since its figures come from `make model-eval`),
+# exports and parity-checks it into MODEL_OUT. `make model-eval` trains the same recipe without the
+# held-back documents into MODEL_EVAL_OUT; `make recognition` scores that one on them next to spaCy sm
+# (bench/recognition.py, figures in docs/RESULTS.md). About 17 minutes an epoch on a 2-core CPU.
+MODEL_DATA ?= ../shared/data
+MODEL_SPEC ?= training/geoparse.toml
+MODEL_EPOCHS ?= 3
+MODEL_LEARNING_RATE ?= 1e-4
+MODEL_OUT ?= models/geoparse
+MODEL_EVAL_OUT ?= models/geoparse-eval
+MODEL_TRAIN = $(GEOBATCH) train --spec $(MODEL_SPEC) --data-dir $(MODEL_DATA) --epochs $(MODEL_EPOCHS) \
+	    --learning-rate $(MODEL_LEARNING_RATE)
+
+model: install
+	@test -f $(MODEL_DATA)/gmb/train.csv || { echo "no $(MODEL_DATA)/gmb/train.csv: set MODEL_DATA to the shared data directory"; exit 2; }
+	$(MODEL_TRAIN) --with-heldout --output $(MODEL_OUT)-ckpt --export $(MODEL_OUT)
+	$(PY) bench/segmentation_check.py --model $(MODEL_OUT)
+
+model-eval: install
+	@test -f $(MODEL_DATA)/gmb/train.csv || { echo "no $(MODEL_DATA)/gmb/train.csv: set MODEL_DATA to the shared data directory"; exit 2; }
+	$(MODEL_TRAIN) --output $(MODEL_EVAL_OUT)-ckpt --export $(MODEL_EVAL_OUT)
+
+recognition: $(VENV)/.installed
+	$(PIP) install $(PIP_QUIET) -e '.[train,bench]'
+	$(PY) bench/recognition.py --model $(MODEL_EVAL_OUT) --data $(MODEL_DATA)
 
 # --- tests --------------------------------------------------------------------------------------
 

@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         metrics = json.loads((run_out / "metrics.json").read_text())
         row = {"set": name, "documents": len(docs), "chars": chars,
                "geobatch": {**score(gold, geobatch_spans(run_out, places)), "seconds": round(seconds, 2),
-                            "chars_per_s": round(chars / seconds), "metrics_json_location": metrics.get("entity", {}).get("per_type", {}).get("location")}}
+                            "chars_per_s": round(chars / seconds), "metrics_json_entity_location": (metrics.get("entity_level") or {}).get("location")}}
         if nlp is not None:
             t = time.perf_counter()
             parsed = list(nlp.pipe([d["text"] for d in docs], batch_size=64))
@@ -198,7 +198,8 @@ def main(argv=None) -> int:
     if not args.no_gmb and gmb_test.exists():
         seconds, run_out = run_geobatch(args.model, gmb_test, out / "runs" / "gmb-test.words", ["--format", "gmb", "--variant", args.variant])
         m = json.loads((run_out / "metrics.json").read_text())
-        file_words = {"seconds": round(seconds, 2), "token": m.get("token"), "entity": m.get("entity")}
+        file_words = {"seconds": round(seconds, 2), "token_per_category": m["token_level"]["per_category"],
+                      "entity_level": m["entity_level"]}
     result = {"model": str(args.model), "card_training": card.get("training"), "variant": args.variant,
               "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "sets": rows, "gmb_test_file_words": file_words}
@@ -212,7 +213,10 @@ def main(argv=None) -> int:
               f"{g['overlap']['f1']:.3f} | {sp} | {g['chars_per_s']:,} / {s['chars_per_s']:,} |" if s else
               f"| {r['set']} | {r['documents']} | {g['gold']} | {g['exact']['f1']:.3f} | {g['overlap']['f1']:.3f} | — | — | {g['chars_per_s']:,} / — |")
     if file_words:
-        print(f"\nGMB test, file words (--format gmb): {json.dumps(file_words['token'])[:600]}")
+        tok = file_words["token_per_category"]
+        print("\nGMB test, file words (--format gmb), token level: "
+              + ", ".join(f"{c} P {tok[c]['precision']:.4f} R {tok[c]['recall']:.4f} F1 {tok[c]['f1']:.4f}" for c in ("geo", "gpe") if c in tok)
+              + f"; entity level, places merged: F1 {file_words['entity_level']['location']['f1']:.4f}")
     return 0
 
 
