@@ -263,4 +263,17 @@ class OutputDir:
         self.close()
 
 
-__all__ = ["OutputDir", "OutputLock", "WriteError", "MANIFEST", "METRICS", "LOCK", "JOURNAL"]
+def committed_units(out_dir: str | Path) -> dict[str, dict]:
+    """The units a rerun would find finished, as on disk: manifest.json's plus the journal's
+    ({} when there are none or they cannot be read; the rerun then says why)."""
+    path = Path(out_dir)
+    try:
+        manifest = OutputDir._load(path)
+        units = dict(manifest["units"]) if manifest is not None else {}
+        units.update(replay(path))
+    except GeobatchError:
+        return {}
+    return units
+
+
+__all__ = ["OutputDir", "committed_units", "OutputLock", "WriteError", "MANIFEST", "METRICS", "LOCK", "JOURNAL"]

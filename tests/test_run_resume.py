@@ -17,6 +17,8 @@ from geobatch.commit import LOCK
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
 from geobatch.pipeline import Pipeline, PipelineOptions
+from geobatch.stop import Interrupted as StoppedRun
+from geobatch.stop import Terminated
 
 N = 10
 
@@ -209,3 +211,46 @@ def test_manifest_from_before_content_hashes_resumes_by_mtime(tmp_path, tiny_onn
     again = CountingPipeline(tiny_onnx_dir, PipelineOptions(provider="cpu"))
     assert run_local(config(tiny_onnx_dir, corpus, out), pipeline=again).exit_code == 0
     assert again.calls == 0 and json.loads((out / "manifest.json").read_text())["job"]["inputs"][0]["sha256"]
+
+
+# -- a run stopped by a signal says what it kept (issue 18) -----------------------------------------
+
+class SignalledPipeline(Pipeline):
+    """Processes two units, then gets `signal_exc` raised in it, as Python's handlers raise them."""
+
+    def __init__(self, *a, signal_exc, **kw):
+        super().__init__(*a, **kw)
+        self.calls = 0
+        self.signal_exc = signal_exc
+
+    def process(self, *a, **kw):
+        self.calls += 1
+        if self.calls == 3:
+            raise self.signal_exc
+        return super().process(*a, **kw)
+
+
+@pytest.mark.parametrize("exc, name, code", [(KeyboardInterrupt, "SIGINT", 130), (Terminated, "SIGTERM", 143)])
+def test_signal_closes_the_output_and_names_the_committed_units(tmp_path, tiny_onnx_dir, corpus, exc, name, code):  # noqa: F811
+    out = tmp_path / "out"
+    with pytest.raises(StoppedRun) as stopped:
+        run_local(config(tiny_onnx_dir, corpus, out), pipeline=SignalledPipeline(tiny_onnx_dir, PipelineOptions(provider="cpu"),
+                                                                                 signal_exc=exc()))
+    assert stopped.value.exit_code == code
+    assert str(stopped.value) == (f"interrupted by {name}: 2 units (4 input rows) committed in {out} are kept; "
+                                  "run the same command again to resume from them")
+    m = json.loads((out / "manifest.json").read_text())
+    assert sorted(m["units"]) == ["00000-000000", "00000-000001"] and not m["complete"]
+    assert not (out / LOCK).exists() and not (out / "units.jsonl").exists()  # journal folded, lock released
+
+
+def test_signal_before_any_unit_says_nothing_is_committed(tmp_path, tiny_onnx_dir, corpus):  # noqa: F811
+    class Immediately(SignalledPipeline):
+        def process(self, *a, **kw):
+            raise self.signal_exc
+
+    out = tmp_path / "out"
+    with pytest.raises(StoppedRun) as stopped:
+        run_local(config(tiny_onnx_dir, corpus, out), pipeline=Immediately(tiny_onnx_dir, PipelineOptions(provider="cpu"),
+                                                                           signal_exc=KeyboardInterrupt()))
+    assert str(stopped.value) == f"interrupted by SIGINT: no unit is committed in {out} yet; run the same command again to start the job"
