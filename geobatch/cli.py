@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from .errors import GeobatchError
+from .stop import EXIT_SIGINT, EXIT_SIGTERM, Interrupted, Terminated, sigterm_raises
 
 # name -> (module, one-line help shown by `geobatch --help` without importing the module)
 SUBCOMMANDS = {
@@ -51,19 +52,23 @@ def cli():
 def main(argv=None) -> int:
     """Entry point: user mistakes become one line on stderr and exit code 2, never a traceback."""
     try:
-        rv = cli.main(args=argv, prog_name="geobatch", standalone_mode=False)
+        with sigterm_raises():  # SIGTERM unwinds like Ctrl-C, so a run closes OUT_DIR and says what it kept
+            rv = cli.main(args=argv, prog_name="geobatch", standalone_mode=False)
     except GeobatchError as e:
         click.echo(f"error: {e}", err=True)
         return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+    except Interrupted as e:  # a run stopped by a signal: how many units are kept, and that rerunning resumes
+        click.echo(str(e), err=True)
+        return e.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("interrupted by SIGINT", err=True)
+        return EXIT_SIGINT
+    except Terminated:
+        click.echo("terminated by SIGTERM", err=True)
+        return EXIT_SIGTERM
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
     return rv if isinstance(rv, int) else 0
 
 

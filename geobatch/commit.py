@@ -13,10 +13,10 @@ its final name (which depends only on the unit) and its directory fsynced; then 
 the unit, its parts and row counts is appended to `units.jsonl` and fsynced: that fsync is the
 commit point (see `geobatch.journal`). `manifest.json` (written atomically: temp, fsync, rename) is
 rewritten only when a session opens, finishes or stops, folding the journal in, so committing stays
-O(1) per unit. A rerun with the same job identity (model sha256, inputs, output-shaping settings)
-replays the journal, skips finished units whose part files are all present, removes temporary files
-and part files no finished unit owns, and redoes the rest; a different identity is refused unless
-`overwrite`.
+O(1) per unit. A rerun with the same job identity (model sha256; inputs by path, size and content
+hash, see `geobatch.fingerprint`; output-shaping settings) replays the journal, skips finished units
+whose part files are all present, removes temporary files and part files no finished unit owns, and
+redoes the rest; a different identity is refused unless `overwrite`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GeobatchError
+from .fingerprint import inputs_differ, with_content_hashes
 from .journal import JOURNAL, Journal, replay
 from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
 from .metrics import MetricsAccumulator
@@ -44,8 +45,9 @@ def _identity_diff(old: dict, new: dict) -> list[str]:
     out = []
     if old.get("model_sha256") != new.get("model_sha256"):
         out.append(f"model sha256 {str(old.get('model_sha256'))[:12]}… vs {str(new.get('model_sha256'))[:12]}…")
-    if old.get("inputs") != new.get("inputs"):
-        out.append("the inputs differ (paths, sizes or modification times)")
+    changed = inputs_differ(old.get("inputs") or [], new.get("inputs") or [])
+    if changed:
+        out.append(changed)
     if old.get("settings") != new.get("settings"):
         keys = sorted(k for k in set(old.get("settings", {})) | set(new.get("settings", {}))
                       if old.get("settings", {}).get(k) != new.get("settings", {}).get(k))
@@ -77,6 +79,9 @@ class OutputDir:
         try:
             remove_dead_lock_leftovers(path)
             manifest = cls._load(path)
+            if "inputs" in identity:  # by content: a file copied again unchanged is the same input
+                recorded = (manifest or {}).get("job", {}).get("inputs") if not overwrite else None
+                identity = {**identity, "inputs": with_content_hashes(identity["inputs"], recorded)}
             if manifest is not None and not overwrite:
                 diff = _identity_diff(manifest.get("job", {}), identity)
                 if diff:
@@ -97,6 +102,7 @@ class OutputDir:
                 manifest = {"format_version": FORMAT_VERSION, "job": identity, "model_card": model_card, "units": {}, "sessions": []}
             else:
                 manifest["units"].update(replay(path))
+                manifest["job"] = identity  # the same job; its inputs' mtimes may be new (copied again)
             manifest["complete"] = False
             # a unit counts as finished only while all its part files are there; otherwise it is redone
             lost = [u for u, e in manifest["units"].items() if not all((path / p).is_file() for p in e["parts"].values())]
@@ -257,4 +263,17 @@ class OutputDir:
         self.close()
 
 
-__all__ = ["OutputDir", "OutputLock", "WriteError", "MANIFEST", "METRICS", "LOCK", "JOURNAL"]
+def committed_units(out_dir: str | Path) -> dict[str, dict]:
+    """The units a rerun would find finished, as on disk: manifest.json's plus the journal's
+    ({} when there are none or they cannot be read; the rerun then says why)."""
+    path = Path(out_dir)
+    try:
+        manifest = OutputDir._load(path)
+        units = dict(manifest["units"]) if manifest is not None else {}
+        units.update(replay(path))
+    except GeobatchError:
+        return {}
+    return units
+
+
+__all__ = ["OutputDir", "committed_units", "OutputLock", "WriteError", "MANIFEST", "METRICS", "LOCK", "JOURNAL"]

@@ -47,7 +47,8 @@ class InputFile:
     mtime_ns: int
 
     def identity(self) -> dict:
-        """What a resumed job compares: a changed file is a different input."""
+        """The file as the job records it; `OutputDir.open` adds its content hash (`geobatch.fingerprint`),
+        which a resumed job compares, with the path and size, instead of the modification time."""
         return {"path": self.path, "format": self.format, "size": self.size, "mtime_ns": self.mtime_ns}
 
 

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import time
 from collections import Counter
 
 import pyarrow.parquet as pq
+import pytest
 from tiny_onnx import tiny_onnx_dir  # noqa: F401
 
 from geobatch.cli import main
@@ -231,3 +233,44 @@ def test_breaking_a_dead_lock_never_steals_a_live_one(tmp_path):
     OutputLock(tmp_path)._break(seen=b'{"pid": 999999, "host": "here"}')  # the late breaker saw the dead owner's
     assert json.loads(tmp_path.joinpath(LOCK).read_text())["pid"] == os.getpid()
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK]
+
+
+# -- Ctrl-C and SIGTERM: the run closes OUT_DIR, says what it kept, and the same command resumes ----
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_prints_the_resume_line_and_the_rerun_equals_a_clean_run(tmp_path, tiny_onnx_dir, sig, code):  # noqa: F811
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus)
+    clean = tmp_path / "clean"
+    assert main(run_args(tiny_onnx_dir, corpus, clean, 500)) == 0
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "geobatch", *run_args(tiny_onnx_dir, corpus, out, CHUNK)]
+    # a child started from a shell's background job inherits SIGINT ignored; Ctrl-C reaches a foreground job
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert wait_for_parts(out, proc, 5) is not None, proc.stderr.read()
+        proc.send_signal(sig)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == code, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    m = re.fullmatch(rf"interrupted by {signal.Signals(sig).name}: (\d+) units \(([\d,]+) input rows\) committed in "
+                     rf"{re.escape(str(out))} are kept; run the same command again to resume from them", lines[0])
+    assert m, lines[0]
+    kept = int(m[1])
+    manifest = json.loads((out / MANIFEST).read_text())  # the journal was folded into it on the way out
+    assert kept >= 4 and kept == len(manifest["units"]) and not manifest["complete"]  # 5 docs parts: 4 units certainly done
+    assert int(m[2].replace(",", "")) == sum(u["input_rows"] for u in manifest["units"].values()) == kept * CHUNK
+    assert not (out / JOURNAL).exists() and not (out / LOCK).exists()
+    assert_finished_units_whole(out)
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    m = json.loads((out / MANIFEST).read_text())
+    assert m["complete"] and m["sessions"][-1]["docs"] == N_DOCS - kept * CHUNK  # the kept units were not redone
+    for table in ("docs", "tokens", "spans"):
+        assert row_set(out, table) == row_set(clean, table), table

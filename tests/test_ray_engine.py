@@ -247,3 +247,43 @@ def test_driver_stops_when_rows_come_back_numbered_out_of_file_order(tmp_path):
     with pytest.raises(RuntimeError, match="out of file order"):
         asm.add(piece(0, 4))
     assert committed == []
+
+
+@pytest.mark.ray
+@skip_without_ray
+def test_sigterm_during_a_ray_run_prints_the_resume_line_and_the_rerun_completes(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """ray.init replaces the SIGTERM handler with sys.exit(15); the run must still close OUT_DIR, say
+    what it kept and exit 143, like the local engine (tests/test_kill_resume.py)."""
+    import signal
+    import subprocess
+    import time
+
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": text}) + "\n" for i, (text, _) in enumerate(make_docs(600, 5))))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "geobatch", "run", "--quiet", "--no-resolve", "--engine", "ray", "--workers", "1", "--provider", "cpu",
+           "--model", str(tiny_onnx_dir), "--input", str(corpus), "--output", str(out), "--chunk-size", "10"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 180
+        while proc.poll() is None and time.monotonic() < end:
+            journal = out / "units.jsonl"
+            if journal.exists() and journal.read_bytes().count(b"\n") >= 2:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 143, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    kept = len(manifest["units"])
+    assert kept >= 2 and not manifest["complete"] and not (out / "units.jsonl").exists() and not (out / ".geobatch.lock").exists()
+    assert err.strip() == (f"interrupted by SIGTERM: {kept} units ({kept * 10} input rows) committed in {out} are kept; "
+                           "run the same command again to resume from them")
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["complete"] and len(m["units"]) == 60 and m["sessions"][-1]["docs"] == 600 - kept * 10

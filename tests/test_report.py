@@ -212,7 +212,7 @@ def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium); browser rendering not checked")
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (sudo make chromium); browser rendering not checked")
 def test_report_renders_in_headless_chromium(tmp_path):
     page = write_report(make_out_dir(tmp_path)).resolve()
     dom = _chromium(["--dump-dom", page.as_uri()], tmp_path)

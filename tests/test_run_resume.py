@@ -11,11 +11,14 @@ import pyarrow.parquet as pq
 import pytest
 from tiny_onnx import build_tiny_model_dir, tiny_onnx_dir  # noqa: F401
 
+from run_helpers import one_error_line
 from geobatch.cli import main
 from geobatch.commit import LOCK
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
 from geobatch.pipeline import Pipeline, PipelineOptions
+from geobatch.stop import Interrupted as StoppedRun
+from geobatch.stop import Terminated
 
 N = 10
 
@@ -123,3 +126,131 @@ def test_lock_from_another_host_is_not_broken(tmp_path, tiny_onnx_dir, corpus, c
     (out / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": "elsewhere.example", "create_time": 0}))
     assert main(["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(corpus), "--output", str(out)]) == 2
     assert "locked by pid" in capsys.readouterr().err
+
+
+# -- inputs are identified by content, not modification time (issue 18) ---------------------------
+
+def _copy_again(path):
+    """What a nightly job that re-downloads its input does: same bytes, a new file, a new mtime."""
+    data = path.read_bytes()
+    path.unlink()
+    path.write_bytes(data)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # certainly newer, even on coarse clocks
+
+
+def test_identical_input_copied_again_resumes_and_redoes_nothing(tmp_path, tiny_onnx_dir, corpus):  # noqa: F811
+    clean = tmp_path / "clean"
+    assert run_local(config(tiny_onnx_dir, corpus, clean)).exit_code == 0
+    out = tmp_path / "out"
+    with pytest.raises(Interrupted):
+        run_local(config(tiny_onnx_dir, corpus, out), pipeline=CountingPipeline(tiny_onnx_dir, PipelineOptions(provider="cpu"), fail_at=3))
+    before = json.loads((out / "manifest.json").read_text())["job"]["inputs"][0]
+    _copy_again(corpus)
+    assert corpus.stat().st_mtime_ns != before["mtime_ns"]
+
+    second = CountingPipeline(tiny_onnx_dir, PipelineOptions(provider="cpu"))
+    assert run_local(config(tiny_onnx_dir, corpus, out), pipeline=second).exit_code == 0
+    assert second.calls == N // 2 - 2  # the two finished units were kept, not redone
+    m = json.loads((out / "manifest.json").read_text())
+    after = m["job"]["inputs"][0]
+    assert after["sha256"] == before["sha256"] and after["mtime_ns"] == corpus.stat().st_mtime_ns  # the new mtime is recorded
+    for table in ("docs", "tokens", "spans"):
+        assert rows(out, table) == rows(clean, table)
+
+    _copy_again(corpus)  # once more after the job completed: nothing at all is redone
+    third = CountingPipeline(tiny_onnx_dir, PipelineOptions(provider="cpu"))
+    assert run_local(config(tiny_onnx_dir, corpus, out), pipeline=third).exit_code == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert third.calls == 0 and m["sessions"][-1]["docs"] == 0 and m["complete"]
+
+
+@pytest.mark.parametrize("change", ["same size", "longer"])
+def test_changed_input_is_refused_with_one_line(tmp_path, tiny_onnx_dir, corpus, capsys, change):  # noqa: F811
+    out = tmp_path / "out"
+    args = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(corpus), "--output", str(out)]
+    assert main(args) == 0
+    old = corpus.read_text()
+    new = old.replace("doc 3 Paris", "doc 3 Lyons") if change == "same size" else old + json.dumps({"id": "x", "text": "Rome"}) + "\n"
+    assert new != old and (len(new) == len(old)) == (change == "same size")
+    corpus.write_text(new)
+    capsys.readouterr()
+    assert main(args) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: {out} holds the output of a different job: input {corpus} has changed (")
+    assert ("same size, other content: sha256" in line) == (change == "same size")
+    assert line.endswith("; pass --overwrite to replace it, or choose another --output")
+    assert json.loads((out / "manifest.json").read_text())["complete"]  # nothing changed
+
+
+def test_unchanged_input_is_not_hashed_again(tmp_path, tiny_onnx_dir, corpus, monkeypatch):  # noqa: F811
+    import geobatch.fingerprint as fp
+
+    hashed = []
+    real = fp.content_sha256
+    monkeypatch.setattr(fp, "content_sha256", lambda path: hashed.append(path) or real(path))
+    out = tmp_path / "out"
+    assert run_local(config(tiny_onnx_dir, corpus, out)).exit_code == 0
+    assert hashed == [str(corpus)]  # the first run hashes the file once
+    assert run_local(config(tiny_onnx_dir, corpus, out)).exit_code == 0
+    assert hashed == [str(corpus)]  # same size and mtime: the recorded hash is reused
+    _copy_again(corpus)
+    assert run_local(config(tiny_onnx_dir, corpus, out)).exit_code == 0
+    assert hashed == [str(corpus)] * 2
+
+
+def test_manifest_from_before_content_hashes_resumes_by_mtime(tmp_path, tiny_onnx_dir, corpus):  # noqa: F811
+    """An OUT_DIR written before inputs were hashed (no "sha256") still resumes when the file's mtime is the
+    recorded one, and records the hash from then on."""
+    out = tmp_path / "out"
+    assert run_local(config(tiny_onnx_dir, corpus, out)).exit_code == 0
+    m = json.loads((out / "manifest.json").read_text())
+    for i in m["job"]["inputs"]:
+        del i["sha256"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    again = CountingPipeline(tiny_onnx_dir, PipelineOptions(provider="cpu"))
+    assert run_local(config(tiny_onnx_dir, corpus, out), pipeline=again).exit_code == 0
+    assert again.calls == 0 and json.loads((out / "manifest.json").read_text())["job"]["inputs"][0]["sha256"]
+
+
+# -- a run stopped by a signal says what it kept (issue 18) -----------------------------------------
+
+class SignalledPipeline(Pipeline):
+    """Processes two units, then gets `signal_exc` raised in it, as Python's handlers raise them."""
+
+    def __init__(self, *a, signal_exc, **kw):
+        super().__init__(*a, **kw)
+        self.calls = 0
+        self.signal_exc = signal_exc
+
+    def process(self, *a, **kw):
+        self.calls += 1
+        if self.calls == 3:
+            raise self.signal_exc
+        return super().process(*a, **kw)
+
+
+@pytest.mark.parametrize("exc, name, code", [(KeyboardInterrupt, "SIGINT", 130), (Terminated, "SIGTERM", 143)])
+def test_signal_closes_the_output_and_names_the_committed_units(tmp_path, tiny_onnx_dir, corpus, exc, name, code):  # noqa: F811
+    out = tmp_path / "out"
+    with pytest.raises(StoppedRun) as stopped:
+        run_local(config(tiny_onnx_dir, corpus, out), pipeline=SignalledPipeline(tiny_onnx_dir, PipelineOptions(provider="cpu"),
+                                                                                 signal_exc=exc()))
+    assert stopped.value.exit_code == code
+    assert str(stopped.value) == (f"interrupted by {name}: 2 units (4 input rows) committed in {out} are kept; "
+                                  "run the same command again to resume from them")
+    m = json.loads((out / "manifest.json").read_text())
+    assert sorted(m["units"]) == ["00000-000000", "00000-000001"] and not m["complete"]
+    assert not (out / LOCK).exists() and not (out / "units.jsonl").exists()  # journal folded, lock released
+
+
+def test_signal_before_any_unit_says_nothing_is_committed(tmp_path, tiny_onnx_dir, corpus):  # noqa: F811
+    class Immediately(SignalledPipeline):
+        def process(self, *a, **kw):
+            raise self.signal_exc
+
+    out = tmp_path / "out"
+    with pytest.raises(StoppedRun) as stopped:
+        run_local(config(tiny_onnx_dir, corpus, out), pipeline=Immediately(tiny_onnx_dir, PipelineOptions(provider="cpu"),
+                                                                           signal_exc=KeyboardInterrupt()))
+    assert str(stopped.value) == f"interrupted by SIGINT: no unit is committed in {out} yet; run the same command again to start the job"

@@ -15,6 +15,7 @@ from ..corpus import Columns, check_input, id_prefixes, iter_chunks, resolve_inp
 from ..model_dir import load_model_dir
 from ..pipeline import Pipeline
 from ..progress import Progress
+from ..stop import reports_interruption
 from . import RunConfig, default_resolver
 from .summary import finish_run
 
@@ -68,7 +69,7 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
     progress = Progress(enabled=False if config.quiet else config.progress, total_rows=total_rows)
     session_stats = None
     read_s = write_s = 0.0  # this session's seconds reading chunks and committing part files
-    with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
+    with reports_interruption(config.output), OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
         try:
             for n, (inp, info, prefix) in enumerate(zip(inputs, infos, id_prefixes(inputs, infos))):
                 chunks = iter_chunks(inp, n, config.chunk_size, cols)

@@ -46,6 +46,7 @@ from ..infer import _quiet_fd2
 from ..metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress
+from ..stop import keep_sigterm_handler, reports_interruption, sigterm_handler
 from . import RunConfig
 from .local import RunSummary, job_identity
 from .ray_inputs import Source, plan_sources, read_args
@@ -355,7 +356,9 @@ def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
     # built on the driver only to validate options and name the job; no session, no resolver index
     checker = Pipeline(model, o, resolver=(lambda text, spans: []) if resolve_planned else None, tagger=_NoSession())
     identity = job_identity(config, model, [s.inp for s in sources], checker)
+    ours = sigterm_handler()
     session = start_ray(opts, o, config.quiet)
+    keep_sigterm_handler(ours)  # ray.init replaced it
     total_rows = sum(s.info.rows for s in sources) if all(s.info.rows is not None for s in sources) else None
     progress = Progress(enabled=False if config.quiet else config.progress, total_rows=total_rows)
     ray_stats: dict[str, Any] = {"address": session.address, "workers": opts.workers, "gpus_per_worker": opts.gpus_per_worker,
@@ -370,7 +373,7 @@ def run_ray(config: RunConfig, opts: RayOptions | None = None) -> RunSummary:
         _check_resources(ray, opts, o)
         ctx.execution_options.preserve_order = True  # the numbering actor relies on it
         ctx.enable_progress_bars = False
-        with OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
+        with reports_interruption(config.output), OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
             try:
                 assembler = execute(out, sources, cols, config, o, opts, model, progress, ray_stats)
                 summary, report, text = _finish(config, out, assembler, ray_stats, time.perf_counter() - t0, sources, say)

@@ -86,7 +86,8 @@ def _ray_key(path: str) -> str:
 
 
 def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
-    """Files under object-storage URIs (a file or a prefix; no globs), with size and mtime as identity."""
+    """Files under object-storage URIs (a file or a prefix; no globs), with size and mtime (the job's
+    identity adds each file's content hash, `geobatch.fingerprint`)."""
     from pyarrow.fs import FileSelector, FileSystem, FileType
 
     out = []
