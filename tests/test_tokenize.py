@@ -87,3 +87,24 @@ def test_best_window_is_farthest_from_an_edge():
             if other.tok_start <= i < other.tok_end:
                 assert dist >= min(i - other.tok_start, other.tok_end - 1 - i)
         assert bp[i] == i - w.tok_start + 1  # position after [CLS]
+
+
+def test_cached_encoding_equals_encoding_each_document(monkeypatch):
+    """Words are tokenized once per process and documents assembled from the cache: the ids, first
+    pieces and piece counts must be those of encoding each document's words directly, also across a
+    cache reset and for words the tokenizer drops or cuts to [UNK]."""
+    import geobatch.tokenize as tk
+
+    enc = WordpieceEncoder(tokenizer_json())
+    docs = [["Paris", "is", "unaffable", "."], [], ["\x00", "東京", "😀", "e\u0301t", "x" * 150], ["U.S.", "St.", "Louis", "Paris"]]
+    monkeypatch.setattr(tk, "MAX_CACHED_WORDS", 6)  # the third call overflows the cache and resets it
+    for batch in (docs[:2], docs[2:], docs):
+        got = enc.encode(batch)
+        for words, doc in zip(batch, got):
+            ref = enc.tokenizer.encode(words, is_pretokenized=True, add_special_tokens=False) if words else None
+            ids = np.asarray(ref.ids if ref else [], np.int64)
+            wid = np.asarray([w for w in (ref.word_ids if ref else [])], np.int64)
+            assert doc.ids.tolist() == ids.tolist()
+            assert doc.word_ntok.tolist() == [int((wid == i).sum()) for i in range(len(words))]
+            assert doc.word_first.tolist() == [int(np.flatnonzero(wid == i)[0]) if (wid == i).any() else -1 for i in range(len(words))]
+    assert len(enc._index) == len({w for d in docs for w in d})  # reset, then only this call's words
