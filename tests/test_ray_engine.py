@@ -154,8 +154,8 @@ def test_word_per_row_input_is_refused_with_a_fix(tmp_path, tiny_onnx_dir, capsy
 
 def test_ray_options_need_the_ray_engine(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
     rc = main(["run", "--quiet", "--model", str(tiny_onnx_dir), "--input", str(tmp_path / "x.parquet"),
-               "--output", str(tmp_path / "out"), "--workers", "3"])
-    assert rc == 2 and "--workers only apply to --engine ray" in capsys.readouterr().err
+               "--output", str(tmp_path / "out"), "--gpus-per-worker", "1"])
+    assert rc == 2 and "--gpus-per-worker only apply to --engine ray" in capsys.readouterr().err
 
 
 def test_missing_ray_is_one_line_with_the_install_command(monkeypatch):

@@ -42,7 +42,9 @@ from ..infer import PROVIDERS
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="local: this process; ray: a pool of Ray actors (extra [ray]), see docs/RAY.md.")
 @click.option("--address", default=None, help="Ray cluster to join (HOST:6379 or ray://HOST:10001); default: a local Ray instance. --engine ray only.")
-@click.option("--workers", default=None, type=int, help="Ray actors, one model session each (default 2). --engine ray only.")
+@click.option("--workers", default=None, type=int,
+              help="Processes that tag, one model session each; local: default 1, CPU threads divided among them "
+                   "(docs/ARCHITECTURE.md, 'Workers'); ray: actors, default 2.")
 @click.option("--gpus-per-worker", default=None, type=float, help="GPUs per Ray actor, fractions allowed (default 0). --engine ray only.")
 def command(model, inputs, output, fmt, text_column, id_column, spans_column, span_label, batch_size, max_length, stride,
             provider, variant, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, quiet,
@@ -72,7 +74,7 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
         ),
         chunk_size=chunk_size, overwrite=overwrite, max_error_rate=max_error_rate, quiet=quiet, resolve=not no_resolve,
     )
-    ray_only = [n for n, v in (("--address", address), ("--workers", workers), ("--gpus-per-worker", gpus_per_worker)) if v is not None]
+    ray_only = [n for n, v in (("--address", address), ("--gpus-per-worker", gpus_per_worker)) if v is not None]
     if engine == "ray":
         from ..engines.ray import RayOptions, run_ray
 
@@ -81,6 +83,7 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
     elif ray_only:
         raise GeobatchError(f"{', '.join(ray_only)} only apply to --engine ray", "add --engine ray, or leave them out")
     else:
+        config.workers = 1 if workers is None else workers
         summary = run_local(config)
     if not quiet:
         click.echo(summary.text)

@@ -29,6 +29,7 @@ class RunConfig:
     quiet: bool = False
     resolve: bool = True
     progress: bool | None = None  # None: when stderr is a terminal
+    workers: int = 1  # local engine: processes that run Pipeline.process (engines/workers.py)
 
 
 def default_resolver(enabled: bool) -> Resolver | None:
@@ -41,3 +42,10 @@ def default_resolver(enabled: bool) -> Resolver | None:
     module = importlib.import_module("geobatch.resolve")
     build = getattr(module, "build_resolver", None)
     return build() if build is not None else None
+
+
+def default_resolver_available() -> bool:
+    """Whether `default_resolver(True)` would give a resolver, without building its index here."""
+    if importlib.util.find_spec("geobatch.resolve") is None:
+        return False
+    return getattr(importlib.import_module("geobatch.resolve"), "build_resolver", None) is not None

@@ -1,4 +1,5 @@
-"""Streaming local engine: read chunk -> Pipeline.process -> commit, one chunk in memory at a time.
+"""Streaming local engine: read chunk -> Pipeline.process -> commit, one chunk in memory at a time
+(with --workers N: N chunks being tagged in worker processes, engines/workers.py).
 
 Order of work, so that a bad input or model never leaves a half-written OUT_DIR: load the model,
 open every input's header/footer, build the pipeline, and only then lock and open OUT_DIR.
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from ..commit import OutputDir
 from ..corpus import Columns, check_input, id_prefixes, iter_chunks, resolve_inputs
 from ..model_dir import load_model_dir
-from ..pipeline import Pipeline
+from ..errors import GeobatchError
+from ..pipeline import ChunkStats, Pipeline
 from ..progress import Progress
 from ..stop import reports_interruption
-from . import RunConfig, default_resolver
+from . import RunConfig, default_resolver, default_resolver_available
 from .summary import finish_run
+from .workers import Task
 
 
 @dataclass
@@ -60,41 +63,90 @@ def prepare(config: RunConfig, note=print):
 
 
 def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary:
+    """One process (`config.workers` 1), or N worker processes that tag while this one reads and commits."""
     t0 = time.perf_counter()
     say = (lambda *a, **k: None) if config.quiet else (lambda msg: print(msg, file=sys.stderr))
+    if config.workers < 1:
+        raise GeobatchError("--workers must be at least 1", "pass a positive number of worker processes")
     model, inputs, infos, cols = prepare(config, say)
-    pipe = pipeline or Pipeline(model, config.pipeline, resolver=default_resolver(config.resolve))
+    pool = None
+    try:
+        if config.workers > 1 and pipeline is None:
+            from .workers import start_pool
+
+            pool = start_pool(config.workers, config.model, config.pipeline, config.resolve)  # before OUT_DIR: a worker that cannot load the model stops here
+            # built here only to check the options and name the job; the workers hold the sessions and resolvers
+            resolver = (lambda text, spans: []) if config.resolve and default_resolver_available() else None
+            pipe = Pipeline(model, config.pipeline, resolver=resolver, tagger=_Workers(pool.provider))
+        else:
+            pipe = pipeline or Pipeline(model, config.pipeline, resolver=default_resolver(config.resolve))
+        return _run(config, t0, say, model, inputs, infos, cols, pipe, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run(config: RunConfig, t0: float, say, model, inputs, infos, cols, pipe: Pipeline, pool) -> RunSummary:
     identity = job_identity(config, model, inputs, pipe)
     total_rows = sum(i.rows for i in infos) if all(i.rows is not None for i in infos) else None
     progress = Progress(enabled=False if config.quiet else config.progress, total_rows=total_rows)
-    session_stats = None
-    read_s = write_s = 0.0  # this session's seconds reading chunks and committing part files
+    done = _Committed()
     with reports_interruption(config.output), OutputDir.open(config.output, identity, model.card, config.overwrite) as out:
-        try:
+
+        def tasks():
             for n, (inp, info, prefix) in enumerate(zip(inputs, infos, id_prefixes(inputs, infos))):
-                chunks = iter_chunks(inp, n, config.chunk_size, cols)
-                while True:
-                    tr = time.perf_counter()
-                    chunk = next(chunks, None)
-                    read_s += time.perf_counter() - tr
-                    if chunk is None:
-                        break
+                for chunk in iter_chunks(inp, n, config.chunk_size, cols):
                     if out.done(chunk.unit_id):
                         progress.skip(chunk.n_rows)
                         continue
-                    result = pipe.process(chunk.records, chunk.row_start, info.use_ids, prefix)
-                    tw = time.perf_counter()
-                    out.commit(chunk.unit_id, result, {
+                    yield Task(chunk.unit_id, chunk.records, chunk.row_start, info.use_ids, prefix, {
                         "input": inp.path, "input_index": n, "chunk_index": chunk.index,
-                        "row_start": chunk.row_start, "row_end": chunk.row_start + chunk.n_rows,
-                    })
-                    write_s += time.perf_counter() - tw
-                    session_stats = result.stats if session_stats is None else session_stats.merge(result.stats)
-                    progress.update(result.stats.docs, result.stats.real_tokens)
+                        "row_start": chunk.row_start, "row_end": chunk.row_start + chunk.n_rows})
+
+        def commit(task: Task, result) -> None:
+            tw = time.perf_counter()
+            out.commit(task.unit_id, result, task.info)
+            done.write_s += time.perf_counter() - tw
+            done.stats = result.stats if done.stats is None else done.stats.merge(result.stats)
+            progress.update(result.stats.docs, result.stats.real_tokens)
+
+        try:
+            if pool is not None:
+                from .workers import tag_units
+
+                read_s = tag_units(pool, tasks(), commit)
+            else:
+                read_s = 0.0  # this session's seconds reading chunks
+                todo = tasks()
+                while True:
+                    tr = time.perf_counter()
+                    task = next(todo, None)
+                    read_s += time.perf_counter() - tr
+                    if task is None:
+                        break
+                    commit(task, pipe.process(task.records, task.row_start, task.has_id, task.id_prefix))
         finally:
             progress.close()
+        n = config.workers if pool is not None else 1
         summary, report, text = finish_run(
-            config, out, provider=pipe.provider, inputs_read=[i.path for i in inputs], session_stats=session_stats,
+            config, out, provider=pipe.provider, inputs_read=[i.path for i in inputs], session_stats=done.stats,
             wall=time.perf_counter() - t0, max_length=pipe.max_length, stride=pipe.stride,
-            read_s=read_s, write_s=write_s, say=say)
+            read_s=read_s, write_s=done.write_s, say=say,
+            **({"extra": {"workers": pool.stats()}, "headline": f"geobatch run ({n} workers)"} if pool is not None else {}))
     return RunSummary(summary["exit_code"], summary, report, text)
+
+
+@dataclass
+class _Committed:
+    stats: ChunkStats | None = None  # this session's, merged over its units (stage seconds summed over workers)
+    write_s: float = 0.0  # seconds committing part files
+
+
+class _Workers:
+    """Stands in for the ONNX session in the parent's option-checking Pipeline (the workers hold theirs)."""
+
+    def __init__(self, provider: str):
+        self.provider = provider
+
+    def run(self, batch):  # the window-length probe already ran in every worker
+        return None

@@ -47,7 +47,7 @@ from ..metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress
 from ..stop import keep_sigterm_handler, reports_interruption, sigterm_handler
-from . import RunConfig
+from . import RunConfig, default_resolver_available
 from .local import RunSummary, job_identity
 from .ray_inputs import Source, plan_sources, read_args
 from .ray_stages import PATH_COL, PipelineActor, RowNumberer, from_ipc, model_payload, raise_piece_error
@@ -453,16 +453,6 @@ class _NoSession:
     """Stands in for the ONNX session in the driver's option-checking Pipeline (the workers open theirs)."""
 
     provider = "none (driver)"
-
-
-def default_resolver_available() -> bool:
-    """Whether `default_resolver(True)` would give a resolver, without building its index here."""
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("geobatch.resolve") is None:
-        return False
-    return getattr(importlib.import_module("geobatch.resolve"), "build_resolver", None) is not None
 
 
 def _finish(config: RunConfig, out: OutputDir, asm: "UnitAssembler", ray_stats: dict, wall: float,

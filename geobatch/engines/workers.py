@@ -1,0 +1,308 @@
+"""Worker processes for the local engine (`geobatch run --workers N`): N processes run
+`Pipeline.process` on whole units; this process keeps the output protocol.
+
+Why processes: on a GPU host the Python around the model (words, wordpieces, windows, tags, spans,
+Arrow) is the bottleneck of one process, and the GIL keeps threads from sharing it out.
+
+How the work is shared:
+- Workers are started with `spawn`, never `fork`: each builds its own Pipeline (ONNX Runtime session,
+  tokenizer, resolver) in the child, since ORT sessions and their thread pools do not survive a fork.
+  The parent builds no session at all. It waits until every worker has loaded the model before it
+  touches OUT_DIR, so a model a worker cannot load stops the job with one line and no output, as
+  with one process.
+- The parent reads the units (as one process does), sends each to an idle worker over that worker's
+  own pipe (no queue shared between workers: a worker killed mid-message breaks only its own pipe)
+  and gets back the three tables as Arrow IPC, the metrics and the stats.
+- Only the parent writes: part files, journal, manifest and lock are exactly as with one process,
+  and units are committed in the order they were read (results that come back early wait), so the
+  journal lists units in the same order too. A worker never writes a byte under OUT_DIR, so one that
+  dies leaves its unit unfinished, never half-written; the parent commits what it already received,
+  stops the others and says which unit died (`WorkerFailed`, exit 1). A rerun redoes that unit.
+- Workers ignore SIGINT: a Ctrl-C reaches the whole process group, and the parent decides. It stops
+  the workers (SIGTERM: they only compute, nothing of theirs needs saving) while it unwinds through
+  OutputDir, so the run ends with the usual one resume line and exit 130/143. A parent killed with
+  SIGKILL closes the pipes; a worker then sees EOF and exits.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import wait
+from typing import Any, Iterator
+
+import pyarrow as pa
+
+from ..errors import GeobatchError
+from ..metrics import MetricsAccumulator
+from ..pipeline import ChunkResult, ChunkStats, PipelineOptions
+
+READY_TIMEOUT_S = 600.0  # a worker that has not loaded the model by then is taken as hung
+
+
+class WorkerFailed(GeobatchError):
+    """A worker process died or raised while tagging a unit: the job stops, committed units are kept."""
+
+    exit_code = 1
+
+
+@dataclass
+class Task:
+    unit_id: str
+    records: Any
+    row_start: int
+    has_id: bool
+    id_prefix: str
+    info: dict  # what the journal records about the unit (input, rows)
+
+
+def threads_per_worker(threads: int | None, workers: int, provider: str) -> int | None:
+    """ORT intra-op threads of each worker: on CPU the total (--threads, else every core) divided among
+    the workers, at least one each; on CUDA the model runs on the GPU, so the user's value (or ORT's)."""
+    if provider == "cuda":
+        return threads
+    total = threads or os.cpu_count() or 1
+    return max(1, total // workers)
+
+
+# -- the child ------------------------------------------------------------------------------------
+def _table_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _table(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def encode_result(result: ChunkResult) -> dict:
+    return {"tables": {k: _table_bytes(t) for k, t in result.tables().items()},
+            "metrics": result.metrics.to_dict() if result.metrics is not None else None,
+            "stats": result.stats.to_dict(), "input_rows": result.input_rows}
+
+
+def decode_result(msg: dict) -> ChunkResult:
+    t = {k: _table(v) for k, v in msg["tables"].items()}
+    metrics = MetricsAccumulator.from_dict(msg["metrics"]) if msg["metrics"] is not None else None
+    return ChunkResult(t["docs"], t["tokens"], t["spans"], metrics, ChunkStats.from_dict(msg["stats"]), msg["input_rows"])
+
+
+def worker_main(conn, model: str, options: PipelineOptions, resolve: bool) -> None:
+    """A worker's life: build the Pipeline, say ready, then tag each unit it is sent until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    from ..pipeline import Pipeline
+    from . import default_resolver
+
+    try:
+        pipe = Pipeline(model, options, resolver=default_resolver(resolve))
+    except GeobatchError as e:
+        conn.send(("error", e.problem, e.fix))
+        return
+    except Exception as e:  # noqa: BLE001 - said by the parent as one line
+        conn.send(("error", f"a worker could not build the pipeline: {type(e).__name__}: {e}", None))
+        return
+    conn.send(("ready", pipe.provider))
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone: we only compute, nothing to save
+            return
+        if task is None:
+            return
+        try:
+            reply = ("done", task.unit_id, encode_result(pipe.process(task.records, task.row_start, task.has_id, task.id_prefix)))
+        except Exception as e:  # noqa: BLE001 - process() keeps bad rows; anything else stops the job, named
+            reply = ("crash", task.unit_id, f"{type(e).__name__}: {e}")
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+
+
+# -- the parent -----------------------------------------------------------------------------------
+@dataclass
+class Worker:
+    number: int
+    process: Any
+    conn: Any
+    task: Task | None = None
+    busy_s: float = 0.0  # seconds between handing out a unit and getting it back
+    given_at: float = 0.0
+    units: int = 0
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+@dataclass
+class WorkerPool:
+    """N spawned workers; `start()` waits until each has its model loaded."""
+
+    n: int
+    model: str
+    options: PipelineOptions
+    resolve: bool
+    workers: list[Worker] = field(default_factory=list)
+    provider: str = ""
+    startup_s: float = 0.0
+
+    def start(self) -> "WorkerPool":
+        t0 = time.perf_counter()
+        ctx = mp.get_context("spawn")
+        for i in range(self.n):
+            here, there = ctx.Pipe(duplex=True)
+            p = ctx.Process(target=worker_main, args=(there, self.model, self.options, self.resolve),
+                            name=f"geobatch-worker-{i + 1}", daemon=True)
+            p.start()
+            there.close()
+            self.workers.append(Worker(i + 1, p, here))
+        for w in self.workers:
+            msg = self._first_message(w)
+            if msg[0] == "error":
+                raise GeobatchError(msg[1], msg[2])
+            self.provider = msg[1]
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def _first_message(self, w: Worker):
+        ready = wait([w.conn, w.process.sentinel], timeout=READY_TIMEOUT_S)
+        if w.conn in ready or w.conn.poll():
+            try:
+                return w.conn.recv()
+            except (EOFError, OSError):
+                pass
+        w.process.join(1)
+        raise WorkerFailed(f"worker {w.number} (pid {w.process.pid}) {_how_it_ended(w.process.exitcode)} while loading the model",
+                           "see the lines above; check the model directory and memory, or run with --workers 1")
+
+    def give(self, w: Worker, task: Task) -> None:
+        w.task, w.given_at = task, time.perf_counter()
+        w.conn.send(task)
+
+    def wait_any(self) -> list[tuple[Task, ChunkResult]]:
+        """Block until at least one busy worker answers; its results. A worker that died or raised: WorkerFailed."""
+        busy = [w for w in self.workers if w.task is not None]
+        by_handle = {**{w.conn: w for w in busy}, **{w.process.sentinel: w for w in busy}}
+        got: list[tuple[Task, ChunkResult]] = []
+        failed: list[tuple[Worker, str]] = []
+        for h in wait(list(by_handle)):
+            w = by_handle[h]
+            if w.task is None or any(f[0] is w for f in failed):
+                continue  # both its handles were ready
+            try:
+                if not w.conn.poll():
+                    raise EOFError
+                msg = w.conn.recv()
+            except (EOFError, OSError):
+                w.process.join(5)
+                failed.append((w, _how_it_ended(w.process.exitcode)))
+                continue
+            if msg[0] == "crash":
+                failed.append((w, f"raised {msg[2]}"))
+                continue
+            w.busy_s += time.perf_counter() - w.given_at
+            w.units += 1
+            got.append((w.task, decode_result(msg[2])))
+            w.task = None
+        if failed:
+            raise _WorkersDied(got, failed)
+        return got
+
+    def close(self) -> None:
+        """Stop every worker: tell the idle ones, terminate the busy ones (they only compute), reap all."""
+        for w in self.workers:
+            try:
+                if w.task is None and w.process.is_alive():
+                    w.conn.send(None)
+                else:
+                    w.process.terminate()
+            except (OSError, ValueError):
+                pass
+        for w in self.workers:
+            w.process.join(5)
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join(1)
+            w.conn.close()
+
+    def stats(self) -> dict:
+        return {"workers": self.n, "threads_per_worker": self.options.threads, "startup_s": self.startup_s,
+                "units": [w.units for w in self.workers], "busy_s": [w.busy_s for w in self.workers]}
+
+
+class _WorkersDied(Exception):
+    def __init__(self, got, failed):
+        super().__init__("worker failed")
+        self.got, self.failed = got, failed
+
+
+def start_pool(n: int, model: str, options: PipelineOptions, resolve: bool) -> WorkerPool:
+    o = replace(options, threads=threads_per_worker(options.threads, n, options.provider))
+    return WorkerPool(n, model, o, resolve).start()
+
+
+def tag_units(pool: WorkerPool, tasks: Iterator[Task], commit) -> float:
+    """Hand `tasks` out to the workers and `commit(task, result)` each unit in the order read.
+
+    Returns the seconds spent reading tasks. When a worker dies or raises, the units already returned
+    are committed (in order, skipping none that came back) before `WorkerFailed` names the lost unit.
+    """
+    order: deque[Task] = deque()  # handed out, not yet committed, in reading order
+    back: dict[str, ChunkResult] = {}
+    read_s = 0.0
+    more = True
+
+    def next_task():
+        nonlocal read_s, more
+        t = time.perf_counter()
+        task = next(tasks, None)
+        read_s += time.perf_counter() - t
+        more = task is not None
+        return task
+
+    upcoming = next_task()
+    while True:
+        for w in pool.workers:  # give idle workers work first: they tag while this process writes
+            if w.task is None and upcoming is not None:
+                pool.give(w, upcoming)
+                order.append(upcoming)
+                upcoming = next_task()
+        while order and order[0].unit_id in back:
+            task = order.popleft()
+            commit(task, back.pop(task.unit_id))
+        if not order:
+            return read_s
+        try:
+            for task, result in pool.wait_any():
+                back[task.unit_id] = result
+        except _WorkersDied as e:
+            for task, result in e.got:
+                back[task.unit_id] = result
+            for task in list(order):  # every whole result, also those behind the lost unit
+                if task.unit_id in back:
+                    commit(task, back.pop(task.unit_id))
+            w, how = e.failed[0]
+            t = w.task
+            where = f"{t.info.get('input')} rows {t.info.get('row_start')}-{t.info.get('row_end', 0) - 1}"
+            raise WorkerFailed(
+                f"worker {w.number} (pid {w.process.pid}) {how} while tagging unit {t.unit_id} ({where}); that unit is not "
+                f"written, and the units returned before it are committed",
+                "rerun the same command to resume (the unit is redone); if it fails again, check memory (dmesg) or lower "
+                "--workers / --chunk-size") from None
+
+
+__all__ = ["Task", "WorkerFailed", "WorkerPool", "start_pool", "tag_units", "threads_per_worker"]
