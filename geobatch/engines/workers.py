@@ -102,12 +102,13 @@ def worker_main(conn, model: str, options: PipelineOptions, resolve: bool) -> No
     try:
         pipe = Pipeline(model, options, resolver=default_resolver(resolve))
     except GeobatchError as e:
-        conn.send(("error", e.problem, e.fix))
+        _send(conn, ("error", e.problem, e.fix))
         return
     except Exception as e:  # noqa: BLE001 - said by the parent as one line
-        conn.send(("error", f"a worker could not build the pipeline: {type(e).__name__}: {e}", None))
+        _send(conn, ("error", f"a worker could not build the pipeline: {type(e).__name__}: {e}", None))
         return
-    conn.send(("ready", pipe.provider))
+    if not _send(conn, ("ready", pipe.provider)):
+        return
     while True:
         try:
             task = conn.recv()
@@ -119,10 +120,17 @@ def worker_main(conn, model: str, options: PipelineOptions, resolve: bool) -> No
             reply = ("done", task.unit_id, encode_result(pipe.process(task.records, task.row_start, task.has_id, task.id_prefix)))
         except Exception as e:  # noqa: BLE001 - process() keeps bad rows; anything else stops the job, named
             reply = ("crash", task.unit_id, f"{type(e).__name__}: {e}")
-        try:
-            conn.send(reply)
-        except (BrokenPipeError, OSError):
+        if not _send(conn, reply):
             return
+
+
+def _send(conn, msg) -> bool:
+    """False when the parent is gone or has stopped listening (it stops the job on another worker's error)."""
+    try:
+        conn.send(msg)
+        return True
+    except OSError:
+        return False
 
 
 # -- the parent -----------------------------------------------------------------------------------
@@ -191,7 +199,11 @@ class WorkerPool:
 
     def give(self, w: Worker, task: Task) -> None:
         w.task, w.given_at = task, time.perf_counter()
-        w.conn.send(task)
+        try:
+            w.conn.send(task)
+        except OSError:  # it died while idle (its end of the pipe is closed)
+            w.process.join(5)
+            raise _WorkersDied([], [(w, _how_it_ended(w.process.exitcode))]) from None
 
     def wait_any(self) -> list[tuple[Task, ChunkResult]]:
         """Block until at least one busy worker answers; its results. A worker that died or raised: WorkerFailed."""
@@ -259,50 +271,49 @@ def tag_units(pool: WorkerPool, tasks: Iterator[Task], commit) -> float:
     """Hand `tasks` out to the workers and `commit(task, result)` each unit in the order read.
 
     Returns the seconds spent reading tasks. When a worker dies or raises, the units already returned
-    are committed (in order, skipping none that came back) before `WorkerFailed` names the lost unit.
+    are committed (in reading order; resume does not need them contiguous) before `WorkerFailed`
+    names the lost unit.
     """
     order: deque[Task] = deque()  # handed out, not yet committed, in reading order
     back: dict[str, ChunkResult] = {}
     read_s = 0.0
-    more = True
 
-    def next_task():
-        nonlocal read_s, more
+    def next_task() -> Task | None:
+        nonlocal read_s
         t = time.perf_counter()
         task = next(tasks, None)
         read_s += time.perf_counter() - t
-        more = task is not None
         return task
 
-    upcoming = next_task()
-    while True:
-        for w in pool.workers:  # give idle workers work first: they tag while this process writes
-            if w.task is None and upcoming is not None:
-                pool.give(w, upcoming)
-                order.append(upcoming)
-                upcoming = next_task()
-        while order and order[0].unit_id in back:
-            task = order.popleft()
-            commit(task, back.pop(task.unit_id))
-        if not order:
-            return read_s
-        try:
+    upcoming = next_task()  # read ahead, so an idle worker never waits for the reader
+    try:
+        while True:
+            for w in pool.workers:  # give idle workers work first: they tag while this process writes
+                if w.task is None and upcoming is not None:
+                    order.append(upcoming)
+                    pool.give(w, upcoming)
+                    upcoming = next_task()
+            while order and order[0].unit_id in back:
+                task = order.popleft()
+                commit(task, back.pop(task.unit_id))
+            if not order:
+                return read_s
             for task, result in pool.wait_any():
                 back[task.unit_id] = result
-        except _WorkersDied as e:
-            for task, result in e.got:
-                back[task.unit_id] = result
-            for task in list(order):  # every whole result, also those behind the lost unit
-                if task.unit_id in back:
-                    commit(task, back.pop(task.unit_id))
-            w, how = e.failed[0]
-            t = w.task
-            where = f"{t.info.get('input')} rows {t.info.get('row_start')}-{t.info.get('row_end', 0) - 1}"
-            raise WorkerFailed(
-                f"worker {w.number} (pid {w.process.pid}) {how} while tagging unit {t.unit_id} ({where}); that unit is not "
-                f"written, and the units returned before it are committed",
-                "rerun the same command to resume (the unit is redone); if it fails again, check memory (dmesg) or lower "
-                "--workers / --chunk-size") from None
+    except _WorkersDied as e:
+        for task, result in e.got:
+            back[task.unit_id] = result
+        for task in list(order):  # every whole result, also those behind the lost unit
+            if task.unit_id in back:
+                commit(task, back.pop(task.unit_id))
+        w, how = e.failed[0]
+        t = w.task
+        where = f"{t.info.get('input')} rows {t.info.get('row_start')}-{t.info.get('row_end', 0) - 1}"
+        raise WorkerFailed(
+            f"worker {w.number} (pid {w.process.pid}) {how} while tagging unit {t.unit_id} ({where}); that unit is not "
+            f"written, the units returned before it are committed",
+            "rerun the same command to resume (the unit is redone); if it fails again, check memory (dmesg) or lower "
+            "--workers / --chunk-size") from None
 
 
 __all__ = ["Task", "WorkerFailed", "WorkerPool", "start_pool", "tag_units", "threads_per_worker"]

@@ -1,0 +1,212 @@
+"""`geobatch run --workers N` (local engine): the tables of one process, and exactly-once output when
+the parent or one worker is killed, or the run is stopped by Ctrl-C / SIGTERM.
+
+Workers are real spawned processes running the tiny ONNX model; the kills are real signals.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+import test_kill_resume as kr
+from tiny_onnx import tiny_onnx_dir  # noqa: F401
+
+from geobatch.cli import main
+from geobatch.commit import LOCK, MANIFEST
+from geobatch.engines.workers import threads_per_worker
+from geobatch.journal import JOURNAL
+
+CHUNK = 20
+
+
+def workers_args(model, inp, out, chunk, workers):
+    return [*kr.run_args(model, inp, out, chunk), "--workers", str(workers)]
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, tiny_onnx_dir):  # noqa: F811
+    """The corpus of test_kill_resume (1,200 docs, some empty, some longer than a window) and its one-process output."""
+    d = tmp_path_factory.mktemp("workers")
+    corpus = d / "corpus.jsonl"
+    kr.write_corpus(corpus)
+    clean = d / "clean"
+    assert main(kr.run_args(tiny_onnx_dir, corpus, clean, CHUNK)) == 0
+    return corpus, clean
+
+
+def assert_equals_clean(out, clean):
+    for table in ("docs", "tokens", "spans"):
+        assert kr.row_set(out, table) == kr.row_set(clean, table), table
+    ids = Counter(pq.read_table(out / "docs", columns=["doc_id"]).column(0).to_pylist())
+    assert set(ids) == {f"d{i}" for i in range(kr.N_DOCS)} and max(ids.values()) == 1  # 0 lost, 0 duplicated
+    m = json.loads((out / MANIFEST).read_text())
+    assert m["complete"] and m["reconciled"] and m["input_rows"] == kr.N_DOCS and len(m["units"]) == kr.UNITS
+    assert not (out / JOURNAL).exists() and not (out / LOCK).exists()
+    assert not [p.name for p in out.rglob("*") if ".tmp-" in p.name]
+    return m
+
+
+def start(cmd, **kw):
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def workers_of(proc, n=2, timeout=60.0) -> list[psutil.Process]:
+    """The worker processes of a `geobatch run --workers n` (children of the parent, spawn's tracker aside)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        kids = [c for c in psutil.Process(proc.pid).children() if "resource_tracker" not in " ".join(c.cmdline())]
+        if len(kids) >= n:
+            return kids
+        time.sleep(0.01)
+    raise AssertionError("the workers never started")
+
+
+def assert_gone(procs, timeout=15.0):
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    assert not alive, f"workers left running: {[p.pid for p in alive]}"
+
+
+def test_two_workers_write_the_tables_of_one_process(tmp_path, job, tiny_onnx_dir):  # noqa: F811
+    corpus, clean = job
+    out = tmp_path / "w2"
+    assert main(workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)) == 0
+    m = assert_equals_clean(out, clean)
+    one = json.loads((clean / MANIFEST).read_text())
+    assert list(m["units"]) == list(one["units"])  # committed in reading order, as one process does
+    for u in m["units"]:  # the same part names and row counts per unit
+        assert m["units"][u]["parts"] == one["units"][u]["parts"] and m["units"][u]["rows"] == one["units"][u]["rows"]
+    assert m["workers"]["workers"] == 2 and sum(m["workers"]["units"]) == kr.UNITS
+
+
+def test_two_workers_keep_the_metrics_of_gold_input(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """Word-per-row input with gold tags: metrics are merged from the workers' partials."""
+    gmb = tmp_path / "in.csv"
+    rows = ["Sentence #,Word,POS,Tag"]
+    for i in range(60):
+        rows += [f"Sentence: {i},Paris,NNP,B-geo", ",is,VBZ,O", ",in,IN,O", f",{'France' if i % 3 else 'Spain'},NNP,B-gpe",
+                 ",Port-au-Prince,NNP,B-geo", ",.,.,O"]
+    gmb.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    outs = []
+    for n in (1, 2):
+        out = tmp_path / f"w{n}"
+        assert main(["run", "--quiet", "--no-resolve", "--provider", "cpu", "--model", str(tiny_onnx_dir), "--input", str(gmb),
+                     "--format", "gmb", "--output", str(out), "--chunk-size", "7", "--workers", str(n)]) == 0
+        outs.append(out)
+    for table in ("docs", "tokens", "spans"):
+        assert kr.row_set(outs[0], table) == kr.row_set(outs[1], table), table
+    assert json.loads((outs[0] / "metrics.json").read_text()) == json.loads((outs[1] / "metrics.json").read_text())
+
+
+def test_sigkill_of_the_parent_then_resume_equals_one_clean_run(tmp_path, job, tiny_onnx_dir):  # noqa: F811
+    corpus, clean = job
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "geobatch", *workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)]
+    proc = start(cmd)
+    try:
+        kids = workers_of(proc)
+        unit_s = kr.wait_for_parts(out, proc, 12)
+        assert unit_s is not None, proc.stderr.read()
+        time.sleep(unit_s / 2)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert_gone(kids)  # orphaned workers see their pipe close and exit
+    kr.assert_finished_units_whole(out)
+    assert 0 < len(kr.finished_units(out)) < kr.UNITS
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    m = assert_equals_clean(out, clean)
+    assert m["sessions"][-1]["resumed"]
+
+
+def test_sigkill_of_one_worker_names_its_unit_and_a_rerun_completes(tmp_path, job, tiny_onnx_dir):  # noqa: F811
+    corpus, clean = job
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "geobatch", *workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)]
+    proc = start(cmd)
+    try:
+        kids = workers_of(proc)
+        assert kr.wait_for_parts(out, proc, 10) is not None, proc.stderr.read()
+        kids[0].send_signal(signal.SIGKILL)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: worker 1 (pid {kids[0].pid}) killed by SIGKILL while tagging unit "), err
+    lost = lines[0].split("while tagging unit ")[1].split()[0]
+    finished = kr.finished_units(out)
+    assert lost not in finished and 0 < len(finished) < kr.UNITS
+    assert not list((out / "docs").glob(f"part-{lost}*"))  # never half-written: nothing of the lost unit on disk
+    kr.assert_finished_units_whole(out)
+    assert_gone(kids)
+    assert not (out / LOCK).exists()
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_equals_clean(out, clean)
+
+
+@pytest.mark.parametrize("sig, code, group", [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)])
+def test_ctrl_c_or_sigterm_stops_the_workers_with_one_resume_line(tmp_path, job, tiny_onnx_dir, sig, code, group):  # noqa: F811
+    """Ctrl-C reaches the whole process group (workers too); SIGTERM only the parent. Either way: one line, exit 130/143."""
+    corpus, clean = job
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "geobatch", *workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)]
+    proc = start(cmd, start_new_session=True)
+    try:
+        kids = workers_of(proc)
+        assert kr.wait_for_parts(out, proc, 8) is not None, proc.stderr.read()
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "committed in" in lines[0] and "run the same command again to resume" in lines[0], err
+    assert_gone(kids)
+    kr.assert_finished_units_whole(out)
+    assert not (out / LOCK).exists() and not (out / JOURNAL).exists()  # closed cleanly: journal folded, lock released
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_equals_clean(out, clean)
+
+
+def test_bad_worker_counts_are_one_line(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "Paris"}\n')
+    assert main(workers_args(tiny_onnx_dir, corpus, tmp_path / "out", 5, 0)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --workers must be at least 1; pass a positive number of worker processes"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_the_workers_cannot_load_leaves_no_output(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """Checked in the workers before OUT_DIR is touched: one line, exit 2, as with one process."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "Paris"}\n')
+    rc = main([*workers_args(tiny_onnx_dir, corpus, tmp_path / "out", 5, 2), "--max-length", "2"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("error: --max-length 2"), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cpu_threads_are_divided_among_workers():
+    assert threads_per_worker(8, 4, "cpu") == 2 and threads_per_worker(3, 2, "auto") == 1 and threads_per_worker(1, 4, "cpu") == 1
+    assert threads_per_worker(None, 2, "cpu") == max(1, (os.cpu_count() or 1) // 2)
+    assert threads_per_worker(None, 8, "cuda") is None and threads_per_worker(4, 8, "cuda") == 4
