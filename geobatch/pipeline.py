@@ -25,7 +25,8 @@ import pyarrow as pa
 
 from .batching import make_batches
 from .corpus import BadRecord, one_line
-from .decode import decode_spans, decode_word_tags, softmax
+from .decode import softmax
+from .decode_arrays import ChunkSpans, TagCodes, chunk_spans, word_labels
 from .documents import Sentence
 from .errors import GeobatchError
 from .labels import LabelScheme, entity_types, place_types, split_tag
@@ -35,8 +36,9 @@ from .model_dir import ModelDir, load_model_dir
 from .readers.spans import SpanShapeError, SpanStats, parse_spans
 from .readers.values import column_values, id_value, text_value
 from .tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
-from .words import resplit_words, split_words, tags_from_spans
+from .words import resplit_words, split_texts, tags_from_spans
 
+_NOT_TEXT = object()  # _document's second value for records that are not raw text (no words to split)
 RESOLVER_COLUMNS = {
     "geonameid": pa.int64(),
     "resolved_name": pa.string(),
@@ -99,6 +101,15 @@ class DocInput:
     # word-per-row input: the model reads `words` (the file's words cut as raw text is, so it sees what
     # it was trained on); tags, tokens and metrics are given back on the file's own words
     file_words: "FileWords | None" = None
+    # raw text: the words' offsets as arrays (split_texts); `offsets` is filled only where gold spans need it
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+
+    def offset_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.starts is None:
+            o = np.asarray(self.offsets, np.int64).reshape(-1, 2)
+            self.starts, self.ends = o[:, 0], o[:, 1]
+        return self.starts, self.ends
 
 
 @dataclass
@@ -112,6 +123,14 @@ class FileWords:
         has = self.first_piece >= 0
         idx = np.where(has, self.first_piece, 0)
         out_tags = [tags[i] if h else "O" for i, h in zip(idx.tolist(), has.tolist())]
+        out_conf = np.where(has, conf[idx] if len(conf) else np.nan, np.nan).astype(np.float32)
+        return out_tags, out_conf
+
+    def collapse_codes(self, tags: np.ndarray, conf: np.ndarray, none: int) -> tuple[np.ndarray, np.ndarray]:
+        """`collapse` on label indices (`none`: the "O" of a word without a prediction)."""
+        has = self.first_piece >= 0
+        idx = np.where(has, self.first_piece, 0)
+        out_tags = np.where(has, tags[idx] if len(tags) else none, none)
         out_conf = np.where(has, conf[idx] if len(conf) else np.nan, np.nan).astype(np.float32)
         return out_tags, out_conf
 
@@ -147,6 +166,19 @@ class ChunkStats:
     @classmethod
     def from_dict(cls, d: dict) -> "ChunkStats":
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class ChunkWords:
+    """Every word of a chunk's tagged documents, documents end to end (what decode works on)."""
+
+    decoded: list[int]  # the documents (numbers in the chunk) whose words these are
+    bounds: np.ndarray  # [n_docs + 1]: document k's words are bounds[k]:bounds[k + 1] (empty for the others)
+    doc: np.ndarray  # each word's document
+    tags: np.ndarray  # label indices (TagCodes)
+    conf: np.ndarray  # float32, NaN without a wordpiece
+    starts: np.ndarray  # character offsets in its document's text
+    ends: np.ndarray
 
 
 @dataclass
@@ -219,6 +251,7 @@ class Pipeline:
         self.resolver = resolver
         self.map_gold = gold_mapper(self.model.gold_scheme)
         self.tokens_schema = tokens_schema(self.options.with_gold)
+        self.codes = TagCodes(self.labels)
 
     @property
     def provider(self) -> str:
@@ -241,17 +274,47 @@ class Pipeline:
             ]
         else:
             rows = list(records)
+        pending: list[tuple[int, Any]] = []  # raw-text documents (their number, raw gold spans), split together below
         for i, rec in enumerate(rows):
             try:
-                docs.append(self._document(rec, fallback_id(i), has_id))
+                doc, raw_spans = self._document(rec, fallback_id(i), has_id)
             except Exception as e:  # one bad record must not stop the chunk
-                docs.append(DocInput(fallback_id(i), error=f"{type(e).__name__}: {e}"))
+                doc, raw_spans = DocInput(fallback_id(i), error=f"{type(e).__name__}: {e}"), None
+            if raw_spans is not _NOT_TEXT:
+                pending.append((len(docs), raw_spans))
+            docs.append(doc)
+        self._split(docs, [k for k, _ in pending])
+        if o.spans_column:
+            for k, raw_spans in pending:
+                if docs[k].error is None:
+                    try:
+                        self._gold(docs[k], raw_spans)
+                    except Exception as e:
+                        docs[k] = DocInput(docs[k].doc_id, error=f"{type(e).__name__}: {e}")
         return docs
 
-    def _document(self, rec: Any, fallback: str, has_id: bool) -> DocInput:
+    @staticmethod
+    def _split(docs: list[DocInput], which: list[int]) -> None:
+        """Words of the raw-text documents, all at once (`split_texts`: the words of `split_words`)."""
+        todo = [k for k in which if docs[k].error is None and docs[k].text.strip()]
+        try:
+            split = split_texts([docs[k].text for k in todo])
+        except Exception:  # a text the pre-tokenizer refuses: find it, the others go on
+            split = []
+            for k in todo:
+                try:
+                    split += split_texts([docs[k].text])
+                except Exception as e:
+                    docs[k].error = f"{type(e).__name__}: {e}"
+                    split.append(([], np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        for k, (words, starts, ends) in zip(todo, split):
+            docs[k].words, docs[k].starts, docs[k].ends = words, starts, ends
+
+    def _document(self, rec: Any, fallback: str, has_id: bool) -> tuple[DocInput, Any]:
+        """The document of a record, before its words; with the raw gold spans of a raw-text one (`_NOT_TEXT` otherwise)."""
         o = self.options
         if isinstance(rec, BadRecord):
-            return DocInput(fallback, error=rec.message)
+            return DocInput(fallback, error=rec.message), _NOT_TEXT
         if isinstance(rec, Sentence):
             r = resplit_words(rec.words)
             gold = self.map_gold(list(rec.tags)) if rec.tags is not None else None
@@ -259,7 +322,7 @@ class Pipeline:
             for i in range(len(r.owner) - 1, -1, -1):
                 first[r.owner[i]] = i
             return DocInput(rec.id or fallback, r.text, r.offsets, r.words, gold,
-                            file_words=FileWords(list(rec.words), r.file_offsets, first))
+                            file_words=FileWords(list(rec.words), r.file_offsets, first)), _NOT_TEXT
         if "__id" in rec:  # from an Arrow table
             raw_id, raw_text, raw_spans = rec["__id"], rec[o.text_column], rec["__spans"]
         else:
@@ -268,26 +331,28 @@ class Pipeline:
         doc_id = id_value(raw_id) or fallback
         text, err = text_value(raw_text)
         if err:
-            return DocInput(doc_id, error=err)
-        text = text or ""
-        words, offsets = split_words(text) if text.strip() else ([], [])
-        gold = None
-        if o.spans_column:
-            counted = SpanStats(documents=1)  # parse_spans counts every span it does not keep, by reason
-            try:
-                spans = parse_spans(raw_spans, text, o.span_label, stats=counted, doc_id=doc_id)
-            except (ValueError, SpanShapeError) as e:  # this row's error, under its own id, and counted as unreadable
-                if isinstance(e, SpanShapeError):  # a number or object where a list belongs, a label that is not text
-                    what = (f"holds {e.kind}, not a list of spans" if e.span_index is None
-                            else f"has a span that cannot be read ({e.problem})")
-                else:
-                    what = f"is not valid JSON ({e})"
-                return DocInput(doc_id, text, error=f"spans column {o.spans_column!r} {what}",
-                                gold_spans=SpanStats(unreadable=1, examples={"unreadable": [doc_id]}))
-            gold = self.map_gold(tags_from_spans(offsets, spans, default_label=LOCATION))
-            places = [(s.start, s.end, *p) for s in spans if (p := gold_coordinates(s.extra)) is not None]
-            return DocInput(doc_id, text, offsets, words, gold, places, gold_spans=counted)
-        return DocInput(doc_id, text, offsets, words, gold)
+            return DocInput(doc_id, error=err), _NOT_TEXT
+        return DocInput(doc_id, text or "", starts=np.zeros(0, np.int64), ends=np.zeros(0, np.int64)), raw_spans
+
+    def _gold(self, doc: DocInput, raw_spans: Any) -> None:
+        """Gold tags of a raw-text document from its spans column (its words are known by now)."""
+        o = self.options
+        counted = SpanStats(documents=1)  # parse_spans counts every span it does not keep, by reason
+        try:
+            spans = parse_spans(raw_spans, doc.text, o.span_label, stats=counted, doc_id=doc.doc_id)
+        except (ValueError, SpanShapeError) as e:  # this row's error, under its own id, and counted as unreadable
+            if isinstance(e, SpanShapeError):  # a number or object where a list belongs, a label that is not text
+                what = (f"holds {e.kind}, not a list of spans" if e.span_index is None
+                        else f"has a span that cannot be read ({e.problem})")
+            else:
+                what = f"is not valid JSON ({e})"
+            doc.words, doc.error = [], f"spans column {o.spans_column!r} {what}"
+            doc.gold_spans = SpanStats(unreadable=1, examples={"unreadable": [doc.doc_id]})
+            return
+        doc.offsets = list(zip(doc.starts.tolist(), doc.ends.tolist()))
+        doc.gold = self.map_gold(tags_from_spans(doc.offsets, spans, default_label=LOCATION))
+        doc.gold_places = [(s.start, s.end, *p) for s in spans if (p := gold_coordinates(s.extra)) is not None]
+        doc.gold_spans = counted
 
     # -- stages 2-6 --------------------------------------------------------------------------
     def process(self, records: Any, row_start: int = 0, has_id: bool = True, id_prefix: str = "") -> ChunkResult:
@@ -331,35 +396,36 @@ class Pipeline:
         td = time.perf_counter()
 
         metrics = MetricsAccumulator(self.location_labels) if self.options.with_gold else None
-        d_rows: dict[str, list] = {n: [] for n in DOCS_SCHEMA.names}
-        t_rows: dict[str, list] = {n: [] for n in self.tokens_schema.names}
-        s_rows: dict[str, list] = {n: [] for n in SPANS_SCHEMA.names}
-        for k, doc in enumerate(docs):
-            n_tokens = n_windows = 0
-            spans: list[dict] = []
-            if doc.error is None and k in plan:
+        words = self._decode_words(docs, plan, probs)
+        spans = chunk_spans(words.tags, words.conf, words.doc, self.codes)
+        span_texts = [docs[d].text[s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
+                                                          words.ends[spans.word_end - 1].tolist())]
+        span_bounds = np.searchsorted(spans.doc, np.arange(len(docs) + 1))
+        resolved: list = [None] * len(span_texts)
+        if self.resolver is not None or metrics is not None:  # the per-document stages
+            for k in words.decoded:
+                doc = docs[k]
                 try:
-                    enc, wins, w0, bw, bp = plan[k]
-                    n_tokens, n_windows = enc.n_tokens, len(wins)
-                    tags, conf = self._word_tags(probs, w0, bw, bp)
-                    if doc.file_words is not None:
-                        tags, conf = doc.file_words.collapse(tags, conf)
-                        doc.words, doc.offsets = doc.file_words.words, doc.file_words.offsets
-                    spans = decode_spans(doc.text, doc.offsets, tags, conf)
+                    a, b = int(span_bounds[k]), int(span_bounds[k + 1])
+                    doc_spans = self._span_dicts(spans, words, span_texts, a, b)
                     tr = time.perf_counter()
-                    resolved = self._resolve(doc.text, spans)
+                    resolved[a:b] = self._resolve(doc.text, doc_spans)
                     stats.resolve_s += time.perf_counter() - tr
-                    self._add_tokens(t_rows, doc, tags, conf)
-                    self._add_spans(s_rows, doc.doc_id, spans, resolved)
                     if metrics is not None and doc.gold is not None:
                         ts = time.perf_counter()
-                        metrics.add(doc.gold, tags)
+                        w0, w1 = words.bounds[k], words.bounds[k + 1]
+                        metrics.add(doc.gold, self.codes.names[words.tags[w0:w1]].tolist())
                         if self.resolver is not None and doc.gold_places:  # geo score needs resolved spans
-                            metrics.add_geo(doc.gold_places, spans, resolved)
+                            metrics.add_geo(doc.gold_places, doc_spans, resolved[a:b])
                         stats.score_s += time.perf_counter() - ts
                 except Exception as e:  # keep the row, say why
                     doc.error = f"{type(e).__name__}: {e}"
-                    spans = []
+        d_rows: dict[str, list] = {n: [] for n in DOCS_SCHEMA.names}
+        for k, doc in enumerate(docs):
+            n_tokens, n_windows, n_spans = 0, 0, 0
+            if doc.error is None and k in plan:
+                n_tokens, n_windows = plan[k][0].n_tokens, len(plan[k][1])
+                n_spans = int(span_bounds[k + 1] - span_bounds[k])
             # every gold span is scored or counted with its reason (a row that failed later is an error row)
             if metrics is not None and doc.gold_spans is not None and (doc.error is None or doc.gold_spans.unreadable):
                 metrics.add_gold_spans(doc.gold_spans)
@@ -368,10 +434,11 @@ class Pipeline:
             setattr(stats, status, getattr(stats, status) + 1)
             stats.words += len(doc.words) if status == "ok" else 0
             for name, v in zip(DOCS_SCHEMA.names, (doc.doc_id, status, doc.error, len(doc.words) if status == "ok" else 0,
-                                                   n_tokens, n_windows, len(spans))):
+                                                   n_tokens, n_windows, n_spans)):
                 d_rows[name].append(v)
-        tables = (pa.table(d_rows, schema=DOCS_SCHEMA), pa.table(t_rows, schema=self.tokens_schema),
-                  pa.table(s_rows, schema=SPANS_SCHEMA))
+        failed = np.array([k for k in words.decoded if docs[k].error is not None], np.int64)
+        tables = (pa.table(d_rows, schema=DOCS_SCHEMA), self._tokens_table(docs, words, failed),
+                  self._spans_table(docs, words, spans, span_texts, resolved, failed))
         end = time.perf_counter()
         stats.decode_s += end - td - stats.resolve_s - stats.score_s
         stats.total_s = end - t0
@@ -402,7 +469,7 @@ class Pipeline:
                     out.append(e)
             return out
 
-    def _word_tags(self, probs, w0, bw, bp) -> tuple[list[str], np.ndarray]:
+    def _word_labels(self, probs, w0, bw, bp) -> tuple[np.ndarray, np.ndarray]:
         n = bw.shape[0]
         has = bw >= 0
         word_probs = np.zeros((n, len(self.labels)), np.float32)
@@ -412,7 +479,32 @@ class Pipeline:
         for w, a, b in zip(wins.tolist(), first.tolist(), [*first[1:].tolist(), idx.size]):
             sel = idx[a:b]
             word_probs[sel] = probs[w0 + w][bp[sel]]
-        return decode_word_tags(word_probs, self.labels, has)
+        return word_labels(word_probs, has, self.codes.none)
+
+    def _decode_words(self, docs: list[DocInput], plan: dict, probs: list) -> "ChunkWords":
+        """Tags and confidences of every word of the chunk's tagged documents, end to end (file words for word-per-row input)."""
+        decoded, tags, confs = [], [], []
+        for k, doc in enumerate(docs):
+            if doc.error is None and k in plan:
+                try:
+                    enc, wins, w0, bw, bp = plan[k]
+                    t, c = self._word_labels(probs, w0, bw, bp)
+                    if doc.file_words is not None:
+                        t, c = doc.file_words.collapse_codes(t, c, self.codes.none)
+                        doc.words, doc.offsets, doc.starts = doc.file_words.words, doc.file_words.offsets, None
+                    doc.offset_arrays()
+                except Exception as e:  # keep the row, say why
+                    doc.error = f"{type(e).__name__}: {e}"
+                    continue
+                decoded.append(k)
+                tags.append(t)
+                confs.append(c)
+        counts = np.zeros(len(docs) + 1, np.int64)
+        counts[1:][decoded] = [len(docs[k].words) for k in decoded]
+        cat = lambda parts, dtype: np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)  # noqa: E731
+        return ChunkWords(
+            decoded, np.cumsum(counts), np.repeat(np.arange(len(docs)), counts[1:]), cat(tags, np.int64), cat(confs, np.float32),
+            cat([docs[k].starts for k in decoded], np.int64), cat([docs[k].ends for k in decoded], np.int64))
 
     def _resolve(self, text: str, spans: list[dict]) -> list:
         """Resolver results for the place spans; None for the others (a `full` model's per/org spans:
@@ -428,26 +520,55 @@ class Pipeline:
             out[i] = r
         return out
 
-    def _add_tokens(self, rows: dict, doc: DocInput, tags: list[str], conf: np.ndarray) -> None:
-        n = len(doc.words)
-        rows["doc_id"] += [doc.doc_id] * n
-        rows["word_index"] += range(n)
-        rows["word"] += doc.words
-        rows["start_char"] += [s for s, _ in doc.offsets]
-        rows["end_char"] += [e for _, e in doc.offsets]
-        rows["tag"] += tags
-        rows["confidence"] += [None if c != c else c for c in conf.tolist()]  # NaN (no wordpiece) -> null
-        if "gold_tag" in rows:
-            rows["gold_tag"] += doc.gold if doc.gold is not None else [None] * n
+    def _span_dicts(self, spans: ChunkSpans, words: "ChunkWords", texts: list[str], a: int, b: int) -> list[dict]:
+        """Spans a..b of the chunk as `decode_spans` gives them, for the resolver and the geo score."""
+        out = []
+        for i in range(a, b):
+            ws, we = int(spans.word_start[i]), int(spans.word_end[i])
+            base = int(words.bounds[words.doc[ws]])
+            out.append({"start_char": int(words.starts[ws]), "end_char": int(words.ends[we - 1]),
+                        "label": self.codes.types[spans.type[i]], "word_start": ws - base, "word_end": we - base,
+                        "confidence": float(spans.confidence[i]), "confidence_min": float(spans.confidence_min[i]), "text": texts[i]})
+        return out
 
-    @staticmethod
-    def _add_spans(rows: dict, doc_id: str, spans: list[dict], resolved: list) -> None:
-        for i, (s, r) in enumerate(zip(spans, resolved)):
-            rows["doc_id"].append(doc_id)
-            rows["span_index"].append(i)
-            for k in ("start_char", "end_char", "text", "label"):
-                rows[k].append(s[k])
-            for k in ("confidence", "confidence_min"):
-                rows[k].append(None if np.isnan(s[k]) else s[k])
-            for k in RESOLVER_COLUMNS:
-                rows[k].append(r.get(k) if r else None)
+    def _tokens_table(self, docs: list[DocInput], words: "ChunkWords", failed: np.ndarray) -> pa.Table:
+        keep = ~np.isin(words.doc, failed) if failed.size else np.ones(words.doc.size, bool)
+        doc = words.doc[keep]
+        conf = words.conf[keep]
+        ids = np.array([d.doc_id for d in docs], dtype=object)
+        cols = {
+            "doc_id": pa.array(ids[doc], pa.string()),
+            "word_index": pa.array((np.flatnonzero(keep) - words.bounds[doc]).astype(np.int32)),
+            "word": pa.array([w for k in words.decoded if docs[k].error is None for w in docs[k].words], pa.string()),
+            "start_char": pa.array(words.starts[keep].astype(np.int32)),
+            "end_char": pa.array(words.ends[keep].astype(np.int32)),
+            "tag": pa.array(self.codes.names[words.tags[keep]], pa.string()),
+            "confidence": pa.array(conf, pa.float32(), mask=np.isnan(conf)),  # NaN (no wordpiece) -> null
+        }
+        if "gold_tag" in self.tokens_schema.names:
+            cols["gold_tag"] = pa.array([g for k in words.decoded if docs[k].error is None
+                                         for g in (docs[k].gold if docs[k].gold is not None else [None] * len(docs[k].words))], pa.string())
+        return pa.table(cols, schema=self.tokens_schema)
+
+    def _spans_table(self, docs: list[DocInput], words: "ChunkWords", spans: ChunkSpans, texts: list[str], resolved: list,
+                     failed: np.ndarray) -> pa.Table:
+        keep = ~np.isin(spans.doc, failed) if failed.size else np.ones(spans.doc.size, bool)
+        doc = spans.doc[keep]
+        first_of_doc = np.searchsorted(doc, doc)  # spans are in document order
+        ids = np.array([d.doc_id for d in docs], dtype=object)
+        conf, low = spans.confidence[keep].astype(np.float32), spans.confidence_min[keep].astype(np.float32)
+        ws, we = spans.word_start[keep], spans.word_end[keep]
+        cols = {
+            "doc_id": pa.array(ids[doc], pa.string()),
+            "span_index": pa.array((np.arange(doc.size) - first_of_doc).astype(np.int32)),
+            "start_char": pa.array(words.starts[ws].astype(np.int32)),
+            "end_char": pa.array(words.ends[we - 1].astype(np.int32)),
+            "text": pa.array([t for t, k in zip(texts, keep.tolist()) if k], pa.string()),
+            "label": pa.array(np.array(self.codes.types, dtype=object)[spans.type[keep]] if doc.size else [], pa.string()),
+            "confidence": pa.array(conf, pa.float32(), mask=np.isnan(conf)),
+            "confidence_min": pa.array(low, pa.float32(), mask=np.isnan(low)),
+        }
+        kept = [r for r, k in zip(resolved, keep.tolist()) if k]
+        for name, typ in RESOLVER_COLUMNS.items():
+            cols[name] = pa.array([r.get(name) if r else None for r in kept], typ)
+        return pa.table(cols, schema=SPANS_SCHEMA)

@@ -45,3 +45,45 @@ def test_span_offsets_slice_original_text(text):
     for s in spans:
         assert text[s["start_char"]:s["end_char"]] == s["text"]
         assert s["text"].startswith(words[s["word_start"]]) and s["text"].endswith(words[s["word_end"] - 1])
+
+
+def test_chunk_spans_equal_decode_spans_for_random_tag_sequences():
+    """The array decoder over many documents end to end gives decode_spans' spans for each, with the
+    lenient IOB2 rules (stray I-, type changes, document boundaries) and NaN confidences."""
+    from geobatch.decode_arrays import TagCodes, chunk_spans
+
+    labels = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "S-per", "E-per"]
+    codes = TagCodes(labels)
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        n_docs = int(rng.integers(1, 6))
+        lens = rng.integers(0, 12, n_docs)
+        tags = rng.integers(0, len(labels) + 1, int(lens.sum()))  # + the "O" of a word without a wordpiece
+        conf = rng.random(tags.size).astype(np.float32)
+        conf[rng.random(tags.size) < 0.2] = np.nan
+        doc_of_word = np.repeat(np.arange(n_docs), lens)
+        got = chunk_spans(tags, conf, doc_of_word, codes)
+        bounds = np.r_[0, np.cumsum(lens)]
+        want = []
+        for d in range(n_docs):
+            a, b = bounds[d], bounds[d + 1]
+            names = codes.names[tags[a:b]].tolist()
+            offsets = [(2 * i, 2 * i + 1) for i in range(b - a)]
+            want += [(d, s["word_start"] + a, s["word_end"] + a, s["label"], s["confidence"], s["confidence_min"])
+                     for s in decode_spans("x " * (b - a), offsets, names, conf[a:b])]
+        assert len(got.doc) == len(want)
+        for k, (d, ws, we, label, c, cmin) in enumerate(want):
+            assert (got.doc[k], got.word_start[k], got.word_end[k], codes.types[got.type[k]]) == (d, ws, we, label)
+            np.testing.assert_allclose([got.confidence[k], got.confidence_min[k]], [c, cmin], rtol=1e-12, equal_nan=True)
+
+
+def test_word_labels_are_decode_word_tags_as_indices():
+    from geobatch.decode_arrays import TagCodes, word_labels
+
+    codes = TagCodes(LABELS)
+    probs = np.random.default_rng(1).random((30, len(LABELS))).astype(np.float32)
+    has = np.arange(30) % 4 != 0
+    tags, conf = decode_word_tags(probs, LABELS, has)
+    idx, conf2 = word_labels(probs, has, codes.none)
+    assert codes.names[idx].tolist() == tags
+    np.testing.assert_array_equal(conf, conf2)

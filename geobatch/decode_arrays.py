@@ -1,0 +1,79 @@
+"""Decode a whole chunk with array operations: the tags, spans and Arrow columns of `geobatch.decode`,
+computed over every word of the chunk at once instead of one Python step per word.
+
+Tags travel as label indices (`TagCodes`: index `len(labels)` is the "O" of a word without a
+wordpiece); spans follow `decode_spans`' lenient IOB2 exactly: a word continues the span before it
+when it is I- of the same type and the word before is inside a span of the same document; every
+other tagged word starts one. tests/test_decode.py checks both against the per-word functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .labels import split_tag
+
+_O, _B, _I = 0, 1, 2
+
+
+class TagCodes:
+    """Per label index: its IOB prefix and entity type; the extra last index is the "O" of no prediction."""
+
+    def __init__(self, labels: Sequence[str]):
+        names = [*labels, "O"]
+        split = [split_tag(t) for t in names]
+        self.names = np.array(names, dtype=object)
+        self.none = len(labels)
+        self.types = sorted({t for _, t in split if t is not None})
+        self.prefix = np.array([{"O": _O, "B": _B, "I": _I}[p] for p, _ in split], np.int8)
+        self.type = np.array([-1 if t is None else self.types.index(t) for _, t in split], np.int64)
+
+
+def word_labels(word_probs: np.ndarray, has_piece: np.ndarray, none: int) -> tuple[np.ndarray, np.ndarray]:
+    """`decode_word_tags` as indices: argmax label and its probability; `none` and NaN without a wordpiece."""
+    n = word_probs.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    best = word_probs.argmax(axis=-1)
+    conf = word_probs[np.arange(n), best].astype(np.float32)
+    best = np.where(has_piece, best, none)
+    conf[~has_piece] = np.nan
+    return best, conf
+
+
+@dataclass
+class ChunkSpans:
+    doc: np.ndarray  # the document (its number in the chunk) of each span
+    word_start: np.ndarray  # chunk-wide word positions, [start, end)
+    word_end: np.ndarray
+    type: np.ndarray  # index into TagCodes.types
+    confidence: np.ndarray  # float64, NaN when none of its words has a wordpiece
+    confidence_min: np.ndarray
+
+
+def chunk_spans(tags: np.ndarray, conf: np.ndarray, doc_of_word: np.ndarray, codes: TagCodes) -> ChunkSpans:
+    """Spans of every document of the chunk: `tags` label indices of all words, documents end to end."""
+    p = codes.prefix[tags]
+    t = codes.type[tags]
+    same_doc = np.r_[False, doc_of_word[1:] == doc_of_word[:-1]]
+    tagged = p != _O
+    cont = (p == _I) & same_doc & np.r_[False, tagged[:-1]] & (t == np.r_[-2, t[:-1]])
+    ws = np.flatnonzero(tagged & ~cont)
+    we = np.flatnonzero(tagged & ~np.r_[cont[1:], False]) + 1  # a span runs over its start and the words continuing it
+    if not ws.size:
+        z = np.zeros(0, np.int64)
+        return ChunkSpans(z, z, z, z, np.zeros(0), np.zeros(0))
+    # every tagged word is in exactly one span, so over the tagged words alone the spans lie end to end
+    inside = np.flatnonzero(tagged)
+    seg = np.searchsorted(inside, ws)
+    c = conf[inside].astype(np.float64)
+    valid = ~np.isnan(c)
+    count = np.add.reduceat(valid.astype(np.int64), seg)
+    total = np.add.reduceat(np.where(valid, c, 0.0), seg)
+    low = np.minimum.reduceat(np.where(valid, c, np.inf), seg)
+    has = count > 0
+    mean = np.where(has, total / np.maximum(count, 1), np.nan)
+    return ChunkSpans(doc_of_word[ws], ws, we, t[ws], mean, np.where(has, low, np.nan))
