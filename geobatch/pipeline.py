@@ -535,14 +535,13 @@ class Pipeline:
         keep = ~np.isin(words.doc, failed) if failed.size else np.ones(words.doc.size, bool)
         doc = words.doc[keep]
         conf = words.conf[keep]
-        ids = np.array([d.doc_id for d in docs], dtype=object)
         cols = {
-            "doc_id": pa.array(ids[doc], pa.string()),
+            "doc_id": _decoded(doc, [d.doc_id for d in docs]),
             "word_index": pa.array((np.flatnonzero(keep) - words.bounds[doc]).astype(np.int32)),
             "word": pa.array([w for k in words.decoded if docs[k].error is None for w in docs[k].words], pa.string()),
             "start_char": pa.array(words.starts[keep].astype(np.int32)),
             "end_char": pa.array(words.ends[keep].astype(np.int32)),
-            "tag": pa.array(self.codes.names[words.tags[keep]], pa.string()),
+            "tag": _decoded(words.tags[keep], self.codes.names.tolist()),
             "confidence": pa.array(conf, pa.float32(), mask=np.isnan(conf)),  # NaN (no wordpiece) -> null
         }
         if "gold_tag" in self.tokens_schema.names:
@@ -572,3 +571,8 @@ class Pipeline:
         for name, typ in RESOLVER_COLUMNS.items():
             cols[name] = pa.array([r.get(name) if r else None for r in kept], typ)
         return pa.table(cols, schema=SPANS_SCHEMA)
+
+
+def _decoded(codes: np.ndarray, values: list) -> pa.Array:
+    """values[codes] as a string column, built in Arrow (a dictionary array, decoded) rather than one Python object per row."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(values, pa.string())).dictionary_decode()

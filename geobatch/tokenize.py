@@ -9,8 +9,9 @@ from an edge (most context on both sides).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Sequence
 
@@ -92,7 +93,11 @@ class WordpieceEncoder:
     def _word_indices(self, words: list[str]) -> np.ndarray:
         """Index of each word in the cache, tokenizing the words not seen before in one call."""
         index = self._index
-        new = list(dict.fromkeys(w for w in words if w not in index))
+        found = np.fromiter(map(index.get, words, repeat(-1)), dtype=np.int64, count=len(words))  # one C-level pass
+        missing = np.flatnonzero(found < 0)
+        if not missing.size:
+            return found
+        new = list(dict.fromkeys([words[i] for i in missing.tolist()]))
         if new:
             if len(index) + len(new) > MAX_CACHED_WORDS:  # a corpus of ever-new words must not grow memory without end
                 self._reset_cache()
@@ -108,7 +113,10 @@ class WordpieceEncoder:
             self._ntok = np.concatenate([self._ntok, n])
             self._pool = np.concatenate([self._pool, ids])
             index.update(zip(new, range(base, base + len(new))))
-        return np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words))
+        if len(index) == len(new):  # the cache was reset: every word is looked up again
+            return np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words))
+        found[missing] = [index[words[i]] for i in missing.tolist()]
+        return found
 
     def _reset_cache(self) -> None:
         self._index: dict[str, int] = {}
@@ -130,16 +138,16 @@ def sliding_windows(word_ntok: Sequence[int] | np.ndarray, max_length: int, stri
         raise ValueError(f"stride {stride} must be in [0, {budget})")
     ntok = np.asarray(word_ntok, dtype=np.int64)
     n = int(ntok.shape[0])
-    cum = np.concatenate([[0], np.cumsum(ntok)])
+    cum = np.concatenate([[0], np.cumsum(ntok)]).tolist()  # bisect on a list: a few windows per document, no numpy call each
     windows: list[Window] = []
     ws = 0
     while True:
-        we = int(np.searchsorted(cum, cum[ws] + budget, side="right")) - 1
+        we = bisect_right(cum, cum[ws] + budget) - 1
         we = max(we, ws + 1) if n else 0
-        windows.append(Window(ws, we, int(cum[ws]), int(min(cum[we], cum[ws] + budget))))
+        windows.append(Window(ws, we, cum[ws], min(cum[we], cum[ws] + budget)))
         if we >= n:
             return windows
-        ns = int(np.searchsorted(cum, cum[we] - stride, side="left"))
+        ns = bisect_left(cum, cum[we] - stride)
         ws = min(max(ns, ws + 1), we)
 
 
@@ -149,14 +157,20 @@ def best_windows(enc: EncodedDoc, windows: Sequence[Window]) -> tuple[np.ndarray
     n = enc.word_first.shape[0]
     best_win = np.full(n, -1, dtype=np.int64)
     best_pos = np.full(n, -1, dtype=np.int64)
-    best_dist = np.full(n, -1, dtype=np.int64)
-    for k, w in enumerate(windows):
-        first = enc.word_first[w.word_start:w.word_end]
-        inside = (first >= w.tok_start) & (first < w.tok_end)
-        dist = np.minimum(first - w.tok_start, w.tok_end - 1 - first)
-        better = inside & (dist > best_dist[w.word_start:w.word_end])
-        idx = np.flatnonzero(better) + w.word_start
-        best_win[idx] = k
-        best_pos[idx] = enc.word_first[idx] - w.tok_start + 1
-        best_dist[idx] = dist[better]
+    if not n or not windows:
+        return best_win, best_pos
+    # every (window, word inside its word range) pair at once, in window order
+    ws, we, ts, te = (np.array(v, dtype=np.int64) for v in zip(*((w.word_start, w.word_end, w.tok_start, w.tok_end) for w in windows)))
+    lens = we - ws
+    k = np.repeat(np.arange(len(windows)), lens)
+    j = np.arange(int(lens.sum())) + np.repeat(ws - (np.cumsum(lens) - lens), lens)
+    first = enc.word_first[j]
+    tk, ek = ts[k], te[k]
+    inside = (first >= tk) & (first < ek)
+    j, k, first, tk, dist = j[inside], k[inside], first[inside], tk[inside], np.minimum(first - tk, ek - 1 - first)[inside]
+    # per word: the farthest from an edge, the earliest window on a tie (as a scan keeping only strictly better ones)
+    order = np.lexsort((k, -dist, j))
+    pick = order[np.r_[True, j[order][1:] != j[order][:-1]]] if order.size else order
+    best_win[j[pick]] = k[pick]
+    best_pos[j[pick]] = first[pick] - tk[pick] + 1
     return best_win, best_pos

@@ -201,7 +201,7 @@ def split_texts(texts: Sequence[str]) -> list[tuple[list[str], np.ndarray, np.nd
     starts = np.flatnonzero(alone | (inside & ~prev_inside))
     ends = np.flatnonzero(alone | (inside & ~next_inside)) + 1
     if "." in joined:
-        starts, ends = _merge_whole(joined, starts, ends)
+        starts, ends = _merge_whole(joined, starts, ends, _whole_matches(joined, cp, cls == 0))
     bases = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
     doc_of = np.searchsorted(bases, starts, side="right") - 1
     bounds = np.searchsorted(doc_of, np.arange(len(texts) + 1), side="left")
@@ -213,10 +213,29 @@ def split_texts(texts: Sequence[str]) -> list[tuple[list[str], np.ndarray, np.nd
     return out
 
 
-def _merge_whole(text: str, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _whole_matches(text: str, cp: np.ndarray, space: np.ndarray) -> np.ndarray:
+    """`_KEEP_WHOLE.finditer(text)` spans, [n, 2]. The regex runs only over the runs between whitespace that
+    hold a period (a match holds one and no whitespace, and whitespace satisfies its look-arounds as the
+    text's ends do), laid end to end with a newline: about a tenth of a news text, so a tenth of the time."""
+    dots = np.flatnonzero(cp == 46)
+    if not dots.size:
+        return np.zeros((0, 2), np.int64)
+    run_start = np.flatnonzero(~space & np.r_[True, space[:-1]])
+    run_end = np.flatnonzero(~space & np.r_[space[1:], True]) + 1
+    runs = np.unique(np.searchsorted(run_start, dots, side="right") - 1)
+    rs, re_ = run_start[runs], run_end[runs]
+    small = "\n".join([text[a:b] for a, b in zip(rs.tolist(), re_.tolist())])
+    small_start = np.cumsum(np.r_[0, (re_ - rs + 1)[:-1]])
+    found = np.array([m.span() for m in _KEEP_WHOLE.finditer(small)], np.int64).reshape(-1, 2)
+    if not found.size:
+        return found
+    r = np.searchsorted(small_start, found[:, 0], side="right") - 1
+    return found + (rs[r] - small_start[r])[:, None]
+
+
+def _merge_whole(text: str, starts: np.ndarray, ends: np.ndarray, whole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`_merge_pieces` over arrays: a kept-whole match that starts and ends on piece boundaries
     replaces the pieces inside it."""
-    whole = np.array([m.span() for m in _KEEP_WHOLE.finditer(text)], np.int64).reshape(-1, 2)
     if not whole.size:
         return starts, ends
     a, b = whole[:, 0], whole[:, 1]

@@ -108,3 +108,33 @@ def test_cached_encoding_equals_encoding_each_document(monkeypatch):
             assert doc.word_ntok.tolist() == [int((wid == i).sum()) for i in range(len(words))]
             assert doc.word_first.tolist() == [int(np.flatnonzero(wid == i)[0]) if (wid == i).any() else -1 for i in range(len(words))]
     assert len(enc._index) == len({w for d in docs for w in d})  # reset, then only this call's words
+
+
+def _best_windows_by_scan(enc, windows):
+    """The window-by-window scan best_windows replaced (kept here as its reference)."""
+    n = enc.word_first.shape[0]
+    best_win, best_pos, best_dist = (np.full(n, -1, dtype=np.int64) for _ in range(3))
+    for k, w in enumerate(windows):
+        first = enc.word_first[w.word_start:w.word_end]
+        inside = (first >= w.tok_start) & (first < w.tok_end)
+        dist = np.minimum(first - w.tok_start, w.tok_end - 1 - first)
+        better = inside & (dist > best_dist[w.word_start:w.word_end])
+        idx = np.flatnonzero(better) + w.word_start
+        best_win[idx] = k
+        best_pos[idx] = enc.word_first[idx] - w.tok_start + 1
+        best_dist[idx] = dist[better]
+    return best_win, best_pos
+
+
+def test_best_windows_equal_the_window_by_window_scan():
+    """Ties go to the earlier window, words without pieces and words cut off a window stay (-1, -1)."""
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        n = int(rng.integers(0, 60))
+        ntok = rng.integers(0, 5, n)
+        ntok[rng.random(n) < 0.05] = 40  # longer than a window
+        max_length = int(rng.integers(3, 40))
+        wins = sliding_windows(ntok, max_length, int(rng.integers(0, max_length - 2)))
+        enc = EncodedDoc(np.zeros(int(ntok.sum()), np.int64), np.where(ntok > 0, np.cumsum(ntok) - ntok, -1), ntok)
+        got, want = best_windows(enc, wins), _best_windows_by_scan(enc, wins)
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
