@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from .labels import split_tag
 
@@ -42,6 +43,19 @@ def word_labels(word_probs: np.ndarray, has_piece: np.ndarray, none: int) -> tup
     best = np.where(has_piece, best, none)
     conf[~has_piece] = np.nan
     return best, conf
+
+
+@dataclass
+class ChunkWords:
+    """Every word of a chunk's tagged documents, documents end to end (what decode works on)."""
+
+    decoded: list[int]  # the documents (numbers in the chunk) whose words these are
+    bounds: np.ndarray  # [n_docs + 1]: document k's words are bounds[k]:bounds[k + 1] (empty for the others)
+    doc: np.ndarray  # each word's document
+    tags: np.ndarray  # label indices (TagCodes)
+    conf: np.ndarray  # float32, NaN without a wordpiece
+    starts: np.ndarray  # character offsets in its document's text
+    ends: np.ndarray
 
 
 @dataclass
@@ -77,3 +91,40 @@ def chunk_spans(tags: np.ndarray, conf: np.ndarray, doc_of_word: np.ndarray, cod
     has = count > 0
     mean = np.where(has, total / np.maximum(count, 1), np.nan)
     return ChunkSpans(doc_of_word[ws], ws, we, t[ws], mean, np.where(has, low, np.nan))
+
+
+def span_dicts(spans: ChunkSpans, words: ChunkWords, texts: list[str], a: int, b: int, codes: TagCodes) -> list[dict]:
+    """Spans a..b of the chunk as `decode_spans` gives them, for the resolver and the geo score."""
+    out = []
+    for i in range(a, b):
+        ws, we = int(spans.word_start[i]), int(spans.word_end[i])
+        base = int(words.bounds[words.doc[ws]])
+        out.append({"start_char": int(words.starts[ws]), "end_char": int(words.ends[we - 1]),
+                    "label": codes.types[spans.type[i]], "word_start": ws - base, "word_end": we - base,
+                    "confidence": float(spans.confidence[i]), "confidence_min": float(spans.confidence_min[i]), "text": texts[i]})
+    return out
+
+
+def tokens_table(docs: list, words: ChunkWords, failed: np.ndarray, codes: TagCodes, schema: pa.Schema) -> pa.Table:
+    """The tokens table of the chunk's decoded documents, less those that `failed` after decoding."""
+    keep = ~np.isin(words.doc, failed) if failed.size else np.ones(words.doc.size, bool)
+    doc = words.doc[keep]
+    conf = words.conf[keep]
+    cols = {
+        "doc_id": dictionary_strings(doc, [d.doc_id for d in docs]),
+        "word_index": pa.array((np.flatnonzero(keep) - words.bounds[doc]).astype(np.int32)),
+        "word": pa.array([w for k in words.decoded if docs[k].error is None for w in docs[k].words], pa.string()),
+        "start_char": pa.array(words.starts[keep].astype(np.int32)),
+        "end_char": pa.array(words.ends[keep].astype(np.int32)),
+        "tag": dictionary_strings(words.tags[keep], codes.names.tolist()),
+        "confidence": pa.array(conf, pa.float32(), mask=np.isnan(conf)),  # NaN (no wordpiece) -> null
+    }
+    if "gold_tag" in schema.names:
+        cols["gold_tag"] = pa.array([g for k in words.decoded if docs[k].error is None
+                                     for g in (docs[k].gold if docs[k].gold is not None else [None] * len(docs[k].words))], pa.string())
+    return pa.table(cols, schema=schema)
+
+
+def dictionary_strings(codes: np.ndarray, values: list) -> pa.Array:
+    """values[codes] as a string column, built in Arrow (a dictionary array, decoded) rather than one Python object per row."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(values, pa.string())).dictionary_decode()

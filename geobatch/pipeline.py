@@ -26,7 +26,7 @@ import pyarrow as pa
 from .batching import make_batches
 from .corpus import BadRecord, one_line
 from .decode import softmax
-from .decode_arrays import ChunkSpans, TagCodes, chunk_spans, word_labels
+from .decode_arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
 from .documents import Sentence
 from .errors import GeobatchError
 from .labels import LabelScheme, entity_types, place_types, split_tag
@@ -166,19 +166,6 @@ class ChunkStats:
     @classmethod
     def from_dict(cls, d: dict) -> "ChunkStats":
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
-
-@dataclass
-class ChunkWords:
-    """Every word of a chunk's tagged documents, documents end to end (what decode works on)."""
-
-    decoded: list[int]  # the documents (numbers in the chunk) whose words these are
-    bounds: np.ndarray  # [n_docs + 1]: document k's words are bounds[k]:bounds[k + 1] (empty for the others)
-    doc: np.ndarray  # each word's document
-    tags: np.ndarray  # label indices (TagCodes)
-    conf: np.ndarray  # float32, NaN without a wordpiece
-    starts: np.ndarray  # character offsets in its document's text
-    ends: np.ndarray
 
 
 @dataclass
@@ -407,7 +394,7 @@ class Pipeline:
                 doc = docs[k]
                 try:
                     a, b = int(span_bounds[k]), int(span_bounds[k + 1])
-                    doc_spans = self._span_dicts(spans, words, span_texts, a, b)
+                    doc_spans = span_dicts(spans, words, span_texts, a, b, self.codes)
                     tr = time.perf_counter()
                     resolved[a:b] = self._resolve(doc.text, doc_spans)
                     stats.resolve_s += time.perf_counter() - tr
@@ -437,7 +424,7 @@ class Pipeline:
                                                    n_tokens, n_windows, n_spans)):
                 d_rows[name].append(v)
         failed = np.array([k for k in words.decoded if docs[k].error is not None], np.int64)
-        tables = (pa.table(d_rows, schema=DOCS_SCHEMA), self._tokens_table(docs, words, failed),
+        tables = (pa.table(d_rows, schema=DOCS_SCHEMA), tokens_table(docs, words, failed, self.codes, self.tokens_schema),
                   self._spans_table(docs, words, spans, span_texts, resolved, failed))
         end = time.perf_counter()
         stats.decode_s += end - td - stats.resolve_s - stats.score_s
@@ -481,7 +468,7 @@ class Pipeline:
             word_probs[sel] = probs[w0 + w][bp[sel]]
         return word_labels(word_probs, has, self.codes.none)
 
-    def _decode_words(self, docs: list[DocInput], plan: dict, probs: list) -> "ChunkWords":
+    def _decode_words(self, docs: list[DocInput], plan: dict, probs: list) -> ChunkWords:
         """Tags and confidences of every word of the chunk's tagged documents, end to end (file words for word-per-row input)."""
         decoded, tags, confs = [], [], []
         for k, doc in enumerate(docs):
@@ -520,36 +507,7 @@ class Pipeline:
             out[i] = r
         return out
 
-    def _span_dicts(self, spans: ChunkSpans, words: "ChunkWords", texts: list[str], a: int, b: int) -> list[dict]:
-        """Spans a..b of the chunk as `decode_spans` gives them, for the resolver and the geo score."""
-        out = []
-        for i in range(a, b):
-            ws, we = int(spans.word_start[i]), int(spans.word_end[i])
-            base = int(words.bounds[words.doc[ws]])
-            out.append({"start_char": int(words.starts[ws]), "end_char": int(words.ends[we - 1]),
-                        "label": self.codes.types[spans.type[i]], "word_start": ws - base, "word_end": we - base,
-                        "confidence": float(spans.confidence[i]), "confidence_min": float(spans.confidence_min[i]), "text": texts[i]})
-        return out
-
-    def _tokens_table(self, docs: list[DocInput], words: "ChunkWords", failed: np.ndarray) -> pa.Table:
-        keep = ~np.isin(words.doc, failed) if failed.size else np.ones(words.doc.size, bool)
-        doc = words.doc[keep]
-        conf = words.conf[keep]
-        cols = {
-            "doc_id": _decoded(doc, [d.doc_id for d in docs]),
-            "word_index": pa.array((np.flatnonzero(keep) - words.bounds[doc]).astype(np.int32)),
-            "word": pa.array([w for k in words.decoded if docs[k].error is None for w in docs[k].words], pa.string()),
-            "start_char": pa.array(words.starts[keep].astype(np.int32)),
-            "end_char": pa.array(words.ends[keep].astype(np.int32)),
-            "tag": _decoded(words.tags[keep], self.codes.names.tolist()),
-            "confidence": pa.array(conf, pa.float32(), mask=np.isnan(conf)),  # NaN (no wordpiece) -> null
-        }
-        if "gold_tag" in self.tokens_schema.names:
-            cols["gold_tag"] = pa.array([g for k in words.decoded if docs[k].error is None
-                                         for g in (docs[k].gold if docs[k].gold is not None else [None] * len(docs[k].words))], pa.string())
-        return pa.table(cols, schema=self.tokens_schema)
-
-    def _spans_table(self, docs: list[DocInput], words: "ChunkWords", spans: ChunkSpans, texts: list[str], resolved: list,
+    def _spans_table(self, docs: list[DocInput], words: ChunkWords, spans: ChunkSpans, texts: list[str], resolved: list,
                      failed: np.ndarray) -> pa.Table:
         keep = ~np.isin(spans.doc, failed) if failed.size else np.ones(spans.doc.size, bool)
         doc = spans.doc[keep]
@@ -572,7 +530,3 @@ class Pipeline:
             cols[name] = pa.array([r.get(name) if r else None for r in kept], typ)
         return pa.table(cols, schema=SPANS_SCHEMA)
 
-
-def _decoded(codes: np.ndarray, values: list) -> pa.Array:
-    """values[codes] as a string column, built in Arrow (a dictionary array, decoded) rather than one Python object per row."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(values, pa.string())).dictionary_decode()
