@@ -73,16 +73,18 @@ def assert_gone(procs, timeout=15.0):
     assert not alive, f"workers left running: {[p.pid for p in alive]}"
 
 
-def test_two_workers_write_the_tables_of_one_process(tmp_path, job, tiny_onnx_dir):  # noqa: F811
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_two_workers_write_the_tables_of_one_process(tmp_path, job, tiny_onnx_dir, method, monkeypatch):  # noqa: F811
     corpus, clean = job
     out = tmp_path / "w2"
+    monkeypatch.setenv("GEOBATCH_WORKER_START", method)
     assert main(workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)) == 0
     m = assert_equals_clean(out, clean)
     one = json.loads((clean / MANIFEST).read_text())
     assert list(m["units"]) == list(one["units"])  # committed in reading order, as one process does
     for u in m["units"]:  # the same part names and row counts per unit
         assert m["units"][u]["parts"] == one["units"][u]["parts"] and m["units"][u]["rows"] == one["units"][u]["rows"]
-    assert m["workers"]["workers"] == 2 and sum(m["workers"]["units"]) == kr.UNITS
+    assert m["workers"]["workers"] == 2 and sum(m["workers"]["units"]) == kr.UNITS and m["workers"]["start_method"] == method
 
 
 def test_two_workers_keep_the_metrics_of_gold_input(tmp_path, tiny_onnx_dir):  # noqa: F811
@@ -104,11 +106,13 @@ def test_two_workers_keep_the_metrics_of_gold_input(tmp_path, tiny_onnx_dir):  #
     assert json.loads((outs[0] / "metrics.json").read_text()) == json.loads((outs[1] / "metrics.json").read_text())
 
 
-def test_sigkill_of_the_parent_then_resume_equals_one_clean_run(tmp_path, job, tiny_onnx_dir):  # noqa: F811
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sigkill_of_the_parent_then_resume_equals_one_clean_run(tmp_path, job, tiny_onnx_dir, method):  # noqa: F811
+    """Forked workers too: each closed the parent's ends of its siblings' pipes, so all see EOF."""
     corpus, clean = job
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "geobatch", *workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)]
-    proc = start(cmd)
+    proc = start(cmd, env={**os.environ, "GEOBATCH_WORKER_START": method})
     try:
         kids = workers_of(proc)
         unit_s = kr.wait_for_parts(out, proc, 12)
@@ -128,11 +132,12 @@ def test_sigkill_of_the_parent_then_resume_equals_one_clean_run(tmp_path, job, t
     assert m["sessions"][-1]["resumed"]
 
 
-def test_sigkill_of_one_worker_names_its_unit_and_a_rerun_completes(tmp_path, job, tiny_onnx_dir):  # noqa: F811
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sigkill_of_one_worker_names_its_unit_and_a_rerun_completes(tmp_path, job, tiny_onnx_dir, method):  # noqa: F811
     corpus, clean = job
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "geobatch", *workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)]
-    proc = start(cmd)
+    proc = start(cmd, env={**os.environ, "GEOBATCH_WORKER_START": method})
     try:
         kids = workers_of(proc)
         assert kr.wait_for_parts(out, proc, 10) is not None, proc.stderr.read()
@@ -204,6 +209,27 @@ def test_a_model_the_workers_cannot_load_leaves_no_output(tmp_path, tiny_onnx_di
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("error: --max-length 2"), err
     assert not (tmp_path / "out").exists()
+
+
+def test_workers_are_forked_only_where_safe(monkeypatch):
+    import threading
+
+    from geobatch.engines.workers import start_method
+
+    monkeypatch.delenv("GEOBATCH_WORKER_START", raising=False)
+    assert start_method("cuda") == "spawn"  # a CUDA context must never cross a fork
+    if threading.active_count() == 1:
+        assert start_method("cpu") == "fork"
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert start_method("cpu") == "spawn"  # another thread could hold a lock the child inherits
+    finally:
+        stop.set()
+        t.join()
+    monkeypatch.setenv("GEOBATCH_WORKER_START", "spawn")
+    assert start_method("cpu") == "spawn"
 
 
 def test_cpu_threads_are_divided_among_workers():
