@@ -364,7 +364,10 @@ class Pipeline:
             plan[k] = (enc, wins, len(window_ids), bw, bp)
             window_ids += [enc.ids[w.tok_start:w.tok_end] for w in wins]
 
-        probs: list[np.ndarray | None] = [None] * len(window_ids)
+        # the logits of all batches as rows [position, label]; window w's position 0 is row window_row[w]
+        logit_rows: list[np.ndarray] = []
+        window_row = np.zeros(len(window_ids), np.int64)
+        n_rows = 0
         batches = make_batches(window_ids, self.options.batch_size, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id)
         stats.tokenize_s = time.perf_counter() - t1
         for batch in batches:
@@ -372,9 +375,10 @@ class Pipeline:
             logits = self.tagger.run(batch)
             tp = time.perf_counter()
             stats.infer_s += tp - ti
-            p = softmax(logits)
-            for row, w in enumerate(batch.window_index):
-                probs[w] = p[row, : len(window_ids[w]) + SPECIAL_TOKENS]
+            b, width = logits.shape[0], logits.shape[1]
+            logit_rows.append(logits.reshape(b * width, -1))
+            window_row[batch.window_index] = n_rows + np.arange(b) * width
+            n_rows += b * width
             stats.batches += 1
             stats.real_tokens += batch.real_tokens
             stats.padded_slots += batch.slots
@@ -383,7 +387,8 @@ class Pipeline:
         td = time.perf_counter()
 
         metrics = MetricsAccumulator(self.location_labels) if self.options.with_gold else None
-        words = self._decode_words(docs, plan, probs)
+        flat = np.concatenate(logit_rows) if logit_rows else np.zeros((0, len(self.labels)), np.float32)
+        words = self._decode_words(docs, plan, flat, window_row)
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes)
         span_texts = [docs[d].text[s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
                                                           words.ends[spans.word_end - 1].tolist())]
@@ -456,41 +461,41 @@ class Pipeline:
                     out.append(e)
             return out
 
-    def _word_labels(self, probs, w0, bw, bp) -> tuple[np.ndarray, np.ndarray]:
-        n = bw.shape[0]
-        has = bw >= 0
-        word_probs = np.zeros((n, len(self.labels)), np.float32)
-        idx = np.flatnonzero(has)
-        idx = idx[np.argsort(bw[idx], kind="stable")]  # words grouped by window: one fancy-index per window,
-        wins, first = np.unique(bw[idx], return_index=True)  # found once, not by a mask over all words per window
-        for w, a, b in zip(wins.tolist(), first.tolist(), [*first[1:].tolist(), idx.size]):
-            sel = idx[a:b]
-            word_probs[sel] = probs[w0 + w][bp[sel]]
-        return word_labels(word_probs, has, self.codes.none)
-
-    def _decode_words(self, docs: list[DocInput], plan: dict, probs: list) -> ChunkWords:
-        """Tags and confidences of every word of the chunk's tagged documents, end to end (file words for word-per-row input)."""
-        decoded, tags, confs = [], [], []
-        for k, doc in enumerate(docs):
-            if doc.error is None and k in plan:
-                try:
-                    enc, wins, w0, bw, bp = plan[k]
-                    t, c = self._word_labels(probs, w0, bw, bp)
-                    if doc.file_words is not None:
-                        t, c = doc.file_words.collapse_codes(t, c, self.codes.none)
-                        doc.words, doc.offsets, doc.starts = doc.file_words.words, doc.file_words.offsets, None
-                    doc.offset_arrays()
-                except Exception as e:  # keep the row, say why
-                    doc.error = f"{type(e).__name__}: {e}"
-                    continue
-                decoded.append(k)
-                tags.append(t)
-                confs.append(c)
+    def _decode_words(self, docs: list[DocInput], plan: dict, logits: np.ndarray, window_row: np.ndarray) -> ChunkWords:
+        """Tags and confidences of every word of the chunk's tagged documents, end to end (file words for
+        word-per-row input): each word read at its first wordpiece in its best window, all words at once."""
+        decoded = [k for k in plan if docs[k].error is None]
+        rows, has = [], []
+        for k in decoded:
+            _, _, w0, bw, bp = plan[k]
+            h = bw >= 0
+            r = np.zeros(bw.size, np.int64)
+            r[h] = window_row[w0 + bw[h]] + bp[h]
+            rows.append(r)
+            has.append(h)
+        cat = lambda parts, dtype: np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)  # noqa: E731
+        has_piece = cat(has, bool)
+        word_probs = np.zeros((has_piece.size, len(self.labels)), np.float32)
+        if has_piece.any():  # softmax of the rows read only, not of every position of every window
+            word_probs[has_piece] = softmax(logits[cat(rows, np.int64)[has_piece]])
+        tags, conf = word_labels(word_probs, has_piece, self.codes.none)
+        model_bounds = np.cumsum([0] + [plan[k][3].size for k in decoded]).tolist()
+        if any(docs[k].file_words is not None for k in decoded):  # word-per-row input: back onto the file's words
+            t_parts, c_parts = [], []
+            for k, a, b in zip(decoded, model_bounds[:-1], model_bounds[1:]):
+                t, c = tags[a:b], conf[a:b]
+                if docs[k].file_words is not None:
+                    t, c = docs[k].file_words.collapse_codes(t, c, self.codes.none)
+                    docs[k].words, docs[k].offsets, docs[k].starts = docs[k].file_words.words, docs[k].file_words.offsets, None
+                t_parts.append(t)
+                c_parts.append(c)
+            tags, conf = cat(t_parts, np.int64), cat(c_parts, np.float32)
+        for k in decoded:
+            docs[k].offset_arrays()
         counts = np.zeros(len(docs) + 1, np.int64)
         counts[1:][decoded] = [len(docs[k].words) for k in decoded]
-        cat = lambda parts, dtype: np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)  # noqa: E731
         return ChunkWords(
-            decoded, np.cumsum(counts), np.repeat(np.arange(len(docs)), counts[1:]), cat(tags, np.int64), cat(confs, np.float32),
+            decoded, np.cumsum(counts), np.repeat(np.arange(len(docs)), counts[1:]), tags, conf,
             cat([docs[k].starts for k in decoded], np.int64), cat([docs[k].ends for k in decoded], np.int64))
 
     def _resolve(self, text: str, spans: list[dict]) -> list:
