@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GeobatchError
 from .fingerprint import inputs_differ, with_content_hashes
@@ -35,6 +35,9 @@ from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
 from .metrics import MetricsAccumulator
 from .pipeline import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
 from .write import EMPTY_UNIT, TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
+
+if TYPE_CHECKING:
+    from .engines.workers import EncodedUnit
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -143,25 +146,25 @@ class OutputDir:
     def done(self, unit_id: str) -> bool:
         return unit_id in self.units
 
-    def commit(self, unit_id: str, result: ChunkResult, info: dict[str, Any]) -> dict:
+    def commit(self, unit_id: str, result: "ChunkResult | EncodedUnit", info: dict[str, Any]) -> dict:
         """Write the unit's part files, then record it (the journal line's fsync is the commit point).
 
         On any failure the unit's part files written so far are removed again: the unit stays
         unfinished and leaves nothing behind.
         """
-        if result.input_rows != result.docs.num_rows:
-            raise RuntimeError(f"unit {unit_id}: {result.input_rows} input rows but {result.docs.num_rows} docs rows")
+        rows = result.row_counts()
+        if result.input_rows != rows["docs"]:
+            raise RuntimeError(f"unit {unit_id}: {result.input_rows} input rows but {rows['docs']} docs rows")
         parts: dict[str, str] = {}
         try:
-            for name, table in result.tables().items():
+            for name, table in result.parts().items():
                 parts[name] = write_part(self.path, name, unit_id, table)
-            status = result.docs.column("status").to_pylist()
             entry = {
                 **info,
                 "input_rows": result.input_rows,
                 "parts": parts,
-                "rows": {name: t.num_rows for name, t in result.tables().items()},
-                "status": {s: status.count(s) for s in ("ok", "empty", "error")},
+                "rows": rows,
+                "status": result.status_counts(),
                 "stats": result.stats.to_dict(),
                 "metrics": result.metrics.to_dict() if result.metrics is not None else None,
                 "committed_at": time.time(),

@@ -180,6 +180,17 @@ class ChunkResult:
     def tables(self) -> dict[str, pa.Table]:
         return {"docs": self.docs, "tokens": self.tokens, "spans": self.spans}
 
+    # what OutputDir.commit reads (an EncodedUnit from a --workers process answers the same)
+    def parts(self) -> dict[str, pa.Table]:
+        return self.tables()
+
+    def row_counts(self) -> dict[str, int]:
+        return {name: t.num_rows for name, t in self.tables().items()}
+
+    def status_counts(self) -> dict[str, int]:
+        status = self.docs.column("status").to_pylist()
+        return {s: status.count(s) for s in ("ok", "empty", "error")}
+
 
 def gold_mapper(scheme: LabelScheme) -> Callable[[list[str]], list[str]]:
     """Map gold tags onto what the model predicts (`ModelDir.gold_scheme`: its scheme or label map);

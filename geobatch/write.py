@@ -70,12 +70,22 @@ def write_atomic_bytes(path: str | Path, data: bytes) -> None:
     _write_durably(Path(path), lambda f: f.write(data))
 
 
-def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Table) -> str:
-    """Write one part file atomically; returns its path relative to out_dir."""
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A part file's content, encoded where the table was made (a --workers process), written by the parent."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def write_part(out_dir: str | Path, table_name: str, unit_id: str, table: pa.Table | bytes) -> str:
+    """Write one part file atomically (a table, or its `parquet_bytes`); returns its path relative to out_dir."""
     directory = Path(out_dir) / table_name
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / part_name(unit_id)
-    _write_durably(final, lambda f: pq.write_table(table, f, compression="zstd"))
+    if isinstance(table, bytes):
+        _write_durably(final, lambda f: f.write(table))
+    else:
+        _write_durably(final, lambda f: pq.write_table(table, f, compression="zstd"))
     return f"{table_name}/{final.name}"
 
 

@@ -16,7 +16,8 @@ How the work is shared:
   job with one line and no output, as with one process.
 - The parent reads the units (as one process does), sends each to an idle worker over that worker's
   own pipe (no queue shared between workers: a worker killed mid-message breaks only its own pipe)
-  and gets back the three tables as Arrow IPC, the metrics and the stats.
+  and gets back the three part files already encoded as Parquet (`EncodedUnit`: encoding is most of
+  writing, so it runs in the workers side by side), the metrics and the stats.
 - Only the parent writes: part files, journal, manifest and lock are exactly as with one process,
   and units are committed in the order they were read (results that come back early wait), so the
   journal lists units in the same order too. A worker never writes a byte under OUT_DIR, so one that
@@ -39,11 +40,10 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
 from typing import Any, Iterator
 
-import pyarrow as pa
-
 from ..errors import GeobatchError
 from ..metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, PipelineOptions
+from ..write import parquet_bytes
 
 READY_TIMEOUT_S = 600.0  # a worker that has not loaded the model by then is taken as hung
 
@@ -95,27 +95,38 @@ def start_method(provider: str) -> str:
 
 
 # -- the child ------------------------------------------------------------------------------------
-def _table_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+@dataclass
+class EncodedUnit:
+    """A unit as a worker returns it: the part files already encoded (Parquet bytes), with what the
+    journal line records. The parent only writes the bytes (temp name, fsync, rename) and commits,
+    so encoding, the costliest part of writing, runs in the workers side by side."""
 
+    encoded: dict[str, bytes]
+    rows: dict[str, int]
+    status: dict[str, int]
+    stats: ChunkStats
+    metrics: MetricsAccumulator | None
+    input_rows: int
 
-def _table(data: bytes) -> pa.Table:
-    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    def parts(self) -> dict[str, bytes]:
+        return self.encoded
+
+    def row_counts(self) -> dict[str, int]:
+        return self.rows
+
+    def status_counts(self) -> dict[str, int]:
+        return self.status
 
 
 def encode_result(result: ChunkResult) -> dict:
-    return {"tables": {k: _table_bytes(t) for k, t in result.tables().items()},
-            "metrics": result.metrics.to_dict() if result.metrics is not None else None,
+    return {"parts": {k: parquet_bytes(t) for k, t in result.tables().items()}, "rows": result.row_counts(),
+            "status": result.status_counts(), "metrics": result.metrics.to_dict() if result.metrics is not None else None,
             "stats": result.stats.to_dict(), "input_rows": result.input_rows}
 
 
-def decode_result(msg: dict) -> ChunkResult:
-    t = {k: _table(v) for k, v in msg["tables"].items()}
+def decode_result(msg: dict) -> EncodedUnit:
     metrics = MetricsAccumulator.from_dict(msg["metrics"]) if msg["metrics"] is not None else None
-    return ChunkResult(t["docs"], t["tokens"], t["spans"], metrics, ChunkStats.from_dict(msg["stats"]), msg["input_rows"])
+    return EncodedUnit(msg["parts"], msg["rows"], msg["status"], ChunkStats.from_dict(msg["stats"]), metrics, msg["input_rows"])
 
 
 def worker_main(conn, model: str, options: PipelineOptions, resolve: bool, parent_ends: list) -> None:
@@ -236,11 +247,11 @@ class WorkerPool:
             w.process.join(5)
             raise _WorkersDied([], [(w, _how_it_ended(w.process.exitcode))]) from None
 
-    def wait_any(self) -> list[tuple[Task, ChunkResult]]:
+    def wait_any(self) -> list[tuple[Task, EncodedUnit]]:
         """Block until at least one busy worker answers; its results. A worker that died or raised: WorkerFailed."""
         busy = [w for w in self.workers if w.task is not None]
         by_handle = {**{w.conn: w for w in busy}, **{w.process.sentinel: w for w in busy}}
-        got: list[tuple[Task, ChunkResult]] = []
+        got: list[tuple[Task, EncodedUnit]] = []
         failed: list[tuple[Worker, str]] = []
         for h in wait(list(by_handle)):
             w = by_handle[h]
@@ -306,7 +317,7 @@ def tag_units(pool: WorkerPool, tasks: Iterator[Task], commit) -> float:
     names the lost unit.
     """
     order: deque[Task] = deque()  # handed out, not yet committed, in reading order
-    back: dict[str, ChunkResult] = {}
+    back: dict[str, EncodedUnit] = {}
     read_s = 0.0
 
     def next_task() -> Task | None:
