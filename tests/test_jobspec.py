@@ -231,3 +231,10 @@ def test_job_runs_real_runner_and_report_on_bundled_corpus(tmp_path, capsys):
     # 60 sample documents; the tiny model tags Paris/London/Berlin, so both tables have rows
     assert "<b>60</b>documents" in page and "id='confusion'" in page and ">geo<" in page
     assert "No resolved places." in page  # no-resolve = true reached the runner
+
+
+def test_a_spec_sets_local_workers_through_the_real_run_command(tmp_path):
+    """`workers` is the real `geobatch run`'s option for the local engine too: a spec passes it on."""
+    spec = load_job_spec(write_spec(tmp_path, 'model = "m"\ninputs = ["a.jsonl"]\noutput = "out"\n[options]\nworkers = 2\n'))
+    args = run_arguments(spec, lookup_command("run"))
+    assert args[args.index("--workers") + 1] == "2" and "--engine" not in args
