@@ -3,11 +3,11 @@
     pipe = Pipeline(model_dir, PipelineOptions(...), resolver=None)
     result = pipe.process(records, row_start=0, has_id=True)   # -> ChunkResult
 
-Stages, each a function of its own module: records -> `DocInput`s (words from `split_words`, or
-`resplit_words` for word-per-row input, gold tags when present) -> `tokenize` (+ `sliding_windows`)
--> `batching` -> `infer` -> `decode` -> resolver hook -> Arrow tables. A problem with one record
-makes that record's docs/ row `error` (with the message) and the chunk goes on; every record yields
-exactly one docs/ row.
+Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
+by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
+(+ `sliding_windows`) -> `batching` -> `infer` -> `decode_arrays` (every word of the chunk at once)
+-> resolver hook -> Arrow tables. A problem with one record makes that record's docs/ row `error`
+(with the message) and the chunk goes on; every record yields exactly one docs/ row.
 
 Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
 `RESOLVER_COLUMNS`); without one those columns are null.
