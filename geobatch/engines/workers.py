@@ -31,9 +31,11 @@ How the work is shared:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -84,8 +86,6 @@ def start_method(provider: str) -> str:
     forced = os.environ.get("GEOBATCH_WORKER_START", "")
     if forced in ("fork", "spawn"):
         return forced
-    import threading
-
     safe = threading.active_count() == 1 and provider != "cuda" and "fork" in mp.get_all_start_methods()
     if provider == "auto":
         from ..infer import cuda_usable
@@ -184,6 +184,18 @@ class Worker:
     units: int = 0
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _how_it_ended(code: int | None) -> str:
     if code is None:
         return "stopped answering"
@@ -217,7 +229,8 @@ class WorkerPool:
             inherited = [w.conn for w in self.workers] + [here] if self.start_method == "fork" else []
             p = ctx.Process(target=worker_main, args=(there, self.model, self.options, self.resolve, inherited),
                             name=f"geobatch-worker-{i + 1}", daemon=True)
-            p.start()
+            with _sigint_ignored():  # inherited (across exec too): a Ctrl-C while a spawned child imports prints no traceback
+                p.start()
             there.close()
             self.workers.append(Worker(i + 1, p, here))
         for w in self.workers:
