@@ -74,10 +74,11 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
         if config.workers > 1 and pipeline is None:
             from .workers import start_pool
 
-            pool = start_pool(config.workers, config.model, config.pipeline, config.resolve)  # before OUT_DIR: a worker that cannot load the model stops here
-            # built here only to check the options and name the job; the workers hold the sessions and resolvers
+            pool = start_pool(config.workers, config.model, config.pipeline, config.resolve)
+            # built here (while the workers load the model) only to check the options and name the job
             resolver = (lambda text, spans: []) if config.resolve and default_resolver_available() else None
-            pipe = Pipeline(model, config.pipeline, resolver=resolver, tagger=_Workers(pool.provider))
+            pipe = Pipeline(model, config.pipeline, resolver=resolver, tagger=_Workers(pool))
+            pool.wait_ready()  # before OUT_DIR: a worker that cannot load the model stops the job here
         else:
             pipe = pipeline or Pipeline(model, config.pipeline, resolver=default_resolver(config.resolve))
         return _run(config, t0, say, model, inputs, infos, cols, pipe, pool)
@@ -145,8 +146,12 @@ class _Committed:
 class _Workers:
     """Stands in for the ONNX session in the parent's option-checking Pipeline (the workers hold theirs)."""
 
-    def __init__(self, provider: str):
-        self.provider = provider
+    def __init__(self, pool):
+        self.pool = pool
+
+    @property
+    def provider(self) -> str:
+        return self.pool.provider
 
     def run(self, batch):  # the window-length probe already ran in every worker
         return None

@@ -209,7 +209,7 @@ def _how_it_ended(code: int | None) -> str:
 
 @dataclass
 class WorkerPool:
-    """N spawned workers; `start()` waits until each has its model loaded."""
+    """N worker processes: `start()` launches them, `wait_ready()` waits until each has its model loaded."""
 
     n: int
     model: str
@@ -219,6 +219,7 @@ class WorkerPool:
     provider: str = ""
     startup_s: float = 0.0
     start_method: str = ""
+    _started_at: float = 0.0
 
     def start(self) -> "WorkerPool":
         t0 = time.perf_counter()
@@ -233,13 +234,17 @@ class WorkerPool:
                 p.start()
             there.close()
             self.workers.append(Worker(i + 1, p, here))
+        self._started_at = t0
+        return self
+
+    def wait_ready(self) -> None:
+        """Until every worker has its model loaded (the caller can do its own checks meanwhile)."""
         for w in self.workers:
             msg = self._first_message(w)
             if msg[0] == "error":
                 raise GeobatchError(msg[1], msg[2])
             self.provider = msg[1]
-        self.startup_s = time.perf_counter() - t0
-        return self
+        self.startup_s = time.perf_counter() - self._started_at
 
     def _first_message(self, w: Worker):
         ready = wait([w.conn, w.process.sentinel], timeout=READY_TIMEOUT_S)
