@@ -6,6 +6,7 @@ Workers are real spawned processes running the tiny ONNX model; the kills are re
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -57,11 +58,19 @@ def start(cmd, **kw):
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def workers_of(proc, n=2, timeout=60.0) -> list[psutil.Process]:
-    """The worker processes of a `geobatch run --workers n` (children of the parent, spawn's tracker aside)."""
+def workers_of(proc, method="fork", n=2, timeout=60.0) -> list[psutil.Process]:
+    """The worker processes of a `geobatch run --workers n`. Spawned ones are told by their command line
+    (a child not yet exec'd, such as spawn's resource tracker, still shows the parent's)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        kids = [c for c in psutil.Process(proc.pid).children() if "resource_tracker" not in " ".join(c.cmdline())]
+        kids = []
+        for c in psutil.Process(proc.pid).children():
+            try:
+                line = " ".join(c.cmdline())
+            except psutil.Error:
+                continue
+            if ("spawn_main" in line) if method == "spawn" else ("resource_tracker" not in line):
+                kids.append(c)
         if len(kids) >= n:
             return kids
         time.sleep(0.01)
@@ -114,7 +123,7 @@ def test_sigkill_of_the_parent_then_resume_equals_one_clean_run(tmp_path, job, t
     cmd = [sys.executable, "-m", "geobatch", *workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)]
     proc = start(cmd, env={**os.environ, "GEOBATCH_WORKER_START": method})
     try:
-        kids = workers_of(proc)
+        kids = workers_of(proc, method)
         unit_s = kr.wait_for_parts(out, proc, 12)
         assert unit_s is not None, proc.stderr.read()
         time.sleep(unit_s / 2)
@@ -139,7 +148,7 @@ def test_sigkill_of_one_worker_names_its_unit_and_a_rerun_completes(tmp_path, jo
     cmd = [sys.executable, "-m", "geobatch", *workers_args(tiny_onnx_dir, corpus, out, CHUNK, 2)]
     proc = start(cmd, env={**os.environ, "GEOBATCH_WORKER_START": method})
     try:
-        kids = workers_of(proc)
+        kids = workers_of(proc, method)
         assert kr.wait_for_parts(out, proc, 10) is not None, proc.stderr.read()
         kids[0].send_signal(signal.SIGKILL)
         err = proc.communicate(timeout=120)[1]
@@ -149,7 +158,7 @@ def test_sigkill_of_one_worker_names_its_unit_and_a_rerun_completes(tmp_path, jo
             proc.wait()
     assert proc.returncode == 1, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: worker 1 (pid {kids[0].pid}) killed by SIGKILL while tagging unit "), err
+    assert len(lines) == 1 and re.match(rf"error: worker [12] \(pid {kids[0].pid}\) killed by SIGKILL while tagging unit ", lines[0]), err
     lost = lines[0].split("while tagging unit ")[1].split()[0]
     finished = kr.finished_units(out)
     assert lost not in finished and 0 < len(finished) < kr.UNITS

@@ -349,7 +349,8 @@ def tag_units(pool: WorkerPool, tasks: Iterator[Task], commit) -> float:
     try:
         while True:
             for w in pool.workers:  # give idle workers work first: they tag while this process writes
-                if w.task is None and upcoming is not None:
+                # at most 2 units a worker outstanding: results waiting for an earlier, slow unit stay bounded in memory
+                if w.task is None and upcoming is not None and len(order) < 2 * len(pool.workers):
                     order.append(upcoming)
                     pool.give(w, upcoming)
                     upcoming = next_task()
@@ -357,7 +358,9 @@ def tag_units(pool: WorkerPool, tasks: Iterator[Task], commit) -> float:
                 task = order.popleft()
                 commit(task, back.pop(task.unit_id))
             if not order:
-                return read_s
+                if upcoming is None:  # every unit read, handed out and committed
+                    return read_s
+                continue  # the cap held units back: hand them out now
             for task, result in pool.wait_any():
                 back[task.unit_id] = result
     except _WorkersDied as e:
