@@ -245,3 +245,38 @@ def test_cpu_threads_are_divided_among_workers():
     assert threads_per_worker(8, 4, "cpu") == 2 and threads_per_worker(3, 2, "auto") == 1 and threads_per_worker(1, 4, "cpu") == 1
     assert threads_per_worker(None, 2, "cpu") == max(1, (os.cpu_count() or 1) // 2)
     assert threads_per_worker(None, 8, "cuda") is None and threads_per_worker(4, 8, "cuda") == 4
+
+
+def test_units_that_come_back_out_of_order_are_committed_in_reading_order():
+    """The scheduling loop alone, with a stand-in pool whose workers answer newest first: every unit
+    is committed once, in reading order, with at most 2 units a worker outstanding."""
+    from types import SimpleNamespace
+
+    from geobatch.engines.workers import Task, tag_units
+
+    class Pool:
+        def __init__(self, n):
+            self.workers = [SimpleNamespace(task=None) for _ in range(n)]
+            self.given = 0
+
+        def give(self, w, task):
+            w.task = task
+            self.given += 1
+            assert self.given - len(committed) <= 2 * len(self.workers)  # handed out, not yet committed
+
+        def wait_any(self):
+            busy = [w for w in self.workers if w.task is not None]
+            w = max(busy, key=lambda w: w.task.unit_id)  # the newest unit comes back first
+            task, w.task = w.task, None
+            return [(task, f"result of {task.unit_id}")]
+
+    for n in (1, 2, 3):
+        pool, committed = Pool(n), []
+        tasks = (Task(f"{k:05d}", None, 0, True, "", {}) for k in range(25))
+
+        def commit(task, result):
+            assert result == f"result of {task.unit_id}"
+            committed.append(task.unit_id)
+
+        tag_units(pool, tasks, commit)
+        assert committed == [f"{k:05d}" for k in range(25)]
