@@ -119,7 +119,9 @@ class EncodedUnit:
 
 
 def encode_result(result: ChunkResult) -> dict:
-    return {"parts": {k: parquet_bytes(t) for k, t in result.tables().items()}, "rows": result.row_counts(),
+    t = time.perf_counter()
+    parts = {k: parquet_bytes(t) for k, t in result.tables().items()}
+    return {"parts": parts, "rows": result.row_counts(), "encode_s": time.perf_counter() - t,
             "status": result.status_counts(), "metrics": result.metrics.to_dict() if result.metrics is not None else None,
             "stats": result.stats.to_dict(), "input_rows": result.input_rows}
 
@@ -180,6 +182,7 @@ class Worker:
     conn: Any
     task: Task | None = None
     busy_s: float = 0.0  # seconds between handing out a unit and getting it back
+    encode_s: float = 0.0  # of which encoding its Parquet part files (the parent's "write" is the rest of writing)
     given_at: float = 0.0
     units: int = 0
 
@@ -287,6 +290,7 @@ class WorkerPool:
                 failed.append((w, f"raised {msg[2]}"))
                 continue
             w.busy_s += time.perf_counter() - w.given_at
+            w.encode_s += msg[2]["encode_s"]
             w.units += 1
             got.append((w.task, decode_result(msg[2])))
             w.task = None
@@ -313,7 +317,8 @@ class WorkerPool:
 
     def stats(self) -> dict:
         return {"workers": self.n, "threads_per_worker": self.options.threads, "start_method": self.start_method, "startup_s": self.startup_s,
-                "units": [w.units for w in self.workers], "busy_s": [w.busy_s for w in self.workers]}
+                "units": [w.units for w in self.workers], "busy_s": [w.busy_s for w in self.workers],
+                "encode_s": [w.encode_s for w in self.workers]}
 
 
 class _WorkersDied(Exception):
