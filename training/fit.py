@@ -24,11 +24,13 @@ from .data import (
     Encoded,
     SpanOptions,
     apply_scheme,
+    demonym_matcher,
     encode_sentences,
     holdout_split,
     read_sentences,
     runtime_tokenizer,
     sha256_file,
+    tag_demonyms,
     word_predictions,
 )
 
@@ -78,10 +80,17 @@ def _read_train(opts: TrainOptions, spec=None) -> tuple[list, list[int]]:
     if spec is not None:
         from .spec import is_heldout
 
+        matcher = None
+        if spec.demonym_type:
+            from geobatch.resolve.sources import demonym_lexicon
+
+            matcher = demonym_matcher(demonym_lexicon())
         for g, c in enumerate(spec.corpora):
             keep = None if (opts.with_heldout or c.heldout is None) else (lambda doc_id, rule=c.heldout: not is_heldout(doc_id, rule))
             so = SpanOptions(c.id_column, c.text_column, c.spans_column, c.span_label, c.type_field, c.types, keep, c.skip_bad_spans)
             sents = read_sentences(c.path, c.format, c.max_sentences, so)
+            if matcher is not None:
+                sents = [tag_demonyms(s, matcher, spec.demonym_type) for s in sents]
             out.extend(sents)
             groups.extend([g] * len(sents))
         if not out:
@@ -336,7 +345,8 @@ def train(opts: TrainOptions, log=print) -> Path:
         "validation_metrics": None,
         "history": [],
         "seed": opts.seed,
-        "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout} if corpora is not None else None,
+        "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout,
+                 "demonym_type": corpora.demonym_type} if corpora is not None else None,
         "mixed_precision": gpu,
         "options": options,
     }

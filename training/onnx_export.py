@@ -176,6 +176,7 @@ def model_card(meta: dict, opset: int, onnx_sha256: str, parity: float) -> dict:
             "total_epochs": meta.get("total_epochs") or meta.get("best_epoch"),
             "continued_from": meta.get("continued_from"),
             "seed": meta.get("seed"),
+            "spec": meta.get("spec"),
         },
         "validation_metrics": meta["validation_metrics"],
         "versions": _versions(),

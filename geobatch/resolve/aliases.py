@@ -107,6 +107,10 @@ EXTRA_DEMONYMS = {
     "AF": ["Afghan", "Afghans"],
 }
 
+# adjectives of continents and regions, which no country owns (the resolver does not place them)
+REGIONAL_DEMONYMS = ("European", "Europeans", "African", "Africans", "Asian", "Asians", "Arab", "Arabs",
+                     "Latin American", "Latin Americans", "Scandinavian", "Scandinavians", "Caribbean")
+
 # subdivisions whose adjective is common in news ("Scottish", "Welsh")
 ADMIN1_DEMONYMS = {
     "GB.ENG": ["English"],

@@ -117,6 +117,28 @@ def _countryinfo() -> dict[str, dict]:
 _CODE = re.compile(r"^[A-Z]{2,3}$")
 
 
+def country_demonyms(iso: str, info: dict) -> list[str]:
+    """A country's demonyms and adjectives: countryinfo's, with plurals, and aliases.EXTRA_DEMONYMS."""
+    demonyms = list(aliases.EXTRA_DEMONYMS.get(iso, ()))
+    for d in re.split(r",|/| and | or ", info.get("demonym") or ""):  # "Bosnian, Herzegovinian"
+        d = d.strip()
+        if d:
+            demonyms += [d, d + "s"] if d.endswith(("an", "i")) else [d]
+    return demonyms
+
+
+def demonym_lexicon() -> frozenset[str]:
+    """Every demonym the resolver knows (countries', and continents' such as "European"): what
+    training's `demonym_type` tags, so a model tells "French" apart from France (training/spec.py)."""
+    out = set(aliases.REGIONAL_DEMONYMS)
+    names = set()
+    for iso, info in _countryinfo().items():
+        out.update(country_demonyms(iso, info))
+        names.update(n for n in [info.get("name"), *(info.get("altSpellings") or [])] if n)
+    # countryinfo gives some territories their own name as demonym ("South Georgia"): a place, not a demonym
+    return frozenset(d for d in out if d[:1].isupper() and d not in names and d.title() not in names)
+
+
 def _ring_centroid(ring):
     """Area centroid and area of a polygon ring in plain lon/lat degrees (shoelace formula)."""
     a = cx = cy = 0.0
@@ -291,12 +313,7 @@ def build_records() -> Records:
                 rec.add_name(n, row, ALIAS)
         for n in (*aliases.COUNTRY_ABBREVIATIONS.get(iso, ()), *aliases.FORMER_COUNTRY_NAMES.get(iso, ())):
             rec.add_name(n, row, ABBREVIATION)
-        demonyms = list(aliases.EXTRA_DEMONYMS.get(iso, ()))
-        for d in re.split(r",|/| and | or ", info.get("demonym") or ""):  # "Bosnian, Herzegovinian"
-            d = d.strip()
-            if d:
-                demonyms += [d, d + "s"] if d.endswith(("an", "i")) else [d]
-        for n in demonyms:
+        for n in country_demonyms(iso, info):
             rec.add_name(n, row, DEMONYM)
 
     for code, forms in {**aliases.US_STATE_ABBREVIATIONS, **aliases.OTHER_ADMIN1_ABBREVIATIONS}.items():
