@@ -147,14 +147,26 @@ def test_unknown_names_stay_null(resolver):
     assert r["Zxqvbnm Flurbington"] is None
 
 
-def test_focus_fallback_places_unknown_names_but_claims_no_identity(resolver):
+def test_focus_fallback_is_opt_in_and_claims_no_identity(resolver):
     text = "The parade in New Orleans turned onto Qwrtzpl Street near the river."
-    on = resolve(resolver, text, "New Orleans", "Qwrtzpl Street")
-    focus = on["Qwrtzpl Street"]
+    names = ("New Orleans", "Qwrtzpl Street")
+    spans = [(text.index(n), text.index(n) + len(n), None) for n in names]
+    off = Resolver(resolver.gaz).resolve_document(text, spans)  # the default: no guessed coordinates
+    assert off[1] is None and off[0]["resolved_by"] == "gazetteer" and off[0]["geonameid"] is not None
+    # the document keeps its focus even so
+    assert off.focus["focus_country_code"] == "US" and off.focus["focus_admin1_code"] == "LA"
+    assert off.focus["focus_latitude"] == off[0]["latitude"]
+    on = Resolver(resolver.gaz, focus_fallback=True).resolve_document(text, spans)
+    focus = on[1]
+    assert focus["resolved_by"] == "document_focus"
     assert focus["geonameid"] is None and focus["resolved_name"] is None and focus["feature"] is None
-    assert focus["latitude"] == on["New Orleans"]["latitude"] and focus["resolution_score"] <= 0.2
-    off = resolve(resolver, text, "New Orleans", "Qwrtzpl Street", focus_fallback=False)
-    assert off["Qwrtzpl Street"] is None
+    assert focus["latitude"] == on[0]["latitude"] and focus["resolution_score"] <= 0.5
+
+
+def test_a_document_without_resolved_places_has_no_focus(resolver):
+    text = "Nobody has heard of Zxqvbnm Flurbington."
+    got = resolver.resolve_document(text, [(20, len(text) - 1, None)])
+    assert got == [None] and got.focus is None
 
 
 def test_partial_name_needs_support_from_the_document(resolver):
@@ -187,6 +199,7 @@ def test_resolve_command_writes_spans_and_geo_metrics(tmp_path, resolver):
     rows = table.to_pylist()
     assert [r["text"] for r in rows] == ["Paris", "Austin", "Zxqvbnm"]
     assert rows[0]["admin1_code"] == "TX" and rows[2]["latitude"] is None
+    assert [r["resolved_by"] for r in rows] == ["gazetteer", "gazetteer", None]
     m = json.loads((out / "metrics.json").read_text())
     assert m["spans_skipped_type"] == 1 and m["resolved"] == 2
     g = m["geo"]

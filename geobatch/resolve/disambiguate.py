@@ -23,10 +23,7 @@ bare direction ("Western"), is kept only when the document already points at tha
 town with no support, in a document that is clearly about another country, is dropped (it is more
 likely a local street or venue the gazetteer lacks).
 
-Focus fallback (on by default): a span left unresolved gets the coordinates, country and admin1 of
-the nearest resolved city mention in the text (else of the document's most-mentioned place at the most
-specific level), with geonameid, resolved_name, feature and population null, so nobody mistakes it
-for a gazetteer match, and a score of at most 0.2.
+Focus fallback (opt-in) and the document focus: see focus.py.
 """
 
 from __future__ import annotations
@@ -36,6 +33,7 @@ import re
 from typing import Sequence
 
 from . import aliases
+from .focus import GAZETTEER, Resolutions, document_focus, fill_from_focus, focus_columns
 from .index import Gazetteer
 from .normalize import name_key, span_surface
 from .sources import (ABBREVIATION, ADMIN1, ALIAS, ALTERNATE, CITY, CODE, CONTINENT, COUNTRY, DEMONYM,
@@ -55,7 +53,6 @@ ADMIN_TWIN_SHARE = 0.3
 TWIN_PENALTY = -2.5
 FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
 SMALL_TOWN = 50_000
-FOCUS_SCORE = 0.2
 
 _AFTER_COMMA = re.compile(r"^\s*,\s*((?:[A-Z][\w.'’-]*\.?)(?:\s+[A-Z][\w.'’-]*){0,3})")
 _COMMA_ONLY = re.compile(r"^\s*,\s*$")
@@ -83,7 +80,7 @@ class Resolver:
 
     _shared: "Resolver | None" = None
 
-    def __init__(self, gazetteer: Gazetteer, focus_fallback: bool = True):
+    def __init__(self, gazetteer: Gazetteer, focus_fallback: bool = False):
         self.gaz = gazetteer
         self.focus_fallback = focus_fallback
         self._cache: dict[str, tuple[str, list[Candidate]]] = {}
@@ -96,7 +93,7 @@ class Resolver:
         self._largest: dict | None = None  # (country, admin1) -> population of its largest city
 
     @classmethod
-    def load(cls, cache_dir=None, log=None, focus_fallback: bool = True) -> "Resolver":
+    def load(cls, cache_dir=None, log=None, focus_fallback: bool = False) -> "Resolver":
         """A resolver over the disk-cached index (built there the first time); the index is shared."""
         if cache_dir is None and cls._shared is not None:
             gaz = cls._shared.gaz
@@ -299,14 +296,15 @@ class Resolver:
         return False
 
     # -- documents ---------------------------------------------------------------------------------
-    def resolve_document(self, text: str, spans: Sequence[tuple]) -> list[dict | None]:
-        """One result dict (keys: RESOLVED_COLUMNS) or None per span, in order.
+    def resolve_document(self, text: str, spans: Sequence[tuple]) -> Resolutions:
+        """One result dict (keys: RESOLVED_COLUMNS) or None per span, in order; `.focus` is the
+        document's focus (docs/ columns) or None.
 
         `spans` are (start, end, label) tuples with character offsets into `text`; the label is not used.
         """
         n = len(spans)
         if n == 0:
-            return []
+            return Resolutions()
         cc_of, a1_of, feat = self._cc, self._a1, self._feature
         surfaces = [text[s[0]:s[1]] for s in spans]
         entries = [self._entry(s) for s in surfaces]
@@ -392,8 +390,11 @@ class Resolver:
                 backed = any((cc, a1) in v for k, v in kept_a.items() if k != keys[i])
             if backed:
                 out[i] = self._result(c.row, _softmax(scores[i])[best[i]] * c.trust)
+        focus = focus_columns(document_focus(out))
         if self.focus_fallback and any(r is None for r in out):
-            out = _fill_from_focus(out, [int(s[0]) for s in spans])
+            out = fill_from_focus(out, [int(s[0]) for s in spans])
+        out = Resolutions(out)
+        out.focus = focus
         return out
 
     def _result(self, row: int, score: float) -> dict:
@@ -409,6 +410,7 @@ class Resolver:
             "longitude": float(g.longitude[row]),
             "population": self._population[row],
             "resolution_score": round(min(max(score, 0.0), 1.0), 4),
+            "resolved_by": GAZETTEER,
         }
 
 
@@ -423,47 +425,6 @@ def _sum_masses(per_group: dict) -> dict:
 def _dominant(total: dict, own: dict) -> float:
     """Largest context mass any one country (or subdivision) gets from the other spans."""
     return max((m - own.get(k, 0.0) for k, m in total.items()), default=0.0)
-
-
-_SPECIFICITY = {"city": 3, "other": 2, "admin1": 1, "country": 0}
-
-
-def _fill_from_focus(results: list, starts: list[int]) -> list:
-    """Unresolved spans take the location of the nearest resolved city (or admin2) mention in the
-    text, else of the document's most-mentioned place at the most specific level it has."""
-    local = [(starts[i], r) for i, r in enumerate(results)
-             if r is not None and r["geonameid"] is not None and r["feature"] in ("city", "other")]
-    overall = _focus(results)
-    out = []
-    for i, r in enumerate(results):
-        if r is None:
-            src = min(local, key=lambda x: abs(x[0] - starts[i]))[1] if local else overall
-            r = _as_focus(src) if src is not None else None
-        out.append(r)
-    return out
-
-
-def _focus(results: list) -> dict | None:
-    """The document's focus: the most specific level with a resolved span, most-mentioned there."""
-    weight: dict[int, float] = {}
-    first: dict[int, dict] = {}
-    for r in results:
-        if r is None or r["geonameid"] is None or r["feature"] not in _SPECIFICITY:
-            continue
-        gid = r["geonameid"]
-        weight[gid] = weight.get(gid, 0.0) + r["resolution_score"]
-        first.setdefault(gid, r)
-    if not weight:
-        return None
-    level = max(_SPECIFICITY[first[g]["feature"]] for g in weight)
-    gid = max((g for g in weight if _SPECIFICITY[first[g]["feature"]] == level), key=weight.__getitem__)
-    return first[gid]
-
-
-def _as_focus(r: dict) -> dict:
-    """A focus placement: the place's location, no claim to be that place."""
-    return {**r, "geonameid": None, "resolved_name": None, "feature": None, "population": None,
-            "resolution_score": round(min(FOCUS_SCORE, FOCUS_SCORE * r["resolution_score"] + 0.05), 4)}
 
 
 def _softmax(scores: list[float]) -> list[float]:
