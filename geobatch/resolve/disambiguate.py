@@ -36,28 +36,30 @@ from . import aliases
 from .focus import GAZETTEER, Resolutions, document_focus, fill_from_focus, focus_columns
 from .index import Gazetteer
 from .normalize import name_key, span_surface
+from .patterns import UPPER_CODE, NeighbourPatterns
+from .plausible import SMALL_TOWN, PlausibilityRules, physical_name
 from .sources import (ABBREVIATION, ADMIN1, ALIAS, ALTERNATE, CITY, CODE, CONTINENT, COUNTRY, DEMONYM,
-                      FEATURE_NAMES, OTHER, PRESS, PRIMARY)
+                      FEATURE_NAMES, LANDFORM, OTHER, PRESS, PRIMARY, WATER)
 
-FEATURE_BONUS = {CONTINENT: 3.0, COUNTRY: 3.0, ADMIN1: 1.5, CITY: 0.0, OTHER: -1.0}
+# water bodies and landforms have no population (log10(0 + 10) = 1): the bonus puts a water body level
+# with a town of ~300,000 (a bare "Pacific" is the ocean, not one of the towns called Pacific, even when
+# the document backs US places), a landform with one of ~30,000
+FEATURE_BONUS = {CONTINENT: 3.0, COUNTRY: 3.0, ADMIN1: 1.5, CITY: 0.0, OTHER: -1.0, WATER: 4.5, LANDFORM: 3.5}
+CAPITAL_BONUS = 2.5  # a country's capital: "Dublin", "Lima" stay the capitals beside "Columbus, Ohio"
+SENTENCE_ADMIN1_WEIGHT = 1.0  # ... unless a state of the namesake is named in the same sentence
 VIA_BONUS = {PRIMARY: 0.0, ALIAS: 0.0, ABBREVIATION: 0.0, CODE: 0.0, DEMONYM: -0.5, ALTERNATE: -1.5, PRESS: 3.0}
 VIA_TRUST = {PRIMARY: 1.0, ALIAS: 1.0, ABBREVIATION: 1.0, PRESS: 1.0, CODE: 0.9, DEMONYM: 0.9, ALTERNATE: 0.8}
 PARTIAL_PENALTY, PARTIAL_TRUST = -2.0, 0.6
 COUNTRY_WEIGHT = 2.0
 ADMIN1_WEIGHT = 1.5
 ADMIN1_CAP = 1.0  # admin1 mass counts up to this many names
-PATTERN_WEIGHT = 4.0
+PATTERN_WEIGHT = 5.0  # above CAPITAL_BONUS + the gap between a capital and a small namesake ("Paris, Texas")
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
 MAX_CANDIDATES = 25
 ADMIN_TWIN_SHARE = 0.3
 TWIN_PENALTY = -2.5
 FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
-SMALL_TOWN = 50_000
 
-_AFTER_COMMA = re.compile(r"^\s*,\s*((?:[A-Z][\w.'’-]*\.?)(?:\s+[A-Z][\w.'’-]*){0,3})")
-_COMMA_ONLY = re.compile(r"^\s*,\s*$")
-_LIST_GAP = re.compile(r"^\s*(?:,|,?\s+and|,?\s+or|/|&)\s*$")
-_UPPER_CODE = re.compile(r"^[A-Z]{2}$")
 _KIND_AFTER = re.compile(r"\s+(" + "|".join(sorted(aliases.KIND_WORDS)) + r")\b(?!\s+of\b)", re.IGNORECASE)
 
 
@@ -65,17 +67,20 @@ _KIND_AFTER = re.compile(r"\s+(" + "|".join(sorted(aliases.KIND_WORDS)) + r")\b(
 STRONG, NEEDS_COUNTRY, NEEDS_ADMIN1 = 0, 1, 2
 
 
-_PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CITY: NEEDS_ADMIN1, OTHER: NEEDS_ADMIN1}
-
+_PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CITY: NEEDS_ADMIN1, OTHER: NEEDS_ADMIN1,
+                  WATER: STRONG, LANDFORM: STRONG}
 
 class Candidate:
-    __slots__ = ("row", "prior", "trust", "needs")
+    __slots__ = ("row", "prior", "trust", "needs", "via")
 
-    def __init__(self, row: int, prior: float, trust: float, needs: int):
-        self.row, self.prior, self.trust, self.needs = row, prior, trust, needs
+    def __init__(self, row: int, prior: float, trust: float, needs: int, via: int = PRIMARY):
+        self.row, self.prior, self.trust, self.needs, self.via = row, prior, trust, needs, via
+
+    def scaled(self, trust: float) -> "Candidate":
+        return Candidate(self.row, self.prior, self.trust * trust, self.needs, self.via)
 
 
-class Resolver:
+class Resolver(PlausibilityRules, NeighbourPatterns):
     """Document-aware toponym resolver over a cached `Gazetteer`."""
 
     _shared: "Resolver | None" = None
@@ -90,6 +95,9 @@ class Resolver:
         self._population = g.population.tolist()
         self._cc = g.country_code
         self._a1 = g.admin1_code
+        self._capital = g.capital.tolist()
+        self._known: dict[str, bool] = {}
+        self._place_word: dict[str, bool] = {}
         self._largest: dict | None = None  # (country, admin1) -> population of its largest city
 
     @classmethod
@@ -109,7 +117,7 @@ class Resolver:
     # -- candidates ------------------------------------------------------------------------------
     def _prior(self, row: int, via: int) -> float:
         return (math.log10(self._population[row] + 10) + FEATURE_BONUS[self._feature[row]]
-                + VIA_BONUS.get(via, 0.0))
+                + VIA_BONUS.get(via, 0.0) + (CAPITAL_BONUS if self._capital[row] else 0.0))
 
     def _exact(self, key: str, upper_code: bool) -> list[tuple[int, int]]:
         rows = self.gaz.rows_for(key)
@@ -125,7 +133,7 @@ class Resolver:
         hit = self._cache.get(surface)
         if hit is None:
             text = span_surface(surface)
-            hit = (name_key(text), self._lookup(text, bool(_UPPER_CODE.match(text))))
+            hit = (name_key(text), self._lookup(text, bool(UPPER_CODE.match(text))))
             if len(self._cache) > 200_000:
                 self._cache.clear()
             self._cache[surface] = hit
@@ -146,8 +154,13 @@ class Resolver:
             found = typed or found
         needs = NEEDS_COUNTRY if found and set(key.split()) <= aliases.DIRECTIONAL_WORDS else STRONG
         penalty, trust, partial = 0.0, 1.0, False
-        if not found:
+        physical = physical_name(key)
+        if physical:
+            found = self._physical_only(key, found)
+        if not found and key not in aliases.REGION_AND_FEATURE_NAMES:
             found = dict(self._partial(key))
+            if physical:  # "Gulf of Mexico" is not Mexico ("Salinas Valley" may still be near Salinas)
+                found = {r: v for r, v in found.items() if self._feature[r] not in (COUNTRY, CONTINENT, ADMIN1)}
             penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
         pairs = list(found.items())
         twins = self._admin_twins(pairs)
@@ -157,7 +170,7 @@ class Resolver:
             # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
             n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
             twin = TWIN_PENALTY if r in twins else 0.0
-            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n))
+            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
 
@@ -238,63 +251,6 @@ class Resolver:
         typed = [c for c in cands if self._feature[c.row] in kinds]
         return typed or cands
 
-    # -- "City, State" ----------------------------------------------------------------------------
-    def _container_after(self, text: str, end: int) -> list[int]:
-        """Rows of countries/subdivisions named right after the span, behind a comma."""
-        m = _AFTER_COMMA.match(text[end:end + 60])
-        if not m:
-            return []
-        words = m.group(1).split()
-        for n in range(len(words), 0, -1):
-            phrase = " ".join(words[:n])
-            upper = bool(_UPPER_CODE.match(phrase.rstrip(".")))
-            rows = [r for r, v in self._exact(name_key(phrase), upper)
-                    if self._feature[r] in (COUNTRY, ADMIN1, OTHER) and v != DEMONYM]
-            if rows:
-                return rows
-        return []
-
-    def _after_place(self, text: str, spans: Sequence[tuple], cands: list) -> list[set]:
-        """Per span, candidates that the neighbouring spans vouch for.
-
-        - "Rochester, New York": a span right after another one and a comma gets its candidates that
-          contain a candidate of the span before (the state that holds Rochester);
-        - "Texas, Oklahoma, Washington and Utah": in a list, a span whose neighbour is surely a state
-          (country) gets its candidates that are states of that country (countries).
-        """
-        order = sorted(range(len(spans)), key=lambda i: int(spans[i][0]))
-        out: list[set] = [set() for _ in spans]
-        for a, b in zip(order, order[1:]):
-            if not cands[a] or not cands[b]:
-                continue
-            between = text[int(spans[a][1]):int(spans[b][0])]
-            if _COMMA_ONLY.match(between):
-                inner = [c.row for c in cands[a] if self._feature[c.row] in (CITY, OTHER)]
-                for c in cands[b]:
-                    if self._feature[c.row] in (COUNTRY, ADMIN1, OTHER) and self._inside_any(inner, c.row):
-                        out[b].add(c.row)
-            if _LIST_GAP.match(between):
-                for x, y in ((a, b), (b, a)):
-                    top = cands[x][0]  # highest prior
-                    kind, cc = self._feature[top.row], self._cc[top.row]
-                    if kind in (COUNTRY, ADMIN1) and (len(cands[x]) == 1 or cands[x][1].prior < top.prior - 1):
-                        out[y].update(c.row for c in cands[y]
-                                      if self._feature[c.row] == kind and (kind == COUNTRY or self._cc[c.row] == cc))
-        return out
-
-    def _inside_any(self, rows: list[int], container: int) -> bool:
-        return any(self._inside(r, [container]) for r in rows)
-
-    def _inside(self, row: int, containers: list[int]) -> bool:
-        cc, a1, f_row = self._cc[row], self._a1[row], self._feature[row]
-        for r in containers:
-            if r == row or self._cc[r] != cc:
-                continue
-            f = self._feature[r]
-            if f == COUNTRY or (f in (ADMIN1, OTHER) and self._a1[r] == a1 and f_row != COUNTRY):
-                return True
-        return False
-
     # -- documents ---------------------------------------------------------------------------------
     def resolve_document(self, text: str, spans: Sequence[tuple]) -> Resolutions:
         """One result dict (keys: RESOLVED_COLUMNS) or None per span, in order; `.focus` is the
@@ -307,11 +263,12 @@ class Resolver:
             return Resolutions()
         cc_of, a1_of, feat = self._cc, self._a1, self._feature
         surfaces = [text[s[0]:s[1]] for s in spans]
-        entries = [self._entry(s) for s in surfaces]
+        entries = [self._plausible(text, int(s[0]), int(s[1]), *self._entry(surface)) for s, surface in zip(spans, surfaces)]
         keys = [e[0] for e in entries]
         cands = [self._kind_after(text, int(s[1]), e[1]) for s, e in zip(spans, entries)]
         containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
         after_place = self._after_place(text, spans, cands)
+        same_sentence = self._states_in_sentence(text, spans, cands)
 
         # a name's mentions count once and never for themselves; names with the same candidates
         # ("Nyanza", "Nyanza Province") are one name here, so they cannot vouch for each other
@@ -355,6 +312,8 @@ class Resolver:
                         s += PATTERN_WEIGHT
                     if after and c.row in after:
                         s += PATTERN_WEIGHT
+                    if same_sentence[i] and (cc, a1_of[c.row]) in same_sentence[i] and feat[c.row] in (CITY, OTHER):
+                        s += SENTENCE_ADMIN1_WEIGHT
                     sc.append(s)
                 new_scores.append(sc)
             scores = new_scores
