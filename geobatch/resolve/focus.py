@@ -21,9 +21,13 @@ _SPECIFICITY = {"city": 3, "other": 2, "admin1": 1, "country": 0}
 
 class Resolutions(list):
     """The resolver's per-span results (dicts or None), plus the document's `focus` (dict or None):
-    the keys of `focus_columns`, for the docs/ table."""
+    the keys of `focus_columns`, for the docs/ table; and per span the calibration `features` of a
+    gazetteer match (None otherwise), which bench/calibrate_scores.py fits the score on."""
 
-    focus: dict | None = None
+    def __init__(self, results=(), focus: dict | None = None, features: list | None = None):
+        super().__init__(results)
+        self.focus = focus
+        self.features = features if features is not None else [None] * len(self)
 
 
 def focus_columns(focus_place: dict | None) -> dict | None:
@@ -67,7 +71,9 @@ def document_focus(results: list) -> dict | None:
 
 
 def _as_focus(r: dict) -> dict:
-    """A focus placement: the place's location, no claim to be that place."""
+    """A focus placement: the place's location, no claim to be that place; its score is the dev share
+    of focus placements within 161 km (calibration.py), FOCUS_SCORE without a fitted model."""
+    from .calibration import focus_probability
+
     return {**r, "geonameid": None, "resolved_name": None, "feature": None, "population": None,
-            "resolution_score": round(min(FOCUS_SCORE, FOCUS_SCORE * r["resolution_score"] + 0.05), 4),
-            "resolved_by": DOCUMENT_FOCUS}
+            "resolution_score": round(focus_probability(FOCUS_SCORE), 4), "resolved_by": DOCUMENT_FOCUS}

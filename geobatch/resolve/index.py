@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import GeobatchError
 from . import sources
 
-INDEX_FORMAT = 2  # 2: capital flags, water/landform features
+INDEX_FORMAT = 3  # 2: capital flags, water/landform features; 3: country areas
 _PREFIX = "gazetteer-"
 _LOCK_NAME = ".gazetteer-build.lock"  # not matched by the gazetteer-*.pkl clean-up
 _BUILD_CODE = ("sources.py", "physical.py", "aliases.py", "normalize.py", "index.py")
@@ -63,6 +63,7 @@ class Gazetteer:
         self.country_code = columns["country_code"]
         self.admin1_code = columns["admin1_code"]
         self.capital = columns["capital"]
+        self.area_km2 = columns["area_km2"]
         self.keys = keys
         self.offsets = offsets
         self.name_rows = name_rows
@@ -96,6 +97,7 @@ class Gazetteer:
             "country_code": list(rec.country_code),
             "admin1_code": list(rec.admin1_code),
             "capital": np.asarray(rec.capital, dtype=bool),
+            "area_km2": np.asarray(rec.area_km2, dtype=np.float32),
         }
         # one entry per (key, row): the most trusted way (lowest via) wins
         best: dict[tuple[str, int], int] = {}
@@ -124,7 +126,7 @@ class Gazetteer:
             "columns": {
                 "geonameid": self.geonameid, "latitude": self.latitude, "longitude": self.longitude,
                 "population": self.population, "feature": self.feature, "name": self.name,
-                "country_code": self.country_code, "admin1_code": self.admin1_code, "capital": self.capital,
+                "country_code": self.country_code, "admin1_code": self.admin1_code, "capital": self.capital, "area_km2": self.area_km2,
             },
             "keys": self.keys, "offsets": self.offsets, "name_rows": self.name_rows, "name_via": self.name_via,
         }

