@@ -37,7 +37,7 @@ from .focus import GAZETTEER, Resolutions, document_focus, fill_from_focus, focu
 from .index import Gazetteer
 from .normalize import name_key, span_surface
 from .patterns import UPPER_CODE, NeighbourPatterns
-from .plausible import SMALL_TOWN, PlausibilityRules, physical_name
+from .plausible import PHYSICAL_KINDS, SMALL_TOWN, PlausibilityRules, physical_name
 from .sources import (ABBREVIATION, ADMIN1, ALIAS, ALTERNATE, CITY, CODE, CONTINENT, COUNTRY, DEMONYM,
                       FEATURE_NAMES, LANDFORM, OTHER, PRESS, PRIMARY, WATER)
 
@@ -164,6 +164,8 @@ class Resolver(PlausibilityRules, NeighbourPatterns):
             found = dict(self._partial(key))
             if physical:  # "Gulf of Mexico" is not Mexico ("Salinas Valley" may still be near Salinas)
                 found = {r: v for r, v in found.items() if self._feature[r] not in (COUNTRY, CONTINENT, ADMIN1)}
+            if physical and key.split()[0] in aliases.PHYSICAL_FIRST_WORDS_STRICT:  # "Lake Geneva" is no town Geneva
+                found = {r: v for r, v in found.items() if self._feature[r] in PHYSICAL_KINDS}
             penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
         pairs = list(found.items())
         twins = self._admin_twins(pairs)

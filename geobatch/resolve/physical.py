@@ -46,6 +46,8 @@ def csv_features() -> list[tuple[str, list[str], bool, float, float]]:
                 names = {row["name"], row["name_en"], *[a for a in row["name_alt"].split(";") if a]} - {""}
                 if kind == "lake" and row["name_alt"] == "Great Lakes":  # a group name, not this lake's
                     names.discard("Great Lakes")
+                if kind in ("lake", "alkaline lake"):  # "Titicaca" -> "Lake Titicaca", as the news writes it
+                    names |= {f"Lake {n}" for n in names if not {"Lake", "Lago", "Lac", "Sea"} & set(n.split())}
                 if kind == "river":
                     names = {f"{n} River" for n in names} | (names - _RIVERS_ONLY_WITH_WORD)
                     display = f"{display} River"

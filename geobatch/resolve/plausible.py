@@ -30,6 +30,8 @@ PHYSICAL_KINDS = (WATER, LANDFORM)
 SMALL_TOWN = 50_000  # below this a town that nothing backs is more likely something else
 FRAGMENT_MIN_POPULATION = 5_000  # a village is not what a fragment of a longer name means
 FRAGMENT_TRUST = 0.9  # a span looked up as the longer name around it ("City" of "Mexico City")
+# words that, split off a longer name, say only what kind of place it is
+KIND_ONLY = aliases.PHYSICAL_FIRST_WORDS | aliases.PHYSICAL_LAST_WORDS | aliases.GENERIC_WORDS
 
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’.]*")
 _GAP = re.compile(r"^(?: |-)$")  # one space or a hyphen between the words of one name
@@ -192,6 +194,8 @@ class PlausibilityRules:
         # known by that word only as an alternate name. A town's own name inside an organisation's
         # ("Slidell PD", "CDC Atlanta") stays: news corpora annotate those as the place.
         if ends_longer_name(text, start, self._is_place_word) or starts_longer_name(text, end, self._is_place_word):
+            if key in KIND_ONLY:  # "Lake" of "Lake Titicaca", "City" of an unknown "X City": only a kind word
+                return key, []
             cands = [c for c in cands if self._feature[c.row] not in (CITY, OTHER)
                      or (c.via != ALTERNATE and self._population[c.row] >= FRAGMENT_MIN_POPULATION)]
         if key in _DOTTED_ABBREVIATIONS and "." not in text[start:end + 1]:
