@@ -206,3 +206,35 @@ def test_ray_writes_the_local_schemas(tmp_path, tiny_onnx_dir):  # noqa: F811
         assert_table(tmp_path / "ray-empty", t, s, 0)
     m = strict_json(tmp_path / "ray" / "manifest.json")
     assert m["engine"] == "ray" and m["reconciled"] and m["rows"]["docs"] == 6
+
+
+
+@pytest.mark.parametrize("flag", [(), ("--focus-fallback",)], ids=["default", "focus-fallback"])
+def test_focus_fallback_reaches_the_resolver_and_focus_reaches_docs(tmp_path, tiny_onnx_dir, monkeypatch, flag):  # noqa: F811
+    """`geobatch run --focus-fallback` builds the resolver with the fallback on (off without it), and the
+    focus the resolver returns with a document's results fills that document's docs/ row."""
+    import geobatch.resolve as resolve_pkg
+    from geobatch.resolve.focus import Resolutions
+
+    built = []
+
+    def fake_build_resolver(cache_dir=None, log=None, focus_fallback=False):
+        built.append(focus_fallback)
+
+        def resolve(text, spans):
+            return Resolutions([None] * len(spans), {"focus_country_code": "FR", "focus_admin1_code": "11",
+                                                     "focus_latitude": 48.85, "focus_longitude": 2.35})
+        return resolve
+
+    monkeypatch.setattr(resolve_pkg, "build_resolver", fake_build_resolver)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", src, "--output", out, "--max-error-rate", 1, *flag) == 0
+    assert built == [bool(flag)]
+    docs = {d["doc_id"]: d for d in pq.read_table(out / "docs").to_pylist()}
+    with_spans = [d for d in docs.values() if d["status"] == "ok" and d["n_spans"]]
+    assert with_spans, "the tiny model made no span: nothing to check"
+    for d in docs.values():
+        expect = ("FR", "11", 48.85, 2.35) if d in with_spans else (None,) * 4
+        assert (d["focus_country_code"], d["focus_admin1_code"], d["focus_latitude"], d["focus_longitude"]) == expect
