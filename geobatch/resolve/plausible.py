@@ -30,6 +30,7 @@ PHYSICAL_KINDS = (WATER, LANDFORM)
 SMALL_TOWN = 50_000  # below this a town that nothing backs is more likely something else
 FRAGMENT_MIN_POPULATION = 5_000  # a village is not what a fragment of a longer name means
 FRAGMENT_TRUST = 0.9  # a span looked up as the longer name around it ("City" of "Mexico City")
+_MEMO_LIMIT = 200_000
 # words that, split off a longer name, say only what kind of place it is
 KIND_ONLY = aliases.PHYSICAL_FIRST_WORDS | aliases.PHYSICAL_LAST_WORDS | aliases.GENERIC_WORDS
 
@@ -170,6 +171,8 @@ class PlausibilityRules:
         GeoNames alternate name, which holds too many odd forms)."""
         hit = self._known.get(surface)
         if hit is None:
+            if len(self._known) > _MEMO_LIMIT:  # runs of words around spans: bounded like the name cache
+                self._known.clear()
             hit = self._known[surface] = any(v in (PRIMARY, ALIAS, ABBREVIATION, PRESS)
                                              for _, v in self.gaz.rows_for(name_key(surface)))
         return hit
@@ -178,6 +181,8 @@ class PlausibilityRules:
         """A word that is a country, subdivision, continent (or their demonym) or a city of 100,000+."""
         hit = self._place_word.get(word)
         if hit is None:
+            if len(self._place_word) > _MEMO_LIMIT:
+                self._place_word.clear()
             hit = self._place_word[word] = any(
                 (self._feature[r] in (COUNTRY, ADMIN1, CONTINENT) or (self._feature[r] == CITY and self._population[r] >= 100_000))
                 and v in (PRIMARY, ALIAS, DEMONYM, PRESS) for r, v in self.gaz.rows_for(name_key(word)))
