@@ -57,6 +57,7 @@ def test_regions_and_rivers_without_a_point_stay_null(resolver, text, name):
     ("Migrants crossed the Mediterranean.", "Mediterranean", "water", 35.8, 18.0),
     ("Storms along the Gulf of Mexico left homes without power.", "Gulf of Mexico", "water", 25.5, -89.9),
     ("Ships crossed the Atlantic.", "Atlantic", "water", -1.2, -28.3),
+    ("Storms along the shores of the Red Sea left homes without power.", "Red Sea", "water", 20.0, 38.5),
 ])
 def test_water_bodies_resolve_to_their_own_point(resolver, text, name, kind, lat, lon):
     r = resolve(resolver, text, name)[name]

@@ -160,7 +160,9 @@ class PlausibilityRules:
         if key in aliases.REGION_AND_FEATURE_NAMES:
             return {r: v for r, v in found.items() if self._feature[r] in (*PHYSICAL_KINDS, CONTINENT)}
         if any(self._feature[r] in PHYSICAL_KINDS for r in found):
-            return {r: v for r, v in found.items() if self._feature[r] not in (CITY, OTHER)}
+            # "the Red Sea" is the sea, not Sudan's Red Sea state: a water word names water
+            drop = (CITY, OTHER, ADMIN1) if key.split()[-1] in aliases.WATER_WORDS else (CITY, OTHER)
+            return {r: v for r, v in found.items() if self._feature[r] not in drop}
         if key.split()[0] in aliases.PHYSICAL_FIRST_WORDS_STRICT:  # "Lake Geneva" is a lake before a village
             return {r: v for r, v in found.items()
                     if self._feature[r] not in (CITY, OTHER) or self._population[r] >= SMALL_TOWN}
