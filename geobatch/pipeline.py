@@ -10,7 +10,8 @@ makes that record's docs/ row `error` (with the message) and the chunk goes on; 
 exactly one docs/ row.
 
 Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
-`RESOLVER_COLUMNS`); without one those columns are null.
+`RESOLVER_COLUMNS`); without one those columns are null. A `focus` attribute on the returned
+sequence (dict keyed by `FOCUS_COLUMNS`, or None) fills the docs/ row's focus columns.
 """
 
 from __future__ import annotations
@@ -47,12 +48,20 @@ RESOLVER_COLUMNS = {
     "longitude": pa.float64(),
     "population": pa.int64(),
     "resolution_score": pa.float32(),
+    "resolved_by": pa.string(),  # gazetteer / document_focus / null; geonameid is set exactly for gazetteer
+}
+# the document's focus (from the resolver result's `.focus`); null without a resolver or a resolved place
+FOCUS_COLUMNS = {
+    "focus_country_code": pa.string(),
+    "focus_admin1_code": pa.string(),
+    "focus_latitude": pa.float64(),
+    "focus_longitude": pa.float64(),
 }
 Resolver = Callable[[str, list[dict]], Sequence["dict | None"]]
 
 DOCS_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("status", pa.string()), ("error", pa.string()), ("n_words", pa.int32()),
-    ("n_tokens", pa.int32()), ("n_windows", pa.int32()), ("n_spans", pa.int32()),
+    ("n_tokens", pa.int32()), ("n_windows", pa.int32()), ("n_spans", pa.int32()), *FOCUS_COLUMNS.items(),
 ])
 SPANS_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("span_index", pa.int32()), ("start_char", pa.int32()), ("end_char", pa.int32()),
@@ -337,6 +346,7 @@ class Pipeline:
         for k, doc in enumerate(docs):
             n_tokens = n_windows = 0
             spans: list[dict] = []
+            focus = None
             if doc.error is None and k in plan:
                 try:
                     enc, wins, w0, bw, bp = plan[k]
@@ -347,7 +357,7 @@ class Pipeline:
                         doc.words, doc.offsets = doc.file_words.words, doc.file_words.offsets
                     spans = decode_spans(doc.text, doc.offsets, tags, conf)
                     tr = time.perf_counter()
-                    resolved = self._resolve(doc.text, spans)
+                    resolved, focus = self._resolve(doc.text, spans)
                     stats.resolve_s += time.perf_counter() - tr
                     self._add_tokens(t_rows, doc, tags, conf)
                     self._add_spans(s_rows, doc.doc_id, spans, resolved)
@@ -370,6 +380,8 @@ class Pipeline:
             for name, v in zip(DOCS_SCHEMA.names, (doc.doc_id, status, doc.error, len(doc.words) if status == "ok" else 0,
                                                    n_tokens, n_windows, len(spans))):
                 d_rows[name].append(v)
+            for name in FOCUS_COLUMNS:
+                d_rows[name].append(focus.get(name) if focus and not doc.error else None)
         tables = (pa.table(d_rows, schema=DOCS_SCHEMA), pa.table(t_rows, schema=self.tokens_schema),
                   pa.table(s_rows, schema=SPANS_SCHEMA))
         end = time.perf_counter()
@@ -414,19 +426,21 @@ class Pipeline:
             word_probs[sel] = probs[w0 + w][bp[sel]]
         return decode_word_tags(word_probs, self.labels, has)
 
-    def _resolve(self, text: str, spans: list[dict]) -> list:
+    def _resolve(self, text: str, spans: list[dict]) -> tuple[list, dict | None]:
         """Resolver results for the place spans; None for the others (a `full` model's per/org spans:
-        "Bush" the person must not get the coordinates of a town called Bush)."""
+        "Bush" the person must not get the coordinates of a town called Bush); and the document's focus."""
         places = [i for i, s in enumerate(spans) if s["label"] in self.location_labels]
         out: list = [None] * len(spans)
         if self.resolver is None or not places:
-            return out
-        got = list(self.resolver(text, [spans[i] for i in places]))
+            return out, None
+        got = self.resolver(text, [spans[i] for i in places])
+        focus = getattr(got, "focus", None)
+        got = list(got)
         if len(got) != len(places):
             raise ValueError(f"resolver returned {len(got)} results for {len(places)} spans")
         for i, r in zip(places, got):
             out[i] = r
-        return out
+        return out, focus
 
     def _add_tokens(self, rows: dict, doc: DocInput, tags: list[str], conf: np.ndarray) -> None:
         n = len(doc.words)

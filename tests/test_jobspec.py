@@ -231,3 +231,18 @@ def test_job_runs_real_runner_and_report_on_bundled_corpus(tmp_path, capsys):
     # 60 sample documents; the tiny model tags Paris/London/Berlin, so both tables have rows
     assert "<b>60</b>documents" in page and "id='confusion'" in page and ">geo<" in page
     assert "No resolved places." in page  # no-resolve = true reached the runner
+
+
+def test_focus_fallback_is_a_job_spec_switch_of_the_real_run(tmp_path):
+    """Issue 17: focus placement is opt-in on run, resolve and in job specs; the spec key is the option."""
+    run_cmd = lookup_command("run")
+    spec = write_spec(tmp_path, 'model = "m"\ninputs = ["a.jsonl"]\noutput = "out"\n[options]\nfocus-fallback = true\n')
+    args = run_arguments(load_job_spec(spec), run_cmd)
+    assert "--focus-fallback" in args
+    assert run_cmd.make_context("geobatch run", list(args), resilient_parsing=True).params["focus_fallback"] is True
+    # off unless asked for, on run and on resolve
+    plain = [a for a in args if a != "--focus-fallback"]
+    assert run_cmd.make_context("geobatch run", plain, resilient_parsing=True).params["focus_fallback"] is False
+    resolve_cmd = lookup_command("resolve")
+    ctx = resolve_cmd.make_context("geobatch resolve", ["--input", "a.jsonl", "--output", "o"], resilient_parsing=True)
+    assert ctx.params["focus_fallback"] is False

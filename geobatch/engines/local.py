@@ -38,6 +38,8 @@ def job_identity(config: RunConfig, model, inputs, pipeline: Pipeline) -> dict:
             "span_label": o.span_label, "max_length": pipeline.max_length, "stride": pipeline.stride,
             "chunk_size": config.chunk_size, "location_labels": sorted(pipeline.location_labels),
             "resolve": pipeline.resolver is not None, "with_gold": o.with_gold,
+            # a resumed job must not mix spans placed at their focus with spans left null
+            "focus_fallback": pipeline.resolver is not None and config.focus_fallback,
         },
     }
 
@@ -63,7 +65,7 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
     t0 = time.perf_counter()
     say = (lambda *a, **k: None) if config.quiet else (lambda msg: print(msg, file=sys.stderr))
     model, inputs, infos, cols = prepare(config, say)
-    pipe = pipeline or Pipeline(model, config.pipeline, resolver=default_resolver(config.resolve))
+    pipe = pipeline or Pipeline(model, config.pipeline, resolver=default_resolver(config.resolve, config.focus_fallback))
     identity = job_identity(config, model, inputs, pipe)
     total_rows = sum(i.rows for i in infos) if all(i.rows is not None for i in infos) else None
     progress = Progress(enabled=False if config.quiet else config.progress, total_rows=total_rows)
