@@ -133,16 +133,17 @@ def read_sentences(
             continue
         out.append(Sentence(doc.id, words, tags_from_spans(offsets, spans)))
     check_type_map(p, so.types, seen_types)
+    for what, option, column in (("text", "--text-column", so.text_column), ("spans", "--spans-column", so.spans_column)):
+        if seen["records"] and not seen[what]:
+            raise InputError(f"{p}: no record has a {what} column {column!r} (columns: {', '.join(seen['columns'] or [])})",
+                             f"pass {option} with the right column name")
+    # after the column checks: a misnamed text column makes every span look out of range
     bad = stats.skipped_bad_offsets + stats.surface_mismatch
     if bad and not so.skip_bad_spans:
         # a span that does not slice its text teaches the model a wrong word as a place (or none)
         example = (stats.examples.get("skipped_bad_offsets") or stats.examples.get("surface_mismatch") or ["?"])[0]
         raise InputError(f"{p}: {bad} span(s) have offsets that do not slice the text (e.g. document {example})",
                          "fix the offsets, or set skip_bad_spans = true for this corpus in a --spec file to leave them out")
-    for what, option, column in (("text", "--text-column", so.text_column), ("spans", "--spans-column", so.spans_column)):
-        if seen["records"] and not seen[what]:
-            raise InputError(f"{p}: no record has a {what} column {column!r} (columns: {', '.join(seen['columns'] or [])})",
-                             f"pass {option} with the right column name")
     if stats.spans and out and not any(t != "O" for s in out for t in s.tags):
         raise InputError(f"{p}: none of its {stats.spans} spans carries a label", "pass --span-label (e.g. --span-label geo)")
     return out
