@@ -61,7 +61,8 @@ CITIES = [
     ("Mombasa", "Kenya"), ("Lahore", "Pakistan"), ("Cusco", "Peru"), ("Bergen", "Norway"),
     ("Houston", "Texas"), ("Sacramento", "California"), ("Miami", "Florida"), ("Columbus", "Ohio"),
     ("Ulaanbaatar", "Mongolia"), ("Stockholm", "Sweden"), ("Dublin", "Ireland"), ("Vienna", "Austria"),
-    # names of two or three words, so a model learns that a place can continue past its first word
+    # cities of two or three words, then cities whose country or state has several (Freetown, Sierra
+    # Leone), so a model learns that a place can continue past its first word
     ("Abu Dhabi", "United Arab Emirates"), ("Tel Aviv", "Israel"), ("San Francisco", "California"),
     ("Phnom Penh", "Cambodia"), ("Santo Domingo", "Dominican Republic"), ("Belo Horizonte", "Brazil"),
     ("Saint Petersburg", "Russia"), ("New Orleans", "Louisiana"), ("Salt Lake City", "Utah"),
