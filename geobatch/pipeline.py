@@ -355,7 +355,7 @@ class Pipeline:
                     if doc.file_words is not None:
                         tags, conf = doc.file_words.collapse(tags, conf)
                         doc.words, doc.offsets = doc.file_words.words, doc.file_words.offsets
-                    spans = decode_spans(doc.text, doc.offsets, tags, conf)
+                    spans = decode_spans(doc.text, doc.offsets, tags, conf, self.location_labels)
                     tr = time.perf_counter()
                     resolved, focus = self._resolve(doc.text, spans)
                     stats.resolve_s += time.perf_counter() - tr

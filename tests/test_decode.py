@@ -45,3 +45,20 @@ def test_span_offsets_slice_original_text(text):
     for s in spans:
         assert text[s["start_char"]:s["end_char"]] == s["text"]
         assert s["text"].startswith(words[s["word_start"]]) and s["text"].endswith(words[s["word_end"] - 1])
+
+
+def test_a_place_continues_across_a_change_of_place_type():
+    """"South"/B-geo "Africa"/I-gpe is one place of doubtful kind, not two fragments for the resolver;
+    other types still break a span, and so does a place type after a non-place one."""
+    text = "Aid reached South Africa and Acme Corp Kenya"
+    words = text.split()
+    offsets, pos = [], 0
+    for w in words:
+        pos = text.index(w, pos)
+        offsets.append((pos, pos + len(w)))
+        pos += len(w)
+    tags = ["O", "O", "B-geo", "I-gpe", "O", "B-org", "I-org", "I-geo"]
+    spans = decode_spans(text, offsets, tags, [0.9] * len(words), place_types=("geo", "gpe"))
+    assert [(s["text"], s["label"]) for s in spans] == [("South Africa", "geo"), ("Acme Corp", "org"), ("Kenya", "geo")]
+    # without place types (the old rule), a type change starts a new span
+    assert [s["text"] for s in decode_spans(text, offsets, tags, [0.9] * len(words))] == ["South", "Africa", "Acme Corp", "Kenya"]
