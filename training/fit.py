@@ -25,6 +25,7 @@ from .data import (
     SpanOptions,
     apply_scheme,
     demonym_matcher,
+    detect_format,
     encode_sentences,
     holdout_split,
     read_sentences,
@@ -187,7 +188,7 @@ def train(opts: TrainOptions, log=print) -> Path:
             raise InputError("--spec and --train were both given", "list every training file in the spec, or use --train alone")
         corpora = load_spec(opts.spec, opts.data_dir)
         # the card's gold map: the first word-per-row corpus's (GMB test is scored through it)
-        word_maps = [c.types for c in corpora.corpora if c.types is not None and (c.format or Path(c.path).suffix.lower()) in ("gmb", ".csv", "conll", ".conll")]
+        word_maps = [c.types for c in corpora.corpora if c.types is not None and detect_format(c.path, c.format) in ("gmb", "conll")]
         scheme = LabelScheme(f"spec:{Path(opts.spec).name}", word_maps[0]) if word_maps else LabelScheme("full")
     else:
         scheme = LabelScheme.from_options(opts.label_scheme, opts.label_map)
