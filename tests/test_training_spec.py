@@ -11,7 +11,8 @@ import pytest
 
 from geobatch.errors import InputError
 from training.data import SpanOptions, read_sentences
-from training.fit import epoch_order, merged_places
+from training.corpora import epoch_order
+from training.scoring import merged_places
 from training.spec import is_heldout, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
