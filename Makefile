@@ -19,7 +19,7 @@ DEMO_EPOCHS ?= 2
 DEMO_LEARNING_RATE ?= 3e-4
 DEMO_BATCH_SIZE ?= 16
 
-.PHONY: demo test venv install chromium clean-demo model model-eval recognition
+.PHONY: demo test venv install chromium clean-demo model model-eval recognition model-fast model-fast-eval bench-fast
 
 # --- environment --------------------------------------------------------------------------------
 
@@ -104,6 +104,33 @@ model-eval: install
 recognition: $(VENV)/.installed
 	$(PIP) install $(PIP_QUIET) -e '.[train,bench]'
 	$(PY) bench/recognition.py --model $(MODEL_EVAL_OUT) --data $(MODEL_DATA)
+
+# `make model-fast`: the recommended fast model (issue 15). FAST_LAYERS of the recommended model's
+# layers (its checkpoint MODEL_OUT-ckpt as --base-model, so the student starts as a pruned copy of it),
+# trained on the same data and distilled from it (--teacher MODEL_OUT, run through ONNX Runtime), then
+# fused + int8 (per channel) as its CPU variant. Trains the recommended model first when it is absent.
+# `make model-fast-eval` does the same from the held-back-free MODEL_EVAL_OUT; `make bench-fast` times
+# and scores it next to that model and spaCy sm (bench/fast_model.py, docs/RESULTS.md §10).
+FAST_LAYERS ?= 3
+FAST_EPOCHS ?= 2
+FAST_OUT ?= models/geoparse-fast
+FAST_EVAL_OUT ?= models/geoparse-fast-eval
+FAST_TRAIN = $(GEOBATCH) train --spec $(MODEL_SPEC) --data-dir $(MODEL_DATA) --epochs $(FAST_EPOCHS) \
+	    --learning-rate $(MODEL_LEARNING_RATE) --layers $(FAST_LAYERS)
+
+model-fast: install
+	test -f $(MODEL_OUT)/model.onnx || $(MAKE) model
+	$(FAST_TRAIN) --with-heldout --base-model $(MODEL_OUT)-ckpt --teacher $(MODEL_OUT) --output $(FAST_OUT)-ckpt --export $(FAST_OUT)
+	$(GEOBATCH) optimize $(FAST_OUT) --fuse --quantize int8 --per-channel --variant int8
+
+model-fast-eval: install
+	test -f $(MODEL_EVAL_OUT)/model.onnx || $(MAKE) model-eval
+	$(FAST_TRAIN) --base-model $(MODEL_EVAL_OUT)-ckpt --teacher $(MODEL_EVAL_OUT) --output $(FAST_EVAL_OUT)-ckpt --export $(FAST_EVAL_OUT)
+	$(GEOBATCH) optimize $(FAST_EVAL_OUT) --fuse --quantize int8 --per-channel --variant int8
+
+bench-fast: $(VENV)/.installed
+	$(PIP) install $(PIP_QUIET) -e '.[train,bench]'
+	$(PY) bench/fast_model.py --model full=$(MODEL_EVAL_OUT) --model fast=$(FAST_EVAL_OUT) --data $(MODEL_DATA)
 
 # --- tests --------------------------------------------------------------------------------------
 
