@@ -90,7 +90,8 @@ def run_variant(spec: dict) -> dict:
 
     v = spec["variant"]
     model_dir = v.get("dir") or spec["model"]
-    with tempfile.TemporaryDirectory(prefix=f"bench-{v['name']}-", dir=spec.get("work_dir")) as out:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{v['name']}-", dir=spec.get("work_dir")) as tmp:
+        out = spec.get("keep_output") or tmp  # kept where the caller scores the spans itself (bench/fast_model.py)
         config = run_config(spec, model_dir, out)
         t_load = time.perf_counter()
         model, *_ = prepare(config, note=lambda *_: None)  # sets with_gold before the pipeline is built
@@ -149,6 +150,9 @@ def run_spacy(spec: dict) -> dict:
         if d.gold is not None:
             acc.add(d.gold, tags_from_spans(d.offsets, spacy_location_spans(sd)))
     chars = sum(len(x) for x in texts)
+    if spec.get("spans_out"):  # character spans for the caller's own scoring (bench/fast_model.py)
+        Path(spec["spans_out"]).write_text(json.dumps({d.doc_id: [[e.start_char, e.end_char] for e in sd.ents if e.label_ in ("GPE", "LOC", "FAC")]
+                                                       for d, sd in zip(docs, parsed)}))
     return {
         "variant": v["name"], "kind": "spacy", "pipes": nlp.pipe_names, "docs": len(texts), "chars": chars,
         "seconds": seconds, "chars_per_s": chars / seconds, "docs_per_s": len(texts) / seconds,

@@ -14,6 +14,14 @@ names are tagged O, including names that contain a place word (Florence Mwangi, 
 model has to learn from context. The corpus uses held-out templates and held-out place names
 (every fifth name of each list never appears in the labelled sample), so the demo measures
 something real.
+
+More than a quarter of the names in each list but the continents have two or more words (Buenos
+Aires, Sri Lanka, Sri Lankan, New South Wales, the Yellow River, Mount Etna, Mont Blanc, Lake Chad,
+the Gulf of Mexico): with few of them a model never learns the I- tags and returns "Mount|Elbrus"
+as two places (issue 18). Leading words are shared across types (North Korea, North Carolina,
+North Africa, the North Sea; East Timor, East Asia), so a name's type has to come from the whole
+name. The held-out fifth of each list has such names too, so the corpus checks that the model
+learnt the pattern rather than the names.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import sys
 from pathlib import Path
 
 SEED = 20240607
-N_LABELLED = 400
+N_LABELLED = 2400
 N_SHORT_DOCS = 46
 N_LONG_DOCS = 14
 
@@ -53,29 +61,69 @@ CITIES = [
     ("Mombasa", "Kenya"), ("Lahore", "Pakistan"), ("Cusco", "Peru"), ("Bergen", "Norway"),
     ("Houston", "Texas"), ("Sacramento", "California"), ("Miami", "Florida"), ("Columbus", "Ohio"),
     ("Ulaanbaatar", "Mongolia"), ("Stockholm", "Sweden"), ("Dublin", "Ireland"), ("Vienna", "Austria"),
+    # cities of two or three words, then cities whose country or state has several (Freetown, Sierra
+    # Leone), so a model learns that a place can continue past its first word
+    ("Abu Dhabi", "United Arab Emirates"), ("Tel Aviv", "Israel"), ("San Francisco", "California"),
+    ("Phnom Penh", "Cambodia"), ("Santo Domingo", "Dominican Republic"), ("Belo Horizonte", "Brazil"),
+    ("Saint Petersburg", "Russia"), ("New Orleans", "Louisiana"), ("Salt Lake City", "Utah"),
+    ("Port Moresby", "Papua New Guinea"), ("Panama City", "Panama"), ("Kuwait City", "Kuwait"),
+    ("Port Harcourt", "Nigeria"), ("Da Nang", "Vietnam"), ("Chiang Mai", "Thailand"),
+    ("El Paso", "Texas"), ("Santa Cruz", "Bolivia"), ("Porto Alegre", "Brazil"), ("San Diego", "California"),
+    ("Las Vegas", "Nevada"), ("Hong Kong", "China"), ("Nizhny Novgorod", "Russia"), ("Cape Coast", "Ghana"),
+    ("Ciudad Juárez", "Mexico"), ("San José", "Costa Rica"),
+    ("Freetown", "Sierra Leone"), ("Ouagadougou", "Burkina Faso"), ("San Salvador", "El Salvador"),
+    ("Pyongyang", "North Korea"), ("Wellington", "New Zealand"), ("Kandy", "Sri Lanka"),
+    ("Durban", "South Africa"), ("Busan", "South Korea"), ("Jeddah", "Saudi Arabia"),
+    ("Juba", "South Sudan"), ("Prague", "Czech Republic"),
+    ("Raleigh", "North Carolina"), ("Albuquerque", "New Mexico"), ("Newcastle", "New South Wales"),
+    ("Madurai", "Tamil Nadu"), ("Charleston", "West Virginia"),
 ]
-COUNTRIES = sorted({c for _, c in CITIES if c not in ("Texas", "California", "Florida", "Ohio")} | {
+STATES = ["Texas", "California", "Florida", "Ohio", "Bavaria", "Queensland", "Ontario", "Kerala",
+          "Louisiana", "Utah", "Nevada", "North Carolina", "New Mexico", "New South Wales", "Tamil Nadu",
+          "West Virginia", "British Columbia", "Rhode Island", "Uttar Pradesh", "South Dakota",
+          "Lower Saxony", "New Jersey", "Western Australia"]
+COUNTRIES = sorted({c for _, c in CITIES if c not in STATES} | {
     "Chad", "Iran", "Iraq", "Chile", "Finland", "Denmark", "Hungary", "Romania", "Ukraine",
     "Bangladesh", "Philippines", "Costa Rica", "Sudan", "Mali",
+    "Sierra Leone", "Equatorial Guinea", "East Timor", "Cape Verde", "North Macedonia", "San Marino",
+    "Ivory Coast", "Sri Lanka", "New Zealand", "Saudi Arabia", "the Central African Republic",
+    "the Solomon Islands", "the Marshall Islands", "Saint Lucia", "South Sudan", "North Korea",
 })
 NATIONALITIES = [
     "French", "German", "Kenyan", "Indian", "Japanese", "Canadian", "Egyptian", "Nigerian",
     "Pakistani", "Australian", "Indonesian", "Peruvian", "Norwegian", "Polish", "Turkish", "Spanish",
     "Italian", "Greek", "Portuguese", "Vietnamese", "Ghanaian", "Ethiopian", "Moroccan", "Colombian",
     "Sri Lankan", "South African", "Brazilian", "Mexican", "Chilean", "Irish", "Swedish", "Cuban",
+    "Costa Rican", "North Korean", "South Korean", "Saudi Arabian", "New Zealand", "Sierra Leonean",
+    "Puerto Rican", "South Sudanese", "Papua New Guinean", "East Timorese", "Cape Verdean",
+    "North Macedonian", "Central African", "Salvadoran", "Dominican", "Emirati", "Israeli", "Russian",
 ]
-STATES = ["Texas", "California", "Florida", "Ohio", "Bavaria", "Queensland", "Ontario", "Kerala"]
 RIVERS = ["the Nile", "the Amazon", "the Danube", "the Mekong", "the Rhine", "the Ganges",
           "the Yangtze", "the Mississippi", "the Zambezi", "the Thames", "the Volga", "the Indus",
-          "the Congo River", "the Rio Grande"]
+          "the Congo River", "the Rio Grande", "the Yellow River", "the Orange River", "the Blue Nile",
+          "the White Nile", "the Niger River", "the Hudson River", "the Red River", "the Pearl River",
+          "the Rio Negro", "the Ohio River", "the Murray River", "the Jordan River"]
 MOUNTAINS = ["Mount Kenya", "Mount Everest", "Mount Fuji", "Kilimanjaro", "Mont Blanc",
-             "Mount Elbrus", "Aconcagua", "Mount Cook", "Table Mountain"]
+             "Mount Elbrus", "Aconcagua", "Mount Cook", "Table Mountain", "Mount Etna", "Mont Ventoux",
+             "Mount Olympus", "Monte Rosa", "Mount Sinai", "Ben Nevis", "Mount Rainier", "Mount Ararat",
+             "Denali", "Mount Kinabalu", "Mont Aiguille", "Mount Logan", "Mount Vesuvius",
+             "Pico de Orizaba", "Mount Kosciuszko", "Monte Cinto"]
 REGIONS = ["the Sahara", "Siberia", "Patagonia", "Kashmir", "Darfur", "Scandinavia", "Central Asia",
            "the Middle East", "the Balkans", "the Amazon basin", "the Horn of Africa", "the West Bank",
-           "the Sahel", "Tibet", "the Andes", "the Alps", "the Himalayas", "the Rocky Mountains"]
+           "the Sahel", "Tibet", "the Andes", "the Alps", "the Himalayas", "the Rocky Mountains",
+           "the Rift Valley", "the Great Plains", "the Gobi Desert", "Southeast Asia", "East Africa",
+           "West Africa", "the Caucasus", "the Niger Delta", "the Atacama Desert", "the Gaza Strip",
+           "the Korean Peninsula", "Central America", "the Kalahari", "the Pacific Northwest",
+           "the Arctic", "the Mekong Delta", "Western Sahara", "the Great Lakes", "Lapland",
+           "North Africa", "South Asia", "East Asia", "Central Europe", "the North Pole", "the South Pole"]
 WATERS = ["Lake Victoria", "Lake Titicaca", "Lake Baikal", "the Caspian Sea", "the Black Sea",
-          "the Mediterranean", "the Gulf of Mexico", "the Red Sea", "the Baltic Sea", "Lake Geneva"]
-CONTINENTS = ["Africa", "Europe", "Asia", "South America", "North America", "Australia"]
+          "the Mediterranean", "the Gulf of Mexico", "the Red Sea", "the Baltic Sea", "Lake Geneva",
+          "Lake Tanganyika", "Lake Malawi", "Lake Superior", "the North Sea", "Lake Chad",
+          "the Persian Gulf", "the Indian Ocean", "the South China Sea", "the Bay of Bengal", "Lake Como",
+          "the Dead Sea", "Lake Michigan", "the Aral Sea", "the English Channel", "the Arabian Sea",
+          "the Pacific Ocean", "Lake Ontario", "the Strait of Hormuz", "Lake Volta", "the Adriatic",
+          "the North Atlantic", "the South Pacific", "the East China Sea"]
+CONTINENTS = ["Africa", "Europe", "Asia", "South America", "North America", "Australia", "Antarctica"]
 # names that contain place words on purpose: they are people and organisations, tagged O
 PERSONS = ["Maria Lopez", "John Carter", "Amina Yusuf", "Kenji Sato", "Priya Nair", "Lars Berg",
            "Omar Haddad", "Elena Petrova", "David Kim", "Fatima Bello", "Florence Mwangi",

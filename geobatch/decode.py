@@ -41,10 +41,16 @@ def decode_word_tags(word_probs: np.ndarray, labels: Sequence[str], has_piece: n
 
 
 def decode_spans(
-    text: str, offsets: Sequence[tuple[int, int]], tags: Sequence[str], confidences: Sequence[float]
+    text: str, offsets: Sequence[tuple[int, int]], tags: Sequence[str], confidences: Sequence[float],
+    place_types: Sequence[str] = (),
 ) -> list[dict]:
     """Group tagged words into spans: dicts with start_char, end_char, text, label, confidence
-    (mean over the span's words), confidence_min, word_start, word_end (word range, end exclusive)."""
+    (mean over the span's words), confidence_min, word_start, word_end (word range, end exclusive).
+
+    An I- tag of one place type after a span of another ("South"/B-geo "Africa"/I-gpe) continues the
+    span, which keeps the first word's type: the words say one place continues, only its kind is in
+    doubt, and two spans would hand the resolver two fragments ("South", "Africa")."""
+    places = frozenset(place_types)
     spans: list[dict] = []
     cur: dict | None = None
 
@@ -62,7 +68,7 @@ def decode_spans(
         if prefix == "O":
             close()
             cur = None
-        elif prefix == "I" and cur is not None and cur["label"] == etype:
+        elif prefix == "I" and cur is not None and (cur["label"] == etype or (etype in places and cur["label"] in places)):
             cur["end_char"] = offsets[i][1]
             cur["word_end"] = i + 1
         else:

@@ -3,8 +3,10 @@ computed over every word of the chunk at once instead of one Python step per wor
 
 Tags travel as label indices (`TagCodes`: index `len(labels)` is the "O" of a word without a
 wordpiece); spans follow `decode_spans`' lenient IOB2 exactly: a word continues the span before it
-when it is I- of the same type and the word before is inside a span of the same document; every
-other tagged word starts one. tests/test_decode.py checks both against the per-word functions.
+when it is I- of the same type, or of a place type after a place type ("South"/B-geo "Africa"/I-gpe
+is one place that keeps the first word's type), and the word before is inside a span of the same
+document; every other tagged word starts one. tests/test_decode.py checks both against the per-word
+functions.
 """
 
 from __future__ import annotations
@@ -68,13 +70,19 @@ class ChunkSpans:
     confidence_min: np.ndarray
 
 
-def chunk_spans(tags: np.ndarray, conf: np.ndarray, doc_of_word: np.ndarray, codes: TagCodes) -> ChunkSpans:
-    """Spans of every document of the chunk: `tags` label indices of all words, documents end to end."""
+def chunk_spans(tags: np.ndarray, conf: np.ndarray, doc_of_word: np.ndarray, codes: TagCodes,
+                place_types: Sequence[str] = ()) -> ChunkSpans:
+    """Spans of every document of the chunk: `tags` label indices of all words, documents end to end;
+    `place_types` as in `decode_spans` (an I- of one place type continues a span of another)."""
     p = codes.prefix[tags]
     t = codes.type[tags]
+    # a span's words are all of its type, or all of place types: comparing with the word before is
+    # comparing with the span's type (what decode_spans does)
+    is_place = np.r_[np.isin(codes.types, list(place_types)), False][t]  # t == -1 (O) reads the False
     same_doc = np.r_[False, doc_of_word[1:] == doc_of_word[:-1]]
     tagged = p != _O
-    cont = (p == _I) & same_doc & np.r_[False, tagged[:-1]] & (t == np.r_[-2, t[:-1]])
+    same_kind = (t == np.r_[-2, t[:-1]]) | (is_place & np.r_[False, is_place[:-1]])
+    cont = (p == _I) & same_doc & np.r_[False, tagged[:-1]] & same_kind
     ws = np.flatnonzero(tagged & ~cont)
     we = np.flatnonzero(tagged & ~np.r_[cont[1:], False]) + 1  # a span runs over its start and the words continuing it
     if not ws.size:

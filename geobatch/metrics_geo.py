@@ -94,7 +94,8 @@ def match_spans(gold: Sequence[tuple[int, int]], pred: Sequence[tuple[int, int]]
     return out
 
 
-_COUNTS = ("gold", "exact", "overlap", "located", "hits", "hits_exact", "error_m_sum")
+_COUNTS = ("gold", "exact", "overlap", "located", "hits", "hits_exact", "error_m_sum", "located_gazetteer", "hits_gazetteer")
+_SCORE_UNITS = 10_000  # scores summed as integers of 1e-4, so partials add up exactly
 
 
 class GeoMatchScore:
@@ -109,18 +110,22 @@ class GeoMatchScore:
         self.hits_exact = 0  # ... of them matched exactly (boundary errors show as a lower overlap rate)
         self.error_m_sum = 0  # whole metres: integers add exactly in any merge order
         self.error_km: Counter = Counter()  # round(error km) -> located spans
+        self.located_gazetteer = 0  # located spans that the gazetteer resolved (not placed at a focus)
+        self.hits_gazetteer = 0
+        # reliability of resolution_score over gazetteer matches: score bin -> [spans, hits, score sum in 1e-4]
+        self.reliability: dict[int, list[int]] = {}
 
     def add_document(self, gold_places: Sequence[tuple[int, int, float, float]], pred_spans: Sequence[Mapping],
                      resolved: Sequence[Mapping | None], location_labels: Iterable[str]) -> None:
         """gold_places: (start, end, lat, lon); pred_spans: the runner's spans (start_char, end_char, label);
         resolved: the resolver's result per predicted span (None or null coordinates: unresolved)."""
-        from .resolve.geo import ACCURACY_KM, geo_errors_km  # numpy only; the resolver is loaded already
+        from .resolve.geo import ACCURACY_KM, geo_errors_km, score_bin  # numpy only; the resolver is loaded already
 
         labels = set(location_labels)
         keep = [j for j, s in enumerate(pred_spans) if s.get("label") in labels]
         matches = match_spans([(g[0], g[1]) for g in gold_places], [(pred_spans[j]["start_char"], pred_spans[j]["end_char"]) for j in keep])
         self.gold += len(gold_places)
-        pairs = []  # (gold lat, gold lon, predicted lat, predicted lon, exact?) of located matches
+        pairs = []  # (gold lat, gold lon, predicted lat, predicted lon, exact?, result) of located matches
         for (_, _, glat, glon), (k, kind) in zip(gold_places, matches):
             if k is None:
                 continue
@@ -131,11 +136,20 @@ class GeoMatchScore:
             r = resolved[keep[k]] or {}
             lat, lon = r.get("latitude"), r.get("longitude")
             if lat is not None and lon is not None and not (math.isnan(lat) or math.isnan(lon)):
-                pairs.append((glat, glon, lat, lon, kind == "exact"))
+                pairs.append((glat, glon, lat, lon, kind == "exact", r))
         if not pairs:
             return
-        glat, glon, plat, plon, exact = zip(*pairs)
-        for e, is_exact in zip(geo_errors_km(plat, plon, glat, glon).tolist(), exact):
+        glat, glon, plat, plon, exact, results = zip(*pairs)
+        for e, is_exact, r in zip(geo_errors_km(plat, plon, glat, glon).tolist(), exact, results):
+            if r.get("resolved_by") == "gazetteer":
+                self.located_gazetteer += 1
+                self.hits_gazetteer += e <= ACCURACY_KM
+                score = r.get("resolution_score")
+                if score is not None:
+                    cell = self.reliability.setdefault(score_bin(score), [0, 0, 0])
+                    cell[0] += 1
+                    cell[1] += e <= ACCURACY_KM
+                    cell[2] += round(score * _SCORE_UNITS)
             self.located += 1
             self.hits += e <= ACCURACY_KM
             self.hits_exact += is_exact and e <= ACCURACY_KM
@@ -146,10 +160,15 @@ class GeoMatchScore:
         for k in _COUNTS:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.error_km.update(other.error_km)
+        for b, cell in other.reliability.items():
+            mine = self.reliability.setdefault(b, [0, 0, 0])
+            for k in range(3):
+                mine[k] += cell[k]
         return self
 
     def to_dict(self) -> dict:
-        return {**{k: getattr(self, k) for k in _COUNTS}, "error_km": [[k, n] for k, n in sorted(self.error_km.items())]}
+        return {**{k: getattr(self, k) for k in _COUNTS}, "error_km": [[k, n] for k, n in sorted(self.error_km.items())],
+                "reliability": [[b, *cell] for b, cell in sorted(self.reliability.items())]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeoMatchScore":
@@ -157,6 +176,7 @@ class GeoMatchScore:
         for k in _COUNTS:
             setattr(s, k, int(d.get(k, 0)))
         s.error_km = Counter({int(k): int(n) for k, n in d.get("error_km", [])})
+        s.reliability = {int(b): [int(n), int(h), int(t)] for b, n, h, t in d.get("reliability", [])}
         return s
 
     def median_km(self) -> float | None:
@@ -176,6 +196,8 @@ class GeoMatchScore:
         return (found[0] + found[1]) / 2
 
     def report(self) -> dict:
+        from .resolve.geo import reliability_rows
+
         matched = self.exact + self.overlap
         n = self.gold
         return {
@@ -187,6 +209,9 @@ class GeoMatchScore:
             "accuracy_at_161km": self.hits / n if n else None,
             "accuracy_at_161km_of_matched": self.hits / matched if matched else None,
             "accuracy_at_161km_of_located": self.hits / self.located if self.located else None,
+            # over matched spans the gazetteer resolved (focus placements left out)
+            "accuracy_at_161km_of_resolved": self.hits_gazetteer / self.located_gazetteer if self.located_gazetteer else None,
+            "reliability": reliability_rows({b: [n, h, t / _SCORE_UNITS] for b, (n, h, t) in self.reliability.items()}),
             "accuracy_at_161km_of_matched_by_match": {
                 "exact": self.hits_exact / self.exact if self.exact else None,
                 "overlap": (self.hits - self.hits_exact) / self.overlap if self.overlap else None,
@@ -213,7 +238,7 @@ def format_geo(g: dict) -> list[str]:
         f"geo (gold spans with coordinates: {g['gold_located_spans']}; matched {m['exact'] + m['overlap']} = {m['exact']} exact "
         f"+ {m['overlap']} overlap, share {pct(g['share_matched'])}; matched left unresolved {pct(g['share_matched_unresolved'])})",
         f"  accuracy@161km  all gold {pct(g['accuracy_at_161km'])}  matched {pct(g['accuracy_at_161km_of_matched'])}  "
-        f"located {pct(g['accuracy_at_161km_of_located'])}  (matched exact {pct(g['accuracy_at_161km_of_matched_by_match']['exact'])}, "
+        f"located {pct(g['accuracy_at_161km_of_located'])}  gazetteer-resolved {pct(g.get('accuracy_at_161km_of_resolved'))}  (matched exact {pct(g['accuracy_at_161km_of_matched_by_match']['exact'])}, "
         f"overlap {pct(g['accuracy_at_161km_of_matched_by_match']['overlap'])})",
         f"  error km        median {km(g['median_error_km'])}  mean {km(g['mean_error_km'])}  over {g['located']} located",
         "  'all gold' counts gold spans the recogniser missed, or that stayed unresolved, as misses",

@@ -10,7 +10,8 @@ by `split_texts`, or `resplit_words` for word-per-row input, gold tags when pres
 (with the message) and the chunk goes on; every record yields exactly one docs/ row.
 
 Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
-`RESOLVER_COLUMNS`); without one those columns are null.
+`RESOLVER_COLUMNS`); without one those columns are null. A `focus` attribute on the returned
+sequence (dict keyed by `FOCUS_COLUMNS`, or None) fills the docs/ row's focus columns.
 """
 
 from __future__ import annotations
@@ -44,12 +45,20 @@ RESOLVER_COLUMNS = {
     "longitude": pa.float64(),
     "population": pa.int64(),
     "resolution_score": pa.float32(),
+    "resolved_by": pa.string(),  # gazetteer / document_focus / null; geonameid is set exactly for gazetteer
+}
+# the document's focus (from the resolver result's `.focus`); null without a resolver or a resolved place
+FOCUS_COLUMNS = {
+    "focus_country_code": pa.string(),
+    "focus_admin1_code": pa.string(),
+    "focus_latitude": pa.float64(),
+    "focus_longitude": pa.float64(),
 }
 Resolver = Callable[[str, list[dict]], Sequence["dict | None"]]
 
 DOCS_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("status", pa.string()), ("error", pa.string()), ("n_words", pa.int32()),
-    ("n_tokens", pa.int32()), ("n_windows", pa.int32()), ("n_spans", pa.int32()),
+    ("n_tokens", pa.int32()), ("n_windows", pa.int32()), ("n_spans", pa.int32()), *FOCUS_COLUMNS.items(),
 ])
 SPANS_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("span_index", pa.int32()), ("start_char", pa.int32()), ("end_char", pa.int32()),
@@ -255,11 +264,12 @@ class Pipeline:
         metrics = MetricsAccumulator(self.location_labels) if self.options.with_gold else None
         flat = np.concatenate(logit_rows) if logit_rows else np.zeros((0, len(self.labels)), np.float32)
         words = self._decode_words(docs, plan, flat, window_row)
-        spans = chunk_spans(words.tags, words.conf, words.doc, self.codes)
+        spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels)
         span_texts = [docs[d].text[s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
                                                           words.ends[spans.word_end - 1].tolist())]
         span_bounds = np.searchsorted(spans.doc, np.arange(len(docs) + 1))
         resolved: list = [None] * len(span_texts)
+        focus: dict[int, dict] = {}  # doc -> its focus (FOCUS_COLUMNS), from the resolver
         if self.resolver is not None or metrics is not None:  # the per-document stages
             for k in words.decoded:
                 doc = docs[k]
@@ -267,7 +277,7 @@ class Pipeline:
                     a, b = int(span_bounds[k]), int(span_bounds[k + 1])
                     doc_spans = span_dicts(spans, words, span_texts, a, b, self.codes)
                     tr = time.perf_counter()
-                    resolved[a:b] = self._resolve(doc.text, doc_spans)
+                    resolved[a:b], focus[k] = self._resolve(doc.text, doc_spans)
                     stats.resolve_s += time.perf_counter() - tr
                     if metrics is not None and doc.gold is not None:
                         ts = time.perf_counter()
@@ -294,6 +304,8 @@ class Pipeline:
             for name, v in zip(DOCS_SCHEMA.names, (doc.doc_id, status, doc.error, len(doc.words) if status == "ok" else 0,
                                                    n_tokens, n_windows, n_spans)):
                 d_rows[name].append(v)
+            for name in FOCUS_COLUMNS:
+                d_rows[name].append(focus[k].get(name) if focus.get(k) and not doc.error else None)
         failed = np.array([k for k in words.decoded if docs[k].error is not None], np.int64)
         tables = (pa.table(d_rows, schema=DOCS_SCHEMA), tokens_table(docs, words, failed, self.codes, self.tokens_schema),
                   self._spans_table(docs, words, spans, span_texts, resolved, failed))
@@ -364,19 +376,21 @@ class Pipeline:
             decoded, np.cumsum(counts), np.repeat(np.arange(len(docs)), counts[1:]), tags, conf,
             cat([docs[k].starts for k in decoded], np.int64), cat([docs[k].ends for k in decoded], np.int64))
 
-    def _resolve(self, text: str, spans: list[dict]) -> list:
+    def _resolve(self, text: str, spans: list[dict]) -> tuple[list, dict | None]:
         """Resolver results for the place spans; None for the others (a `full` model's per/org spans:
-        "Bush" the person must not get the coordinates of a town called Bush)."""
+        "Bush" the person must not get the coordinates of a town called Bush); and the document's focus."""
         places = [i for i, s in enumerate(spans) if s["label"] in self.location_labels]
         out: list = [None] * len(spans)
         if self.resolver is None or not places:
-            return out
-        got = list(self.resolver(text, [spans[i] for i in places]))
+            return out, None
+        got = self.resolver(text, [spans[i] for i in places])
+        focus = getattr(got, "focus", None)
+        got = list(got)
         if len(got) != len(places):
             raise ValueError(f"resolver returned {len(got)} results for {len(places)} spans")
         for i, r in zip(places, got):
             out[i] = r
-        return out
+        return out, focus
 
     def _spans_table(self, docs: list[DocInput], words: ChunkWords, spans: ChunkSpans, texts: list[str], resolved: list,
                      failed: np.ndarray) -> pa.Table:

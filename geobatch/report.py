@@ -25,6 +25,7 @@ from .errors import GeobatchError, first_line
 from .labels import LOCATION_TYPES, OUTSIDE, split_tag
 
 from .report_map import ATTRIBUTION, world_map_svg
+from .report_reliability import reliability_section
 from .write import WriteError, write_atomic_bytes
 
 TABLES = ("docs", "tokens", "spans")
@@ -36,7 +37,7 @@ RENDERED_MARKER = "geobatch-report-rendered"
 
 @dataclass
 class PlaceStats:
-    geonameid: int
+    geonameid: int | None  # None: a gazetteer place without a GeoNames id (Natural Earth water, landforms)
     name: str
     feature: str | None
     country_code: str | None
@@ -60,8 +61,10 @@ class ReportData:
     label_conf_sum: Counter = field(default_factory=Counter)
     label_conf_n: Counter = field(default_factory=Counter)
     focus_located: int = 0  # spans with coordinates but no gazetteer entry (placed at the document's focus)
+    # gold-scored gazetteer matches by score bin -> [spans, within 161 km, score sum] (spans/ with error_km)
+    reliability: dict = field(default_factory=dict)
     conf_hist: np.ndarray = field(default_factory=lambda: np.zeros(HIST_BINS, dtype=np.int64))
-    places: dict[int, PlaceStats] = field(default_factory=dict)
+    places: dict = field(default_factory=dict)  # geonameid (or name and point) -> PlaceStats
     unresolved: Counter = field(default_factory=Counter)
     tag_counts: Counter = field(default_factory=Counter)
     confusion: dict | None = None  # {"labels": [...], "matrix": [[...]], "source": str}
@@ -176,7 +179,7 @@ def _collect_docs(data: ReportData, dataset: ds.Dataset) -> None:
 
 def _collect_spans(data: ReportData, dataset: ds.Dataset) -> None:
     wanted = ["text", "label", "confidence", "geonameid", "resolved_name", "feature", "country_code",
-              "latitude", "longitude", "resolution_score"]
+              "latitude", "longitude", "resolution_score", "resolved_by", "error_km"]
     edges = np.linspace(0.0, 1.0, HIST_BINS + 1)
     for b in _batches(dataset, wanted):
         cols = {name: b.column(i) for i, name in enumerate(b.schema.names)}
@@ -197,7 +200,14 @@ def _collect_spans(data: ReportData, dataset: ds.Dataset) -> None:
             continue
         gid = cols["geonameid"].to_pylist()
         texts = cols["text"].to_pylist() if "text" in cols else [""] * n
-        resolved_idx = [i for i, g in enumerate(gid) if g is not None]
+        if "resolved_by" in cols:  # since issue 17: says how a span got its coordinates
+            how = cols["resolved_by"].to_pylist()
+            resolved_idx = [i for i, h in enumerate(how) if h == "gazetteer"]
+        else:  # older output: a null geonameid with coordinates was a focus placement
+            resolved_idx = [i for i, g in enumerate(gid) if g is not None]
+        if "error_km" in cols and "resolution_score" in cols:
+            _add_reliability(data, [cols["error_km"].to_pylist()[i] for i in resolved_idx],
+                             [cols["resolution_score"].to_pylist()[i] for i in resolved_idx])
         resolved_set = set(resolved_idx)
         lats = cols["latitude"].to_pylist() if "latitude" in cols else [None] * n
         for i in range(n):
@@ -213,16 +223,43 @@ def _collect_spans(data: ReportData, dataset: ds.Dataset) -> None:
                ("resolved_name", "feature", "country_code", "latitude", "longitude", "resolution_score")}
         for i in resolved_idx:
             data.label_resolved[labels[i]] += 1
-            g = int(gid[i])
-            place = data.places.get(g)
+            g = int(gid[i]) if gid[i] is not None else None
+            key = g if g is not None else (get["resolved_name"][i], get["latitude"][i], get["longitude"][i])
+            place = data.places.get(key)
             if place is None:
-                place = data.places[g] = PlaceStats(
+                place = data.places[key] = PlaceStats(
                     g, get["resolved_name"][i] or texts[i], get["feature"][i], get["country_code"][i],
                     get["latitude"][i], get["longitude"][i],
                 )
             place.count += 1
             place.surfaces[texts[i]] += 1
             place.score_sum += float(get["resolution_score"][i] or 0.0)
+
+
+def _add_reliability(data: ReportData, errors: list, scores: list) -> None:
+    from .resolve.geo import ACCURACY_KM, score_bin
+
+    for err, score in zip(errors, scores):
+        if err is None or score is None or err != err:
+            continue
+        cell = data.reliability.setdefault(score_bin(score), [0, 0, 0.0])
+        cell[0] += 1
+        cell[1] += err <= ACCURACY_KM
+        cell[2] += score
+
+
+def reliability_rows(data: ReportData) -> tuple[list[dict], str]:
+    """The reliability table of the run: from spans/ (error_km) when there, else metrics.json's."""
+    from .resolve.geo import reliability_rows as rows_of
+
+    if data.reliability:
+        return rows_of(data.reliability), "spans/ error_km"
+    geo = (data.metrics or {}).get("geo")
+    rows = geo.get("reliability") if isinstance(geo, dict) else None
+    if isinstance(rows, list) and all(isinstance(r, dict) and {"bin", "spans", "mean_score", "share_within_161km"} <= set(r)
+                                      for r in rows):
+        return rows, "metrics.json"
+    return [], ""
 
 
 def _collect_tokens(data: ReportData, dataset: ds.Dataset) -> None:
@@ -392,7 +429,7 @@ def _places_table(places: list[PlaceStats]) -> str:
         rows.append(f"<tr><td class='num'>{rank}</td><th>{_e(p.name)}</th><td>{_e(p.feature or '–')}</td>"
                     f"<td>{_e(p.country_code or '–')}</td><td class='num'>{p.count:,}</td><td>{_e(forms)}</td>"
                     f"<td class='num'>{coords}</td><td class='num'>{p.score_sum / p.count:.2f}</td>"
-                    f"<td class='num'>{p.geonameid}</td></tr>")
+                    f"<td class='num'>{p.geonameid if p.geonameid is not None else '–'}</td></tr>")
     return ("<table class='sortable'><thead><tr><th>#</th><th>place</th><th>feature</th><th>country</th>"
             "<th>mentions</th><th>written as</th><th>lat, lon</th><th>mean score</th><th>geonameid</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
@@ -487,6 +524,9 @@ def render_html(data: ReportData) -> str:
         f"<p class='note'>Equirectangular projection, 30° graticule; dot area ∝ mentions; hover a dot for details. "
         f"{_e(ATTRIBUTION)}</p></section>"
     )
+    rows, source = reliability_rows(data)
+    if rows:
+        sections.append(reliability_section(rows, source))
     if data.manifest:
         # per-unit bookkeeping grows with the corpus: count it, do not list it
         units = data.manifest.get("units")

@@ -28,15 +28,15 @@ def packaged_minilm_dir() -> Path:
     return Path(gt.get_model_path())
 
 
-def build_tiny_base(out: Path, seed: int = 0) -> Path:
-    """A randomly initialised 2-layer BERT saved like a user's TF checkpoint (config.json + tf_model.h5)."""
+def build_tiny_base(out: Path, seed: int = 0, layers: int = 2) -> Path:
+    """A randomly initialised BERT (2 layers unless told) saved like a user's TF checkpoint (config.json + tf_model.h5)."""
     pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
     import tensorflow as tf
     from transformers import BertConfig, TFBertModel
 
     src = packaged_minilm_dir()
     tf.random.set_seed(seed)
-    config = BertConfig(vocab_size=30522, **TINY_CONFIG)
+    config = BertConfig(vocab_size=30522, **{**TINY_CONFIG, "num_hidden_layers": layers})
     model = TFBertModel(config)
     model(model.dummy_inputs)
     out.mkdir(parents=True, exist_ok=True)

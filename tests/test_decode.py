@@ -47,22 +47,24 @@ def test_span_offsets_slice_original_text(text):
         assert s["text"].startswith(words[s["word_start"]]) and s["text"].endswith(words[s["word_end"] - 1])
 
 
-def test_chunk_spans_equal_decode_spans_for_random_tag_sequences():
+@pytest.mark.parametrize("place_types", [(), ("geo", "gpe")])
+def test_chunk_spans_equal_decode_spans_for_random_tag_sequences(place_types):
     """The array decoder over many documents end to end gives decode_spans' spans for each, with the
-    lenient IOB2 rules (stray I-, type changes, document boundaries) and NaN confidences."""
+    lenient IOB2 rules (stray I-, type changes, place-type continuation, the non-place dem type,
+    document boundaries) and NaN confidences."""
     from geobatch.decode_arrays import TagCodes, chunk_spans
 
-    labels = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "S-per", "E-per"]
+    labels = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "B-dem", "I-dem", "S-per", "E-per"]
     codes = TagCodes(labels)
     rng = np.random.default_rng(7)
-    for _ in range(50):
+    for _ in range(80):
         n_docs = int(rng.integers(1, 6))
         lens = rng.integers(0, 12, n_docs)
         tags = rng.integers(0, len(labels) + 1, int(lens.sum()))  # + the "O" of a word without a wordpiece
         conf = rng.random(tags.size).astype(np.float32)
         conf[rng.random(tags.size) < 0.2] = np.nan
         doc_of_word = np.repeat(np.arange(n_docs), lens)
-        got = chunk_spans(tags, conf, doc_of_word, codes)
+        got = chunk_spans(tags, conf, doc_of_word, codes, place_types)
         bounds = np.r_[0, np.cumsum(lens)]
         want = []
         for d in range(n_docs):
@@ -70,7 +72,7 @@ def test_chunk_spans_equal_decode_spans_for_random_tag_sequences():
             names = codes.names[tags[a:b]].tolist()
             offsets = [(2 * i, 2 * i + 1) for i in range(b - a)]
             want += [(d, s["word_start"] + a, s["word_end"] + a, s["label"], s["confidence"], s["confidence_min"])
-                     for s in decode_spans("x " * (b - a), offsets, names, conf[a:b])]
+                     for s in decode_spans("x " * (b - a), offsets, names, conf[a:b], place_types)]
         assert len(got.doc) == len(want)
         for k, (d, ws, we, label, c, cmin) in enumerate(want):
             assert (got.doc[k], got.word_start[k], got.word_end[k], codes.types[got.type[k]]) == (d, ws, we, label)
@@ -87,3 +89,50 @@ def test_word_labels_are_decode_word_tags_as_indices():
     idx, conf2 = word_labels(probs, has, codes.none)
     assert codes.names[idx].tolist() == tags
     np.testing.assert_array_equal(conf, conf2)
+
+
+def test_a_place_continues_across_a_change_of_place_type():
+    """"South"/B-geo "Africa"/I-gpe is one place of doubtful kind, not two fragments for the resolver;
+    other types still break a span, and so does a place type after a non-place one."""
+    text = "Aid reached South Africa and Acme Corp Kenya"
+    words = text.split()
+    offsets, pos = [], 0
+    for w in words:
+        pos = text.index(w, pos)
+        offsets.append((pos, pos + len(w)))
+        pos += len(w)
+    tags = ["O", "O", "B-geo", "I-gpe", "O", "B-org", "I-org", "I-geo"]
+    spans = decode_spans(text, offsets, tags, [0.9] * len(words), place_types=("geo", "gpe"))
+    assert [(s["text"], s["label"]) for s in spans] == [("South Africa", "geo"), ("Acme Corp", "org"), ("Kenya", "geo")]
+    # without place types (the old rule), a type change starts a new span
+    assert [s["text"] for s in decode_spans(text, offsets, tags, [0.9] * len(words))] == ["South", "Africa", "Acme Corp", "Kenya"]
+
+
+@pytest.mark.parametrize("place_types", [(), ("geo", "gpe")])
+def test_array_decoder_agrees_on_place_type_changes_and_dem(place_types):
+    """The place-type rule in both decoders: B-geo I-gpe is one place (with place types), dem is not a
+    place type (B-dem I-gpe, B-gpe I-dem break), and a place type after org breaks."""
+    from geobatch.decode_arrays import TagCodes, chunk_spans
+
+    labels = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "B-dem", "I-dem", "B-org", "I-org"]
+    codes = TagCodes(labels)
+    text = "South Africa Kenyan Nairobi Acme Kenya French Paris Ivory Coast"
+    words = text.split()
+    offsets, pos = [], 0
+    for w in words:
+        pos = text.index(w, pos)
+        offsets.append((pos, pos + len(w)))
+        pos += len(w)
+    tags = ["B-geo", "I-gpe", "B-dem", "I-gpe", "B-org", "I-geo", "B-gpe", "I-dem", "B-gpe", "I-geo"]
+    conf = np.linspace(0.5, 0.95, len(tags))
+    want = decode_spans(text, offsets, tags, conf, place_types)
+    got = chunk_spans(np.array([labels.index(t) for t in tags]), conf.astype(np.float32), np.zeros(len(tags), np.int64),
+                      codes, place_types)
+    assert [(int(a), int(b), codes.types[t]) for a, b, t in zip(got.word_start, got.word_end, got.type)] == \
+        [(s["word_start"], s["word_end"], s["label"]) for s in want]
+    texts = [s["text"] for s in want]
+    if place_types:
+        assert texts == ["South Africa", "Kenyan", "Nairobi", "Acme", "Kenya", "French", "Paris", "Ivory Coast"]
+        assert want[0]["label"] == "geo" and want[-1]["label"] == "gpe"
+    else:
+        assert texts == ["South", "Africa", "Kenyan", "Nairobi", "Acme", "Kenya", "French", "Paris", "Ivory", "Coast"]

@@ -182,6 +182,12 @@ def test_cli_with_the_gazetteer_resolver(tmp_path, tiny_onnx_dir, capsys):  # no
     assert g["gold_located_spans"] == 4 and g["matched"] == {"exact": 3, "overlap": 0}
     assert g["accuracy_at_161km"] == pytest.approx(3 / 4)  # Lyon is not recognised by the tiny model
     assert "accuracy@161km" in capsys.readouterr().out
+    # gazetteer matches only (no focus fallback by default), and their scores by bin: the report plots them
+    assert g["accuracy_at_161km_of_resolved"] == 1.0
+    assert sum(r["spans"] for r in g["reliability"]) == 3 and all(r["share_within_161km"] == 1.0 for r in g["reliability"])
+    from geobatch.report import write_report
+
+    assert "Reliability of resolution_score" in write_report(out).read_text()
     assert main(["run", "--no-resolve", "--overwrite", "--model", str(tiny_onnx_dir), "--input", str(inp), "--id-column", "doc_id",
                  "--spans-column", "toponyms", "--output", str(out)]) == 0
     assert "geo" not in json.loads((out / "metrics.json").read_text())

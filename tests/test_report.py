@@ -254,3 +254,39 @@ def test_given_spans_without_confidence_and_focus_placed_spans(tmp_path):
     assert "Placed at the document's focus without a gazetteer entry (not mapped): 1." in page
     # geo and timing share no keys: two tables, not one grid full of blanks
     assert "<h4>geo</h4>" in page and "<h4>timing</h4>" in page
+
+
+def test_reliability_plot_and_places_without_a_geonameid(tmp_path):
+    """`geobatch resolve` output with gold points (issue 17): the report draws score bin -> share within
+    161 km from error_km, counts a water body (no GeoNames id, resolved_by gazetteer) as a resolved
+    place, and a document_focus row as a focus placement."""
+    schema = SPANS_SCHEMA.append(pa.field("resolved_by", pa.string())).append(pa.field("error_km", pa.float64()))
+    out = tmp_path / "o"
+    (out / "spans").mkdir(parents=True)
+    sea = (None, "Baltic Sea", "water", None, None, 56.8, 18.3, 0, 0.55)
+    rows = []
+    for i in range(10):  # 9 of 10 right at score 0.95, 1 of 2 right at 0.55
+        rows.append({**_span("a", i, "Paris", None, 0.9, PARIS[:-1] + (0.95,)), "resolved_by": "gazetteer",
+                     "error_km": 5.0 if i < 9 else 900.0})
+    rows += [{**_span("b", 0, "Baltic Sea", None, 0.9, sea), "resolved_by": "gazetteer", "error_km": 10.0},
+             {**_span("b", 1, "Baltic", None, 0.9, sea), "resolved_by": "gazetteer", "error_km": 400.0},
+             {**_span("b", 2, "the pier", None, 0.9, NONE), "resolved_by": "document_focus", "error_km": 3.0,
+              "latitude": 56.0, "longitude": 18.0}]
+    pq.write_table(pa.Table.from_pylist(rows, schema), out / "spans" / "p.parquet")
+    data = collect(out)
+    assert data.focus_located == 1
+    assert {p.name: p.count for p in data.places.values()} == {"Paris": 10, "Baltic Sea": 2}
+    # focus placements are not gazetteer matches: they stay out of the reliability table
+    assert data.reliability == {9: [10, 9, pytest.approx(9.5)], 5: [2, 1, pytest.approx(1.1)]}
+    page = write_report(out).read_text()
+    assert "id='reliability'" in page and "Reliability of resolution_score" in page
+    plot = page[page.index("id='reliability'"):]
+    assert plot[:plot.index("</svg>")].count("<circle") == 2  # one dot per score bin
+    assert "0.900" in page and "0.500" in page  # shares within 161 km per bin
+
+
+def test_no_reliability_plot_without_gold(tmp_path):
+    out = tmp_path / "o"
+    (out / "spans").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([_span("a", 0, "Paris", "geo", 0.9, PARIS)], SPANS_SCHEMA), out / "spans" / "p.parquet")
+    assert "Reliability of resolution_score" not in write_report(out).read_text()

@@ -11,7 +11,8 @@ import pytest
 
 from geobatch.errors import InputError
 from training.data import SpanOptions, read_sentences
-from training.fit import epoch_order, merged_places
+from training.corpora import epoch_order
+from training.scoring import merged_places
 from training.spec import is_heldout, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,3 +155,25 @@ def test_any_place_loss_sums_the_place_types():
     plain = float(masked_token_loss(tf.constant([[1, 0, -100]]), logits))
     assert float(masked_token_loss(tf.constant([[1, 0, -100]]), logits, None, sets)) == pytest.approx(plain, rel=1e-5)
     assert labels_order[1] == "B-geo"
+
+
+def test_demonyms_get_their_own_type_where_they_stand_alone():
+    from geobatch.documents import Sentence
+    from geobatch.resolve.sources import demonym_lexicon
+    from training.data import demonym_matcher, tag_demonyms
+
+    lexicon = demonym_lexicon()
+    assert {"French", "Iraqi", "South Korean", "European"} <= lexicon and "South Georgia" not in lexicon
+    m = demonym_matcher(lexicon)
+    s = Sentence("x", ["The", "Iraqi", "army", "and", "South", "Korean", "troops", "near", "the", "Korean", "Peninsula", "."],
+                 ["O", "B-gpe", "O", "O", "B-gpe", "I-gpe", "O", "O", "O", "B-geo", "I-geo", "O"])
+    assert tag_demonyms(s, m, "dem").tags == ["O", "B-dem", "O", "O", "B-dem", "I-dem", "O", "O", "O", "B-geo", "I-geo", "O"]
+    # untagged (TUD, GeoVirus) and any-place (GeoWebNews modifiers) demonyms alike; France stays a place
+    s = Sentence("y", ["French", "envoys", "met", "Russian", "officials", "in", "France"], ["O", "O", "O", "B-*", "O", "O", "B-*"])
+    assert tag_demonyms(s, m, "dem").tags == ["B-dem", "O", "O", "B-dem", "O", "O", "B-*"]
+
+
+@pytest.mark.parametrize("value", ['"*"', '"O"', '""', "3", '"B-dem"'])
+def test_a_bad_demonym_type_is_refused(tmp_path, value):
+    with pytest.raises(InputError, match="demonym_type"):
+        load_spec(_spec(tmp_path, f'demonym_type = {value}\n[[corpus]]\npath = "a.jsonl"\n'))

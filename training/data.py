@@ -133,16 +133,17 @@ def read_sentences(
             continue
         out.append(Sentence(doc.id, words, tags_from_spans(offsets, spans)))
     check_type_map(p, so.types, seen_types)
+    for what, option, column in (("text", "--text-column", so.text_column), ("spans", "--spans-column", so.spans_column)):
+        if seen["records"] and not seen[what]:
+            raise InputError(f"{p}: no record has a {what} column {column!r} (columns: {', '.join(seen['columns'] or [])})",
+                             f"pass {option} with the right column name")
+    # after the column checks: a misnamed text column makes every span look out of range
     bad = stats.skipped_bad_offsets + stats.surface_mismatch
     if bad and not so.skip_bad_spans:
         # a span that does not slice its text teaches the model a wrong word as a place (or none)
         example = (stats.examples.get("skipped_bad_offsets") or stats.examples.get("surface_mismatch") or ["?"])[0]
         raise InputError(f"{p}: {bad} span(s) have offsets that do not slice the text (e.g. document {example})",
                          "fix the offsets, or set skip_bad_spans = true for this corpus in a --spec file to leave them out")
-    for what, option, column in (("text", "--text-column", so.text_column), ("spans", "--spans-column", so.spans_column)):
-        if seen["records"] and not seen[what]:
-            raise InputError(f"{p}: no record has a {what} column {column!r} (columns: {', '.join(seen['columns'] or [])})",
-                             f"pass {option} with the right column name")
     if stats.spans and out and not any(t != "O" for s in out for t in s.tags):
         raise InputError(f"{p}: none of its {stats.spans} spans carries a label", "pass --span-label (e.g. --span-label geo)")
     return out
@@ -280,3 +281,40 @@ def encode_sentences(
 def word_predictions(encoded: Encoded, piece_label_ids: np.ndarray, id_to_label: Sequence[str]) -> list[str]:
     """Per-word predicted tags from per-piece label ids (first piece wins; words without pieces are O)."""
     return [id_to_label[int(piece_label_ids[p])] if p >= 0 else "O" for p in encoded.first_piece]
+
+
+def demonym_matcher(lexicon) -> dict[str, list[list[str]]]:
+    """Demonyms as word sequences (cut by split_words), longest first, keyed by their first word."""
+    out: dict[str, list[list[str]]] = {}
+    for d in lexicon:
+        w = split_words(d)[0]
+        if w:
+            out.setdefault(w[0], []).append(w)
+    for seqs in out.values():
+        seqs.sort(key=len, reverse=True)
+    return out
+
+
+def tag_demonyms(sentence: Sentence, matcher: dict[str, list[list[str]]], dem_type: str) -> Sentence:
+    """Tag demonyms ("French", "South Korean") as their own type wherever they stand alone: outside any
+    span, or as a whole span of their own (GMB's gpe "Iraqi", GeoWebNews' Demonym and modifiers).
+
+    Corpora disagree on them (GMB and GeoWebNews tag them as places, TUD-Loc-2013 and GeoVirus leave
+    them out); one type of their own lets one model follow every corpus, and the runtime does not
+    treat it as a place. A demonym inside a longer name ("Korean Peninsula") keeps the name's tag.
+    """
+    words, tags = sentence.words, list(sentence.tags or ["O"] * len(sentence.words))
+    n, i = len(words), 0
+    while i < n:
+        k = next((len(seq) for seq in matcher.get(words[i], ()) if words[i:i + len(seq)] == seq), 0)
+        if not k:
+            i += 1
+            continue
+        j = i + k
+        continues = j < n and tags[j].startswith("I-")
+        alone = all(t == OUTSIDE for t in tags[i:j])
+        whole = tags[i].startswith("B-") and all(t == "I-" + tags[i][2:] for t in tags[i + 1:j])
+        if (alone or whole) and not continues:
+            tags[i:j] = [f"B-{dem_type}"] + [f"I-{dem_type}"] * (k - 1)
+        i = j
+    return Sentence(sentence.id, words, tags)

@@ -9,7 +9,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -19,11 +18,14 @@ from geobatch.labels import LabelScheme, entity_type, label_list, place_types, s
 from . import checkpoint as ckpt
 from .base import check_base_config, check_continuation, resolve_base
 from .batching import iterate_batches, pad_batch
+from .corpora import epoch_order, read_training_sentences
+from .scoring import entity_metrics, merged_places
 from .spec import ANY_PLACE
 from .data import (
     Encoded,
     SpanOptions,
     apply_scheme,
+    detect_format,
     encode_sentences,
     holdout_split,
     read_sentences,
@@ -61,6 +63,10 @@ class TrainOptions:
     spec: str | None = None        # training spec (training/spec.py): several corpora instead of --train
     data_dir: str | None = None    # where the spec's paths are relative to (default: the spec's folder)
     with_heldout: bool = False     # also train on the documents the spec holds back for evaluation
+    layers: int | None = None      # keep this many of the base's encoder layers (training/depth.py)
+    teacher: str | None = None     # distil from this MODEL_DIR or checkpoint (training/distill.py)
+    distill_temperature: float = 2.0
+    distill_weight: float = 0.5    # share of the loss that is the teacher's; the rest is the gold tags'
 
 
 def _seed_everything(seed: int) -> None:
@@ -69,79 +75,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
-
-
-def _read_train(opts: TrainOptions, spec=None) -> tuple[list, list[int]]:
-    """Training sentences and, for each, the number of the corpus it came from (0 without a spec)."""
-    out: list = []
-    groups: list[int] = []
-    if spec is not None:
-        from .spec import is_heldout
-
-        for g, c in enumerate(spec.corpora):
-            keep = None if (opts.with_heldout or c.heldout is None) else (lambda doc_id, rule=c.heldout: not is_heldout(doc_id, rule))
-            so = SpanOptions(c.id_column, c.text_column, c.spans_column, c.span_label, c.type_field, c.types, keep, c.skip_bad_spans)
-            sents = read_sentences(c.path, c.format, c.max_sentences, so)
-            out.extend(sents)
-            groups.extend([g] * len(sents))
-        if not out:
-            raise InputError(f"no sentences in the corpora of {spec.path}", "check the spec's paths and held-out rules")
-        return out, groups
-    for path in opts.train:
-        left = None if opts.max_sentences is None else opts.max_sentences - len(out)
-        if left is not None and left <= 0:
-            break
-        out.extend(read_sentences(path, opts.format, left, opts.spans))
-    if not out:
-        raise InputError("no sentences in --train", "check the files and --format")
-    return out, [0] * len(out)
-
-
-def epoch_order(groups: Sequence[int], weights: Sequence[float], seed: int) -> np.ndarray:
-    """Indices of the examples one epoch sees: each corpus's examples `weight` times, the fraction of a
-    weight drawn at random (without replacement) each epoch, so a small corpus can count as much as a
-    large one without being cut or copied on disk."""
-    rng = np.random.default_rng(seed)
-    groups = np.asarray(groups)
-    parts = []
-    for g, w in enumerate(weights):
-        idx = np.flatnonzero(groups == g)
-        whole, frac = int(w), w - int(w)
-        parts += [idx] * whole
-        if frac > 0 and idx.size:
-            parts.append(rng.choice(idx, size=int(round(frac * idx.size)), replace=False))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-
-
-def merged_places(tags: list[str], place: set[str]) -> list[str]:
-    """Every place type (and "*", any place) as one `location` type: how users score place names."""
-    out = []
-    for t in tags:
-        prefix, etype = split_tag(t)
-        out.append(f"{prefix}-location" if etype in place else t)
-    return out
-
-
-def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict:
-    """Entity-level exact-span P/R/F1 (seqeval, CoNLL semantics) overall and per type, plus word accuracy."""
-    from seqeval.metrics import classification_report
-
-    report = classification_report(gold, pred, output_dict=True, zero_division=0)
-    micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
-    words = sum(len(g) for g in gold)
-    correct = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
-    return {
-        "entity_precision": round(float(micro["precision"]), 4),
-        "entity_recall": round(float(micro["recall"]), 4),
-        "entity_f1": round(float(micro["f1-score"]), 4),
-        "per_type": {
-            k: {"precision": round(float(v["precision"]), 4), "recall": round(float(v["recall"]), 4),
-                "f1": round(float(v["f1-score"]), 4), "support": int(v["support"])}
-            for k, v in report.items() if not k.endswith(" avg")
-        },
-        "word_accuracy": round(correct / max(words, 1), 4),
-        "words": words,
-    }
 
 
 def _parity_batch(encoded: list[Encoded], n: int = 16) -> dict:
@@ -160,6 +93,12 @@ def train(opts: TrainOptions, log=print) -> Path:
     # a negative rate climbs the loss, zero trains nothing: both finish "successfully" with a useless model
     if not (math.isfinite(opts.learning_rate) and opts.learning_rate > 0):
         raise InputError(f"--learning-rate {opts.learning_rate:g} is not a positive number", "use e.g. 1e-4 (5e-5 to continue a checkpoint)")
+    if opts.teacher is not None and not (math.isfinite(opts.distill_temperature) and opts.distill_temperature > 0):
+        raise InputError(f"--distill-temperature {opts.distill_temperature:g} is not a positive number", "use e.g. 2")
+    if opts.teacher is not None and not 0 <= opts.distill_weight <= 1:
+        raise InputError(f"--distill-weight {opts.distill_weight:g} is outside 0..1", "use e.g. 0.5 (0 ignores the teacher, 1 the gold tags)")
+    if opts.teacher is not None and not Path(opts.teacher).expanduser().is_dir():  # before the data is read
+        raise InputError(f"--teacher {opts.teacher} is not a directory", "give an exported MODEL_DIR (model.onnx) or a training checkpoint")
     if not 0 <= opts.seed < 2**32:  # numpy's seeding range: a negative seed failed after the data was read
         raise InputError(f"--seed {opts.seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
     resolved = [Path(t).resolve() for t in opts.train]
@@ -178,7 +117,7 @@ def train(opts: TrainOptions, log=print) -> Path:
             raise InputError("--spec and --train were both given", "list every training file in the spec, or use --train alone")
         corpora = load_spec(opts.spec, opts.data_dir)
         # the card's gold map: the first word-per-row corpus's (GMB test is scored through it)
-        word_maps = [c.types for c in corpora.corpora if c.types is not None and (c.format or Path(c.path).suffix.lower()) in ("gmb", ".csv", "conll", ".conll")]
+        word_maps = [c.types for c in corpora.corpora if c.types is not None and detect_format(c.path, c.format) in ("gmb", "conll")]
         scheme = LabelScheme(f"spec:{Path(opts.spec).name}", word_maps[0]) if word_maps else LabelScheme("full")
     else:
         scheme = LabelScheme.from_options(opts.label_scheme, opts.label_map)
@@ -187,7 +126,7 @@ def train(opts: TrainOptions, log=print) -> Path:
     check_base_config(base, opts.max_length, tokenizer)
 
     t0 = time.time()
-    raw_train, groups = _read_train(opts, corpora)
+    raw_train, groups = read_training_sentences(opts, corpora)
     if corpora is None:
         types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
         unused = scheme.unused_map_keys(types)
@@ -236,6 +175,12 @@ def train(opts: TrainOptions, log=print) -> Path:
             log(f"note: {st.words_without_pieces} {name} words produce no wordpiece (predicted O)")
     if val_stats.unknown_tags:
         log(f"note: validation tags unseen in training, scored as O in the targets: {val_stats.unknown_tags}")
+    teacher, soft_targets = None, None
+    if opts.teacher:
+        from .distill import load_teacher, teacher_logits
+
+        teacher = load_teacher(opts.teacher, labels, tokenizer)
+        soft_targets = teacher_logits(teacher, train_enc, max(opts.batch_size, 64), log=log)
 
     from .model import balanced_class_weights, build_model, masked_token_loss
     from .tf_env import has_gpu, keras, tf
@@ -246,6 +191,12 @@ def train(opts: TrainOptions, log=print) -> Path:
         keras.mixed_precision.set_global_policy("mixed_float16")
     extra = {"conv_filters": opts.conv_filters} if opts.head == "conv" else {}
     model = build_model(base, labels, opts.head, extra)
+    base_layers, layers_kept = int(model.config.num_hidden_layers), None
+    if opts.layers is not None:
+        from .depth import shallow_copy
+
+        model, layers_kept = shallow_copy(model, opts.layers)
+        log(f"encoder: {opts.layers} of the base's {base_layers} layers, {layers_kept}")
     class_weights = None
     if opts.class_weights == "balanced":
         class_weights = balanced_class_weights(np.concatenate([e.labels for e in train_enc]), len(labels))
@@ -254,6 +205,8 @@ def train(opts: TrainOptions, log=print) -> Path:
             class_weights = list(class_weights) + [1.0] * (len(target_sets) - len(labels))
 
     from transformers import create_optimizer
+
+    from .distill import teacher_batch
 
     enc_groups = [groups[e.sentence] for e in train_enc]
     weights = [c.weight for c in corpora.corpora] if corpora is not None else [1.0]
@@ -272,13 +225,18 @@ def train(opts: TrainOptions, log=print) -> Path:
         optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
 
     spec = tf.TensorSpec([None, None], tf.int32)
+    soft_spec = tf.TensorSpec([None, None, len(labels)], tf.float32)
 
     # one trace for every batch shape: dynamic padding must not cause retracing
-    @tf.function(input_signature=[spec, spec, spec, spec])
-    def train_step(input_ids, attention_mask, token_type_ids, labels_):
+    @tf.function(input_signature=[spec, spec, spec, spec, soft_spec])
+    def train_step(input_ids, attention_mask, token_type_ids, labels_, soft):
         with tf.GradientTape() as tape:
             logits = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, training=True).logits
             loss = masked_token_loss(labels_, logits, class_weights, target_sets)
+            if teacher is not None:
+                from .distill import distillation_loss
+
+                loss = distillation_loss(labels_, logits, soft, loss, opts.distill_temperature, opts.distill_weight)
             scaled = optimizer.get_scaled_loss(loss) if gpu else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         if gpu:
@@ -336,8 +294,13 @@ def train(opts: TrainOptions, log=print) -> Path:
         "validation_metrics": None,
         "history": [],
         "seed": opts.seed,
-        "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout} if corpora is not None else None,
+        "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout,
+                 "demonym_type": corpora.demonym_type} if corpora is not None else None,
         "mixed_precision": gpu,
+        "layers": int(model.config.num_hidden_layers),
+        "base_layers": int(getattr(model.config, "geobatch_base_layers", base_layers)),
+        "layers_kept": layers_kept,
+        "distillation": {**teacher.describe(), "temperature": opts.distill_temperature, "weight": opts.distill_weight} if teacher else None,
         "options": options,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -354,10 +317,14 @@ def train(opts: TrainOptions, log=print) -> Path:
         losses, seen = [], 0
         order = epoch_order(enc_groups, weights, opts.seed * 1000 + epoch)
         epoch_inputs = [train_enc[i] for i in order]
+        epoch_soft = [soft_targets[i] for i in order] if soft_targets is not None else None
         for step, (idx, batch) in enumerate(iterate_batches(epoch_inputs, opts.batch_size, seed=opts.seed * 1000 + epoch), 1):
             if step > steps_per_epoch:
                 break
-            loss = train_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], batch["labels"])
+            width = batch["input_ids"].shape[1]
+            soft = (teacher_batch(epoch_soft, epoch_inputs, idx, width, len(labels)) if epoch_soft is not None
+                    else np.zeros((len(idx), width, len(labels)), np.float32))
+            loss = train_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], batch["labels"], soft)
             losses.append(float(loss))
             seen += len(idx)
             if step % opts.log_every == 0 or step == steps_per_epoch:

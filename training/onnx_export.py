@@ -176,6 +176,12 @@ def model_card(meta: dict, opset: int, onnx_sha256: str, parity: float) -> dict:
             "total_epochs": meta.get("total_epochs") or meta.get("best_epoch"),
             "continued_from": meta.get("continued_from"),
             "seed": meta.get("seed"),
+            "spec": meta.get("spec"),
+            # depth: a student keeps `layers` of its base's `base_layers` (training/depth.py)
+            "layers": meta.get("layers"),
+            "base_layers": meta.get("base_layers"),
+            "layers_kept": meta.get("layers_kept"),
+            "distillation": meta.get("distillation"),
         },
         "validation_metrics": meta["validation_metrics"],
         "versions": _versions(),

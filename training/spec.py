@@ -14,7 +14,9 @@
 
 A type mapped to "*" is a place whose GMB type (geo or gpe) the corpus does not say: the loss accepts
 either (training/model.py, `masked_token_loss`), so such spans are never forced into one at random.
-No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
+A top-level `demonym_type = "dem"` tags demonyms ("French", "South Korean") as a type of their own in
+every corpus (training/data.py, `tag_demonyms`): the corpora disagree on whether they are places, and
+the runtime does not count that type as one. No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class CorpusSpec:
 class TrainingSpec:
     path: Path
     corpora: list[CorpusSpec] = field(default_factory=list)
+    demonym_type: str | None = None
 
 
 def _fail(spec: Path, where: str, problem: str, fix: str) -> InputError:
@@ -95,11 +98,15 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
     items = raw.get("corpus")
     if not isinstance(items, list) or not items or not all(isinstance(c, dict) for c in items):
         raise _fail(p, "", "has no [[corpus]] tables", "add one [[corpus]] table per training file")
-    extra = sorted(set(raw) - {"corpus"})
+    extra = sorted(set(raw) - {"corpus", "demonym_type"})
     if extra:
-        raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}", "keep only [[corpus]] tables")
+        raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}", "keep [[corpus]] tables and demonym_type")
+    demonym_type = raw.get("demonym_type")
+    if demonym_type is not None and (not isinstance(demonym_type, str) or not demonym_type.strip()
+                                     or demonym_type in (ANY_PLACE, "O") or "-" in demonym_type):
+        raise _fail(p, "", f"has demonym_type {demonym_type!r}, not a type name", 'write demonym_type = "dem", or leave it out')
     root = Path(data_dir) if data_dir is not None else p.parent
-    out = TrainingSpec(p)
+    out = TrainingSpec(p, demonym_type=demonym_type)
     names: set[str] = set()
     for n, item in enumerate(items, 1):
         where = f"corpus {n} "

@@ -8,8 +8,8 @@ When spans carry gold coordinates (`lat`/`lon` or `latitude`/`longitude`), the m
 accuracy@161 km (unresolved counts as a miss), median/mean error km (spans with coordinates) and the
 share unresolved (no coordinates at all).
 
-Spans the gazetteer lacks (streets, venues) are placed at their document's focus by default, with
-geonameid/resolved_name/feature null and a low resolution_score; `--no-focus-fallback` leaves them null.
+Spans the gazetteer lacks (streets, venues) stay null; with `--focus-fallback` they are placed at their
+document's focus (resolved_by `document_focus`, geonameid/resolved_name/feature null).
 
 Bad input: a text that is not text, a spans value that is not a list of objects, or a label/type that
 is not text stops the command with one line (exit 2). Spans with impossible offsets (missing, not whole
@@ -66,13 +66,15 @@ def _records(chunk) -> list:
 @click.option("--span-label", default=None, help="Label for spans that carry none.")
 @click.option("--chunk-size", default=1000, show_default=True, help="Documents per part file.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT_DIR/spans.")
-@click.option("--no-focus-fallback", is_flag=True,
-              help="Leave spans the gazetteer lacks null instead of placing them at the document's focus.")
+@click.option("--focus-fallback/--no-focus-fallback", default=False, show_default=True,
+              help="Place spans the gazetteer lacks at their document's focus (resolved_by=document_focus, "
+                   "geonameid null) instead of leaving them null.")
 @click.option("--quiet", is_flag=True)
 def command(inputs, output, fmt, id_column, text_column, spans_column, span_label, chunk_size, overwrite,
-            no_focus_fallback, quiet):
+            focus_fallback, quiet):
     """Resolve given (gold) spans to coordinates; score them when gold coordinates are present."""
     from ..resolve import EMPTY_RESULT, GeoScore, Resolver, geo_errors_km
+    from ..resolve.focus import DOCUMENT_FOCUS, GAZETTEER
 
     say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     files = resolve_inputs(list(inputs), fmt)
@@ -96,7 +98,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         raise GeobatchError(f"cannot write the output directory {out}: {e.strerror or e}", "choose a writable --output") from None
 
     t_load = time.perf_counter()
-    resolver = Resolver.load(log=say, focus_fallback=not no_focus_fallback)
+    resolver = Resolver.load(log=say, focus_fallback=focus_fallback)
     load_s = time.perf_counter() - t_load
 
     # skipped spans (type, offsets) and kept but doubtful ones (a gold point that is there but unusable,
@@ -143,13 +145,13 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     gold = gold_coordinates(s.extra)
                     if gold is not None:
                         err = float(geo_errors_km([r["latitude"]], [r["longitude"]], [gold[0]], [gold[1]])[0])
-                        score.add([err])
+                        score.add([err], [r["resolved_by"]], [r["resolution_score"]])
                         n_gold += 1
                         row.update(gold_latitude=gold[0], gold_longitude=gold[1], error_km=None if err != err else err)
                     rows.append(row)
                     n_spans += 1
-                    n_resolved += r["geonameid"] is not None
-                    n_focus += r["geonameid"] is None and r["latitude"] is not None
+                    n_resolved += r["resolved_by"] == GAZETTEER
+                    n_focus += r["resolved_by"] == DOCUMENT_FOCUS
             # one part file per chunk, written as soon as the chunk is done: memory stays one chunk
             table = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
             written.append(write_part(out, "spans", chunk.unit_id, table))
@@ -166,7 +168,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "skipped_types": list(DEFAULT_SKIP_TYPES),
         "resolved": n_resolved,
         "located_by_focus": n_focus,
-        "focus_fallback": not no_focus_fallback,
+        "focus_fallback": focus_fallback,
         "share_unresolved_all_spans": (n_spans - n_resolved - n_focus) / n_spans if n_spans else None,
         "geo": score.result() if with_gold else None,
         # spans per second of the resolver alone (reading and writing excluded); per CPU second too,
@@ -199,6 +201,10 @@ def _summary(m: dict) -> None:
         def km(v):  # None: no span was located, so there is no error to state (not 0 km)
             return "-" if v is None else f"{v:.1f}"
 
+        def pct(v):
+            return "-" if v is None else f"{v:.3f}"
+
         click.echo(f"gold-located spans {g['gold_located_spans']}: accuracy@161km {g['accuracy_at_161km']:.3f} "
-                   f"(unresolved count as misses), median error {km(g['median_error_km'])} km, "
+                   f"(unresolved count as misses), of the gazetteer's matches {pct(g['accuracy_at_161km_of_resolved'])}, "
+                   f"median error {km(g['median_error_km'])} km, "
                    f"mean error {km(g['mean_error_km'])} km, unresolved {g['share_unresolved']:.3f}")

@@ -38,6 +38,9 @@ from ..infer import PROVIDERS
 @click.option("--max-error-rate", default=0.0, show_default=True, type=float, help="Share of error rows tolerated before exit code 1.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT_DIR's output from another job instead of refusing.")
 @click.option("--no-resolve", is_flag=True, help="Skip toponym resolution (resolver columns stay null).")
+@click.option("--focus-fallback/--no-focus-fallback", default=False, show_default=True,
+              help="Place spans the gazetteer lacks at their document's focus (resolved_by=document_focus, "
+                   "geonameid null); off: they stay null and docs/ keeps the focus.")
 @click.option("--quiet", is_flag=True, help="No progress, notes or summary; errors only.")
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="local: this process; ray: a pool of Ray actors (extra [ray]), see docs/RAY.md.")
@@ -47,7 +50,7 @@ from ..infer import PROVIDERS
                    "(docs/ARCHITECTURE.md, 'Workers'); ray: actors, default 2.")
 @click.option("--gpus-per-worker", default=None, type=float, help="GPUs per Ray actor, fractions allowed (default 0). --engine ray only.")
 def command(model, inputs, output, fmt, text_column, id_column, spans_column, span_label, batch_size, max_length, stride,
-            provider, variant, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, quiet,
+            provider, variant, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, focus_fallback, quiet,
             engine, address, workers, gpus_per_worker):
     """Tag, decode, resolve and write a corpus to Parquet (docs/, tokens/, spans/, manifest.json)."""
     from ..engines import RunConfig
@@ -73,6 +76,7 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
             location_labels=labels,
         ),
         chunk_size=chunk_size, overwrite=overwrite, max_error_rate=max_error_rate, quiet=quiet, resolve=not no_resolve,
+        focus_fallback=focus_fallback,
     )
     ray_only = [n for n, v in (("--address", address), ("--gpus-per-worker", gpus_per_worker)) if v is not None]
     if engine == "ray":

@@ -29,6 +29,10 @@ def _echo(msg: str) -> None:
 @click.option("--label-map", type=click.Path(), help="Type map file (JSON or `from to` lines); overrides --label-scheme.")
 @click.option("--base-model", help="Local Hugging Face directory or hub name (default: the packaged MiniLM-L6-H384-uncased).")
 @click.option("--head", type=click.Choice(["linear", "conv"]), default="linear", help="Classifier head.")
+@click.option("--layers", type=click.IntRange(1), help="Keep this many of the base encoder's layers, evenly spaced, first and last included (a faster, shallower model; docs/TRAINING.md).")
+@click.option("--teacher", type=click.Path(), help="Distil from this MODEL_DIR (run with ONNX Runtime) or checkpoint: same labels and tokenizer as the student.")
+@click.option("--distill-temperature", type=float, default=2.0, help="With --teacher: softmax temperature of the teacher's and the student's distributions.")
+@click.option("--distill-weight", type=float, default=0.5, help="With --teacher: share of the loss from the teacher (the rest from the gold tags).")
 @click.option("--epochs", type=click.IntRange(1), default=3)
 @click.option("--batch-size", type=click.IntRange(1), default=32)
 @click.option("--max-length", type=click.IntRange(16, 512), default=128, help="Wordpieces per input; longer sentences are split at word boundaries.")
@@ -44,7 +48,7 @@ def _echo(msg: str) -> None:
 @click.option("--output", required=True, type=click.Path(), help="Checkpoint directory.")
 @click.option("--export", "export_dir", type=click.Path(), help="Also export the best checkpoint to this MODEL_DIR.")
 def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
-            base_model, head, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
+            base_model, head, layers, teacher, distill_temperature, distill_weight, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
             patience, seed, max_sentences, validation_fraction, log_every, output, export_dir):
     """Fine-tune a BERT token classifier on annotated data."""
     if not train_files and not spec:
@@ -63,6 +67,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         weight_decay=weight_decay, class_weights=class_weights, patience=patience, seed=seed,
         max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
         spec=spec, data_dir=data_dir, with_heldout=with_heldout,
+        layers=layers, teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
     )
     if export_dir:
         # imported before training: fails early, and later edits to the module cannot change a long run

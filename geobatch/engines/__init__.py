@@ -28,11 +28,12 @@ class RunConfig:
     max_error_rate: float = 0.0
     quiet: bool = False
     resolve: bool = True
+    focus_fallback: bool = False  # place spans the gazetteer lacks at the document's focus (opt-in)
     progress: bool | None = None  # None: when stderr is a terminal
     workers: int = 1  # local engine: processes that run Pipeline.process (engines/workers.py)
 
 
-def default_resolver(enabled: bool) -> Resolver | None:
+def default_resolver(enabled: bool, focus_fallback: bool = False) -> Resolver | None:
     """The gazetteer resolver when `geobatch.resolve` provides `build_resolver()`, else None.
 
     Seam for the resolver stage: `geobatch.resolve.build_resolver() -> Callable[[text, spans], list[dict | None]]`.
@@ -41,7 +42,7 @@ def default_resolver(enabled: bool) -> Resolver | None:
         return None
     module = importlib.import_module("geobatch.resolve")
     build = getattr(module, "build_resolver", None)
-    return build() if build is not None else None
+    return build(focus_fallback=focus_fallback) if build is not None else None
 
 
 def default_resolver_available() -> bool:

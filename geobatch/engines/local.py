@@ -41,6 +41,8 @@ def job_identity(config: RunConfig, model, inputs, pipeline: Pipeline) -> dict:
             "span_label": o.span_label, "max_length": pipeline.max_length, "stride": pipeline.stride,
             "chunk_size": config.chunk_size, "location_labels": sorted(pipeline.location_labels),
             "resolve": pipeline.resolver is not None, "with_gold": o.with_gold,
+            # a resumed job must not mix spans placed at their focus with spans left null
+            "focus_fallback": pipeline.resolver is not None and config.focus_fallback,
         },
     }
 
@@ -74,13 +76,13 @@ def run_local(config: RunConfig, pipeline: Pipeline | None = None) -> RunSummary
         if config.workers > 1 and pipeline is None:
             from .workers import start_pool
 
-            pool = start_pool(config.workers, config.model, config.pipeline, config.resolve)
+            pool = start_pool(config.workers, config.model, config.pipeline, config.resolve, config.focus_fallback)
             # built here (while the workers load the model) only to check the options and name the job
             resolver = (lambda text, spans: []) if config.resolve and default_resolver_available() else None
             pipe = Pipeline(model, config.pipeline, resolver=resolver, tagger=_Workers(pool))
             pool.wait_ready()  # before OUT_DIR: a worker that cannot load the model stops the job here
         else:
-            pipe = pipeline or Pipeline(model, config.pipeline, resolver=default_resolver(config.resolve))
+            pipe = pipeline or Pipeline(model, config.pipeline, resolver=default_resolver(config.resolve, config.focus_fallback))
         return _run(config, t0, say, model, inputs, infos, cols, pipe, pool)
     finally:
         if pool is not None:

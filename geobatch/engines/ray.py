@@ -217,7 +217,7 @@ def tagged_dataset(sources: list[Source], cols: Columns, config: RunConfig, o: P
         num_cpus=cpus_per_worker(opts, o), num_gpus=opts.gpus_per_worker or None,
         fn_constructor_kwargs={
             "model": model_payload(model, opts.ship_model if opts.ship_model is not None else bool(opts.address)),
-            "options": o, "resolve": config.resolve, "chunk_size": config.chunk_size,
+            "options": o, "resolve": config.resolve, "focus_fallback": config.focus_fallback, "chunk_size": config.chunk_size,
             "sources": [(s.info.use_ids, s.prefix) for s in sources], "done_units": done,
         },
     )

@@ -168,7 +168,7 @@ class PipelineActor:
     one line; Ray does not carry an exception's cause across processes."""
 
     def __init__(self, model: Any, options: PipelineOptions, resolve: bool, chunk_size: int,
-                 sources: list[tuple[bool, str]], done_units: frozenset[str]):
+                 sources: list[tuple[bool, str]], done_units: frozenset[str], focus_fallback: bool = False):
         self.started_at = time.time()  # when the actor's process got to our code (spawn + imports before it)
         t0 = time.perf_counter()
         self.chunk_size = chunk_size
@@ -177,7 +177,7 @@ class PipelineActor:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.error: BaseException | None = None
         try:
-            self.pipe = Pipeline(_materialize_model(model), options, resolver=default_resolver(resolve))
+            self.pipe = Pipeline(_materialize_model(model), options, resolver=default_resolver(resolve, focus_fallback))
         except Exception as e:  # noqa: BLE001 - re-raised with the first batch
             self.error = e
         self.init_s = time.perf_counter() - t0

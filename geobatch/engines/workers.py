@@ -131,7 +131,7 @@ def decode_result(msg: dict) -> EncodedUnit:
     return EncodedUnit(msg["parts"], msg["rows"], msg["status"], ChunkStats.from_dict(msg["stats"]), metrics, msg["input_rows"])
 
 
-def worker_main(conn, model: str, options: PipelineOptions, resolve: bool, parent_ends: list) -> None:
+def worker_main(conn, model: str, options: PipelineOptions, resolve: bool, focus_fallback: bool, parent_ends: list) -> None:
     """A worker's life: build the Pipeline, say ready, then tag each unit it is sent until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked child inherits the parent's handler that unwinds a run
@@ -141,7 +141,7 @@ def worker_main(conn, model: str, options: PipelineOptions, resolve: bool, paren
     from . import default_resolver
 
     try:
-        pipe = Pipeline(model, options, resolver=default_resolver(resolve))
+        pipe = Pipeline(model, options, resolver=default_resolver(resolve, focus_fallback))
     except GeobatchError as e:
         _send(conn, ("error", e.problem, e.fix))
         return
@@ -218,6 +218,7 @@ class WorkerPool:
     model: str
     options: PipelineOptions
     resolve: bool
+    focus_fallback: bool = False  # the resolver's opt-in focus placement (issue 17)
     workers: list[Worker] = field(default_factory=list)
     provider: str = ""
     startup_s: float = 0.0
@@ -231,7 +232,7 @@ class WorkerPool:
         for i in range(self.n):
             here, there = ctx.Pipe(duplex=True)
             inherited = [w.conn for w in self.workers] + [here] if self.start_method == "fork" else []
-            p = ctx.Process(target=worker_main, args=(there, self.model, self.options, self.resolve, inherited),
+            p = ctx.Process(target=worker_main, args=(there, self.model, self.options, self.resolve, self.focus_fallback, inherited),
                             name=f"geobatch-worker-{i + 1}", daemon=True)
             with _sigint_ignored():  # inherited (across exec too): a Ctrl-C while a spawned child imports prints no traceback
                 p.start()
@@ -327,9 +328,9 @@ class _WorkersDied(Exception):
         self.got, self.failed = got, failed
 
 
-def start_pool(n: int, model: str, options: PipelineOptions, resolve: bool) -> WorkerPool:
+def start_pool(n: int, model: str, options: PipelineOptions, resolve: bool, focus_fallback: bool = False) -> WorkerPool:
     o = replace(options, threads=threads_per_worker(options.threads, n, options.provider))
-    return WorkerPool(n, model, o, resolve).start()
+    return WorkerPool(n, model, o, resolve, focus_fallback).start()
 
 
 def tag_units(pool: WorkerPool, tasks: Iterator[Task], commit) -> float:

@@ -107,6 +107,10 @@ EXTRA_DEMONYMS = {
     "AF": ["Afghan", "Afghans"],
 }
 
+# adjectives of continents and regions, which no country owns (the resolver does not place them)
+REGIONAL_DEMONYMS = ("European", "Europeans", "African", "Africans", "Asian", "Asians", "Arab", "Arabs",
+                     "Latin American", "Latin Americans", "Scandinavian", "Scandinavians", "Caribbean")
+
 # subdivisions whose adjective is common in news ("Scottish", "Welsh")
 ADMIN1_DEMONYMS = {
     "GB.ENG": ["English"],
@@ -188,3 +192,49 @@ DIRECTIONAL_WORDS = {
 
 # spelled-out forms of abbreviated name words, tried when the name as written is not found
 WORD_EXPANSIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort", "pt": "port"}
+
+# Named regions and physical features that the news names bare ("the Middle East", "the Alps",
+# "the Ganges") and that GeoNames-from-pip only knows as a namesake town ("Middle East" is a Baltimore
+# neighbourhood, "Ganges" a town in British Columbia). Such a name is never placed on a populated place
+# or a subdivision; it resolves to a water body or landform of that name when the index has one (see
+# physical.py), else stays null. Names only: no coordinates come from this list.
+REGION_AND_FEATURE_NAMES = {
+    # named regions
+    "middle east", "near east", "far east", "mideast", "balkans", "sahel", "maghreb", "levant",
+    "horn of africa", "sub saharan africa", "patagonia", "scandinavia", "siberia", "caucasus",
+    "central asia", "southeast asia", "south asia", "east asia", "west africa", "east africa",
+    "north africa", "southern africa", "central africa", "latin america", "central america",
+    "caribbean", "midwest", "deep south", "pacific northwest", "new england", "outback", "arctic",
+    "antarctic", "gulf states", "persian gulf", "arabian peninsula", "korean peninsula", "iberia",
+    "iberian peninsula", "indochina", "mesopotamia", "kurdistan", "tibetan plateau", "west coast", "east coast",
+    # mountain ranges, deserts, forests
+    "alps", "andes", "himalayas", "himalaya", "rockies", "rocky mountains", "appalachians", "pyrenees",
+    "urals", "carpathians", "atlas mountains", "sahara", "gobi", "kalahari", "atacama", "amazon rainforest",
+    # rivers the index has no point for
+    "ganges", "thames", "rhine", "volga", "indus", "euphrates", "tigris", "jordan river", "zambezi",
+    "niger river", "orinoco", "yukon river", "colorado river", "rio grande", "seine", "loire",
+    "elbe", "oder", "vistula", "dnieper", "don river", "yellow river", "pearl river", "irrawaddy",
+}
+
+# words that say a name is a water body or landform ("Lake Geneva", "Mount Kenya", "the Gobi Desert")
+PHYSICAL_LAST_WORDS = WATER_WORDS | {
+    "island", "islands", "isles", "mountains", "mountain", "range", "desert", "peninsula", "valley",
+    "plateau", "highlands", "delta", "glacier", "volcano", "reef", "archipelago", "basin", "coast", "cape",
+}
+PHYSICAL_FIRST_WORDS = {"lake", "mount", "mt", "gulf", "bay", "sea", "cape", "isle", "mont", "monte", "lac", "rio", "río"}
+# ... of which these name a lake or mountain far more often than a town under 50,000 ("Lake Geneva")
+PHYSICAL_FIRST_WORDS_STRICT = {"lake", "mount", "mt", "gulf", "sea", "isle", "mont", "monte", "lac"}
+
+# a capitalised word before a span that does not make the span part of a longer name: sentence-initial
+# function words, directions ("Northern Kenya") and kind words that go with the span
+NOT_NAME_WORDS = DIRECTIONAL_WORDS | {
+    "the", "in", "at", "from", "to", "and", "of", "for", "on", "by", "with", "near", "across", "into", "over",
+    "toward", "towards", "via", "as", "but", "or", "if", "when", "while", "after", "before", "since", "until",
+    "between", "outside", "inside", "around", "through", "throughout", "under", "within", "without", "like",
+    "than", "then", "also", "only", "even", "all", "most", "many", "some", "its", "his", "her", "their", "our",
+    "a", "an", "this", "that", "these", "those", "every", "each", "no", "not", "both", "greater", "downtown",
+    "metro", "metropolitan", "rural", "urban", "suburban", "coastal", "mainland", "occupied", "war-torn",
+    "though", "although", "because", "where", "whereas", "meanwhile", "however", "yet", "so", "now", "today",
+    "here", "there", "once", "while", "why", "how", "what", "who", "which", "whose", "it", "we", "they", "he",
+    "she", "i", "you", "was", "is", "are", "were", "be", "has", "have", "had", "did", "does", "do",
+}

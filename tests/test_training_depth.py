@@ -1,0 +1,210 @@
+"""A shallower student (`--layers K`) and knowledge distillation (`--teacher`), issue 15.
+
+The end-to-end tests train on the suite's tiny random BERT (hidden 32), built here with 4 layers so
+that picking 2 of them is a real choice: seconds each.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geobatch.errors import InputError
+from training.depth import pick_layers
+
+from conftest import SAMPLE_LABELLED, build_tiny_base
+
+pytestmark = pytest.mark.train
+
+
+def test_pick_layers_spreads_them_and_keeps_first_and_last():
+    assert pick_layers(6, 6) == [0, 1, 2, 3, 4, 5]
+    assert pick_layers(6, 4) == [0, 2, 3, 5]
+    assert pick_layers(6, 3) == [0, 2, 5]
+    assert pick_layers(6, 2) == [0, 5]
+    assert pick_layers(6, 1) == [5]
+    assert pick_layers(12, 4) == [0, 4, 7, 11]
+    for n in range(1, 13):
+        for k in range(1, n + 1):
+            picks = pick_layers(n, k)
+            assert len(picks) == k and picks == sorted(set(picks)) and picks[-1] == n - 1
+
+
+def test_pick_layers_refuses_more_layers_than_the_base_has():
+    with pytest.raises(InputError, match="exceeds the base model's 6 layers"):
+        pick_layers(6, 7)
+    with pytest.raises(InputError, match="not a positive number"):
+        pick_layers(6, 0)
+
+
+def _onnx_layers(model_dir: Path) -> list[int]:
+    """Encoder layer indices named in the exported graph (tf2onnx keeps the Keras scopes in node names)."""
+    import onnx
+
+    graph = onnx.load(str(model_dir / "model.onnx")).graph
+    return sorted({int(i) for node in graph.node for i in re.findall(r"layer_\._(\d+)/", node.name)})
+
+
+def test_shallow_copy_takes_the_picked_layers_weights():
+    tf = pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
+    from transformers import BertConfig
+
+    from training.depth import shallow_copy
+    from training.model import dummy_inputs, model_class
+
+    tf.random.set_seed(3)
+    config = BertConfig(vocab_size=120, hidden_size=16, num_hidden_layers=6, num_attention_heads=2, intermediate_size=32, num_labels=3)
+    full = model_class("linear")(config)
+    full(**dummy_inputs())
+    expected = {
+        "emb": full.bert.embeddings.get_weights(),
+        "layers": [full.bert.encoder.layer[j].get_weights() for j in (0, 2, 5)],
+        "head": full.classifier.get_weights(),
+    }
+    student, picks = shallow_copy(full, 3)
+    assert picks == [0, 2, 5]
+    assert student.config.num_hidden_layers == 3 and student.config.geobatch_base_layers == 6
+    assert len(student.bert.encoder.layer) == 3
+    for got, want in zip(student.bert.embeddings.get_weights(), expected["emb"]):
+        np.testing.assert_array_equal(got, want)
+    for i, layer in enumerate(student.bert.encoder.layer):
+        for got, want in zip(layer.get_weights(), expected["layers"][i]):
+            np.testing.assert_array_equal(got, want)
+    for got, want in zip(student.classifier.get_weights(), expected["head"]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_distillation_loss_mixes_gold_and_teacher():
+    tf = pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
+    from training.data import IGNORE
+    from training.distill import distillation_loss
+    from training.model import masked_token_loss
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    labels = np.array([[IGNORE, 1, 2, IGNORE], [IGNORE, 0, IGNORE, IGNORE]], np.int32)
+    hard = masked_token_loss(tf.constant(labels), tf.constant(logits))
+    # a teacher that says what the student says adds nothing: only the gold share is left
+    same = distillation_loss(tf.constant(labels), tf.constant(logits), tf.constant(logits), hard, 2.0, 0.5)
+    assert float(same) == pytest.approx(0.5 * float(hard), rel=1e-5)
+    teacher = rng.normal(scale=3, size=logits.shape).astype(np.float32)
+    # by hand: T^2 * mean over labelled positions of KL(teacher_T || student_T)
+    def log_softmax(z):
+        z = z - z.max(-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+    t, s = log_softmax(teacher / 2.0), log_softmax(logits / 2.0)
+    kl = (np.exp(t) * (t - s)).sum(-1)[labels != IGNORE].mean()
+    got = distillation_loss(tf.constant(labels), tf.constant(logits), tf.constant(teacher), hard, 2.0, 0.25)
+    assert float(got) == pytest.approx(0.75 * float(hard) + 0.25 * 4.0 * kl, rel=1e-4)
+    # the teacher's values where the loss does not read (padding, continuation pieces) change nothing
+    noisy = teacher.copy()
+    noisy[labels == IGNORE] = 99.0
+    assert float(distillation_loss(tf.constant(labels), tf.constant(logits), tf.constant(noisy), hard, 2.0, 0.25)) == pytest.approx(float(got), rel=1e-5)
+
+
+def _train(tmp: Path, base: Path, out: str, *extra: str) -> tuple[int, Path, Path]:
+    from geobatch.cli import main
+
+    ckpt, model_dir = tmp / f"{out}-ckpt", tmp / out
+    rc = main([
+        "train", "--train", str(SAMPLE_LABELLED), "--label-scheme", "locations", "--base-model", str(base),
+        "--epochs", "1", "--batch-size", "16", "--max-length", "64", "--learning-rate", "1e-3",
+        "--max-sentences", "64", "--validation-fraction", "0.25", "--log-every", "100",
+        "--output", str(ckpt), "--export", str(model_dir), *extra,
+    ])
+    return rc, ckpt, model_dir
+
+
+@pytest.fixture(scope="module")
+def four_layer_base(tmp_path_factory) -> Path:
+    return build_tiny_base(tmp_path_factory.mktemp("tiny4") / "base", layers=4)
+
+
+def test_layers_and_teacher_train_export_and_run(four_layer_base, tiny_model_dir, tmp_path, capsys):
+    """--layers 2 of a 4-layer base, distilled from the suite's exported tiny model through ONNX
+    Runtime: the export's parity check passes, the graph has 2 layers, the card says so, and
+    geobatch run uses the student like any model."""
+    rc, ckpt, student = _train(tmp_path, four_layer_base, "student", "--layers", "2", "--teacher", str(tiny_model_dir),
+                               "--distill-temperature", "3", "--distill-weight", "0.7")
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "encoder: 2 of the base's 4 layers, [0, 3]" in out
+    assert re.search(r"teacher .* \(onnx\): logits for \d+ inputs", out)
+    card = json.loads((student / "model_card.json").read_text())
+    assert card["parity_max_abs_diff"] <= 1e-4
+    assert card["training"]["layers"] == 2 and card["training"]["base_layers"] == 4
+    assert card["training"]["layers_kept"] == [0, 3]
+    assert card["training"]["distillation"] == {"path": str(tiny_model_dir), "kind": "onnx", "temperature": 3.0, "weight": 0.7}
+    assert _onnx_layers(student) == [0, 1]
+
+    from geobatch.cli import main
+
+    text = tmp_path / "docs.jsonl"
+    text.write_text(json.dumps({"id": "a", "text": "Officials in Paris met envoys from Kenya."}) + "\n")
+    assert main(["run", "--model", str(student), "--input", str(text), "--output", str(tmp_path / "out"), "--no-resolve"]) == 0
+    import pyarrow.parquet as pq
+
+    tokens = pq.read_table(tmp_path / "out" / "tokens").to_pylist()
+    assert [t["word"] for t in tokens] == ["Officials", "in", "Paris", "met", "envoys", "from", "Kenya", "."]
+
+
+def test_teacher_checkpoint_and_a_full_depth_student(four_layer_base, tiny_training, tmp_path, capsys):
+    """A checkpoint teacher runs through TensorFlow; without --layers the student keeps every layer."""
+    rc, _, student = _train(tmp_path, four_layer_base, "student", "--teacher", str(tiny_training[0]))
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert re.search(r"\(checkpoint\): logits for \d+ inputs", out)
+    card = json.loads((student / "model_card.json").read_text())
+    assert card["training"]["layers"] == 4 and card["training"]["base_layers"] == 4 and card["training"]["layers_kept"] is None
+    assert card["training"]["distillation"]["kind"] == "checkpoint"
+    assert _onnx_layers(student) == [0, 1, 2, 3]
+
+
+def _copy_teacher(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for name in ("model.onnx", "model_card.json", "tokenizer.json"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+def test_teacher_with_other_labels_is_refused(four_layer_base, tiny_model_dir, tmp_path, capsys):
+    """A teacher whose label rows are in another order would teach B-geo as B-gpe: one line, exit 2,
+    before any training."""
+    teacher = _copy_teacher(tiny_model_dir, tmp_path / "teacher")
+    card = json.loads((teacher / "model_card.json").read_text())
+    card["labels"] = [card["labels"][0]] + card["labels"][1:][::-1]
+    (teacher / "model_card.json").write_text(json.dumps(card))
+    rc, ckpt, _ = _train(tmp_path, four_layer_base, "student", "--teacher", str(teacher))
+    err = capsys.readouterr().err
+    assert rc == 2
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and "predicts labels" in lines[0] and "same data and label scheme" in lines[0]
+    assert "Traceback" not in err
+    assert not (ckpt / "tf_model.h5").exists()
+
+
+def test_teacher_with_another_tokenizer_is_refused(four_layer_base, tiny_model_dir, tmp_path, capsys):
+    teacher = _copy_teacher(tiny_model_dir, tmp_path / "teacher")
+    tok = json.loads((tiny_model_dir / "tokenizer.json").read_text())
+    tok["model"]["vocab"]["geobatchxyz"] = len(tok["model"]["vocab"])
+    (teacher / "tokenizer.json").write_text(json.dumps(tok))
+    rc, _, _ = _train(tmp_path, four_layer_base, "student", "--teacher", str(teacher))
+    err = capsys.readouterr().err
+    assert rc == 2 and "uses another tokenizer" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--teacher", "/nonexistent/teacher"], "is not a directory"),
+    (["--layers", "5"], "exceeds the base model's 4 layers"),
+    (["--teacher", "{teacher}", "--distill-weight", "1.5"], "outside 0..1"),
+    (["--teacher", "{teacher}", "--distill-temperature", "0"], "not a positive number"),
+])
+def test_bad_depth_and_distillation_options(four_layer_base, tiny_model_dir, tmp_path, capsys, args, message):
+    args = [a.replace("{teacher}", str(tiny_model_dir)) for a in args]
+    rc, _, _ = _train(tmp_path, four_layer_base, "student", *args)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err

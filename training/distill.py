@@ -1,0 +1,143 @@
+"""Knowledge distillation: a teacher's softened per-token distributions as a second training target.
+
+The teacher is either an exported MODEL_DIR (run through ONNX Runtime, so no second TensorFlow
+model sits in memory next to the student) or a training checkpoint (run through TensorFlow once,
+before the student is built). Its logits are computed once for every training input, at the
+positions the loss reads (each word's first piece), and kept as float16: the student's batches are
+assembled from them by `teacher_batch`, whatever order an epoch draws.
+
+The loss (`distillation_loss`) is (1 - weight) * the usual masked cross-entropy with the gold tags
++ weight * T^2 * KL(teacher_T || student_T) over the same positions, T the temperature (Hinton et
+al. 2015: T^2 keeps the soft term's gradients on the scale of the hard one's as T changes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from geobatch.errors import InputError
+
+from .data import IGNORE, Encoded
+
+
+@dataclass
+class Teacher:
+    path: Path
+    kind: str            # "onnx" (a MODEL_DIR) or "checkpoint"
+    labels: list[str]
+    tokenizer_json: Path
+
+    def describe(self) -> dict:
+        return {"path": str(self.path), "kind": self.kind}
+
+
+def load_teacher(option: str, labels: list[str], tokenizer) -> Teacher:
+    """The teacher named by --teacher, checked against the student: same labels in the same order
+    (its distribution is read row by row as the student's), and the same tokenizer (it must see the
+    same wordpiece ids)."""
+    path = Path(option).expanduser()
+    if not path.is_dir():
+        raise InputError(f"--teacher {option} is not a directory", "give an exported MODEL_DIR (model.onnx) or a training checkpoint")
+    if (path / "model.onnx").exists() and (path / "model_card.json").exists():
+        kind = "onnx"
+        teacher_labels = json.loads((path / "model_card.json").read_text(encoding="utf-8")).get("labels")
+    elif (path / "labels.json").exists() and (path / "training.json").exists():
+        kind = "checkpoint"
+        teacher_labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
+    else:
+        raise InputError(f"--teacher {option} is neither a MODEL_DIR nor a training checkpoint",
+                         "give a directory with model.onnx + model_card.json, or one with labels.json + training.json")
+    if teacher_labels != labels:
+        raise InputError(f"--teacher {option} predicts labels {teacher_labels}, the student {labels}",
+                         "distil from a teacher trained on the same data and label scheme (the same --spec or --label-scheme)")
+    tok = path / "tokenizer.json"
+    if not tok.exists():
+        raise InputError(f"--teacher {option} has no tokenizer.json", "give a MODEL_DIR or checkpoint written by geobatch")
+    from tokenizers import Tokenizer
+
+    theirs = Tokenizer.from_file(str(tok))
+    if theirs.get_vocab() != tokenizer.get_vocab() or _normalizer(theirs) != _normalizer(tokenizer):
+        raise InputError(f"--teacher {option} uses another tokenizer than the student's base model",
+                         "distil from a teacher fine-tuned from the same base encoder (the same vocabulary and casing)")
+    return Teacher(path, kind, list(labels), tok)
+
+
+def _normalizer(tokenizer) -> dict | None:
+    return json.loads(tokenizer.to_str()).get("normalizer")
+
+
+def labelled_positions(e: Encoded) -> np.ndarray:
+    return np.flatnonzero(e.labels != IGNORE)
+
+
+def teacher_logits(teacher: Teacher, encoded: Sequence[Encoded], batch_size: int = 64, log=print) -> list[np.ndarray]:
+    """For each input, the teacher's logits at its labelled positions: float16 [n_positions, n_labels]."""
+    from .batching import iterate_batches
+
+    t0 = time.time()
+    out: list[np.ndarray | None] = [None] * len(encoded)
+    run = _onnx_runner(teacher) if teacher.kind == "onnx" else _checkpoint_runner(teacher)
+    for idx, batch in iterate_batches(encoded, batch_size):
+        logits = run(batch)
+        for row, i in enumerate(idx):
+            out[i] = logits[row, labelled_positions(encoded[i])].astype(np.float16)
+    held = sum(a.nbytes for a in out if a is not None) / 2**20
+    log(f"teacher {teacher.path} ({teacher.kind}): logits for {len(encoded)} inputs in {time.time() - t0:.1f}s ({held:.1f} MiB held)")
+    return out  # type: ignore[return-value]
+
+
+def _onnx_runner(teacher: Teacher):
+    import onnxruntime as ort
+
+    card = json.loads((teacher.path / "model_card.json").read_text(encoding="utf-8"))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(teacher.path / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    inputs = [i.name for i in session.get_inputs()]
+    output = card.get("output", session.get_outputs()[0].name)
+
+    def run(batch: dict) -> np.ndarray:
+        feed = {name: batch[name].astype(np.int64) for name in inputs}
+        return session.run([output], feed)[0]
+
+    return run
+
+
+def _checkpoint_runner(teacher: Teacher):
+    from . import checkpoint as ckpt
+
+    meta = ckpt.read_metadata(teacher.path)
+    model = ckpt.load_model(teacher.path, meta.get("head", "linear"))
+
+    def run(batch: dict) -> np.ndarray:
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                     token_type_ids=batch["token_type_ids"], training=False).logits.numpy()
+
+    return run
+
+
+def teacher_batch(logits: Sequence[np.ndarray], items: Sequence[Encoded], idx: Sequence[int], width: int, n_labels: int) -> np.ndarray:
+    """The padded [batch, width, n_labels] teacher logits of one batch (zeros where the loss does not read)."""
+    out = np.zeros((len(idx), width, n_labels), np.float32)
+    for row, i in enumerate(idx):
+        out[row, labelled_positions(items[i])] = logits[i]
+    return out
+
+
+def distillation_loss(labels, logits, teacher, hard_loss, temperature: float, weight: float):
+    """(1 - weight) * hard_loss + weight * T^2 * mean KL(teacher_T || student_T) over labelled positions."""
+    from .tf_env import tf
+
+    logits = tf.cast(logits, tf.float32)
+    mask = tf.cast(tf.not_equal(labels, IGNORE), tf.float32)
+    t_log = tf.nn.log_softmax(teacher / temperature, axis=-1)
+    s_log = tf.nn.log_softmax(logits / temperature, axis=-1)
+    kl = tf.reduce_sum(tf.exp(t_log) * (t_log - s_log), axis=-1)
+    soft = tf.reduce_sum(kl * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+    return (1.0 - weight) * hard_loss + weight * temperature * temperature * soft
