@@ -48,3 +48,17 @@ def test_news_corpora():
             texts += [json.loads(line)["text"] for line in f]
     assert_same(texts)
     assert np.all([len(w) for w, _, _ in split_texts(texts[:5])])
+
+
+def test_initialisms_and_abbreviations_stay_whole_as_in_split_words():
+    """Sentences of news prose: initialisms ("U.S.", "D.C.", "W.Va.") and the listed abbreviations
+    ("St.", "Ga.") are one word in both functions, hyphenated names are cut the same way."""
+    texts = [
+        "The U.S. embassy in Port-au-Prince said officials in Washington, D.C. and St. Louis met envoys from "
+        "Guinea-Bissau and the U.K. on Tuesday.",
+        "Officials in Dalton, Ga., and Wheeling, W.Va., said the Ohio River flooded parts of Kanawha County.",
+    ]
+    assert_same(texts)
+    words = [w for ws, _, _ in split_texts(texts) for w in ws]
+    for whole in ("U.S.", "D.C.", "St.", "U.K.", "Ga.", "W.Va."):
+        assert whole in words, whole
