@@ -280,3 +280,42 @@ def test_units_that_come_back_out_of_order_are_committed_in_reading_order():
 
         tag_units(pool, tasks, commit)
         assert committed == [f"{k:05d}" for k in range(25)]
+
+
+@pytest.mark.parametrize("flag", [(), ("--focus-fallback",)], ids=["default", "focus-fallback"])
+def test_workers_build_the_resolver_with_focus_fallback_and_fill_the_focus_columns(tmp_path, tiny_onnx_dir, monkeypatch, flag):  # noqa: F811
+    """Issue 17 through --workers: each worker's resolver gets --focus-fallback, the focus and resolved_by
+    it returns reach docs/ and spans/ as with one process, and the job's identity records the switch.
+    Forked workers inherit the fake resolver (a spawned one would import the real module)."""
+    import geobatch.resolve as resolve_pkg
+    from geobatch.resolve.focus import Resolutions
+
+    def fake_build_resolver(cache_dir=None, log=None, focus_fallback=False):
+        def resolve(text, spans):
+            by = "document_focus" if focus_fallback else None
+            return Resolutions([{"resolved_by": by, "latitude": 48.85, "longitude": 2.35} for _ in spans],
+                               {"focus_country_code": "FR", "focus_admin1_code": "on" if focus_fallback else "off",
+                                "focus_latitude": 48.85, "focus_longitude": 2.35})
+        return resolve
+
+    monkeypatch.setattr(resolve_pkg, "build_resolver", fake_build_resolver)
+    monkeypatch.setenv("GEOBATCH_WORKER_START", "fork")
+    corpus = tmp_path / "in.jsonl"
+    texts = ["We flew from Paris to London.", "Then Germany and the U.S. embassy in St. Louis.", "nothing to see", "", "Kenya"]
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": texts[i % len(texts)]}) + "\n" for i in range(60)))
+    outs = {}
+    for n in (1, 2):
+        out = tmp_path / f"w{n}"
+        args = [a for a in kr.run_args(tiny_onnx_dir, corpus, out, 7) if a != "--no-resolve"]
+        assert main([*args, "--workers", str(n), *flag]) == 0
+        outs[n] = out
+    for table in ("docs", "spans"):
+        assert kr.row_set(outs[2], table) == kr.row_set(outs[1], table), table
+    docs = pq.read_table(outs[2] / "docs").to_pylist()
+    with_spans = [d for d in docs if d["n_spans"]]
+    assert with_spans, "the tiny model made no span: nothing to check"
+    assert {d["focus_admin1_code"] for d in with_spans} == {"on" if flag else "off"}
+    assert {s["resolved_by"] for s in pq.read_table(outs[2] / "spans").to_pylist() if s["label"] in ("geo", "gpe")} <= \
+        {"document_focus" if flag else None}
+    m = json.loads((outs[2] / MANIFEST).read_text())
+    assert m["job"]["settings"]["resolve"] and m["job"]["settings"]["focus_fallback"] is bool(flag)
