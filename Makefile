@@ -19,7 +19,7 @@ DEMO_EPOCHS ?= 2
 DEMO_LEARNING_RATE ?= 3e-4
 DEMO_BATCH_SIZE ?= 16
 
-.PHONY: demo test venv install chromium clean-demo model model-eval recognition model-fast model-fast-eval bench-fast
+.PHONY: demo test venv install chromium clean-demo model model-check model-eval recognition model-fast model-fast-eval bench-fast
 
 # --- environment --------------------------------------------------------------------------------
 
@@ -95,6 +95,12 @@ MODEL_TRAIN = $(GEOBATCH) train --spec $(MODEL_SPEC) --data-dir $(MODEL_DATA) --
 model: install
 	@test -f $(MODEL_DATA)/gmb/train.csv || { echo "no $(MODEL_DATA)/gmb/train.csv: set MODEL_DATA to the shared data directory"; exit 2; }
 	$(MODEL_TRAIN) --with-heldout --output $(MODEL_OUT)-ckpt --export $(MODEL_OUT)
+	@# Issue 14's two sentences: prints the spans and names any of U.S., D.C., U.K., W.Va. not returned whole.
+	@# It does not fail the target: the recipe's model misses "U.S." in "The U.S. embassy" (docs/RESULTS.md §9),
+	@# and a trained, exported model should not end in a make error; `make model-check` is the strict form.
+	$(PY) bench/segmentation_check.py --model $(MODEL_OUT) || echo "note: segmentation check not passed (see above and docs/RESULTS.md §9); the model is in $(MODEL_OUT)"
+
+model-check: $(VENV)/.installed
 	$(PY) bench/segmentation_check.py --model $(MODEL_OUT)
 
 model-eval: install
