@@ -54,7 +54,7 @@ class _NoTagger:
 
 def load_documents(spec: dict, limit: int | None = None) -> list:
     """The documents exactly as the runner builds them (text, word offsets, gold tags mapped to the model's labels)."""
-    from geobatch.corpus import iter_chunks
+    from geobatch.io.corpus import iter_chunks
     from geobatch.engines.local import prepare
     from geobatch.pipeline import Pipeline
 
@@ -120,7 +120,7 @@ def run_variant(spec: dict) -> dict:
 
 
 def spacy_location_spans(doc, labels=("GPE", "LOC", "FAC")):
-    from geobatch.documents import Span
+    from geobatch.io.documents import Span
 
     return [Span(e.start_char, e.end_char, "location") for e in doc.ents if e.label_ in labels]
 

@@ -324,7 +324,7 @@ def _pos(word: str, tag: str) -> str:
 def labelled_rows(rng: random.Random) -> tuple[list[list[str]], set[str]]:
     """Word-per-row GMB rows for N_LABELLED sentences; also the set of sentence texts used."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from geobatch.documents import Span
+    from geobatch.io.documents import Span
     from geobatch.words import split_words, tags_from_spans
 
     pools = _pools("train")

@@ -20,7 +20,7 @@ Geo (`geobatch.metrics_geo`): when gold spans carry coordinates and the run reso
 accumulator also keeps a `GeoMatchScore` partial (recogniser + resolver against gold points); the
 report gains a `geo` block only then.
 
-Gold spans (`geobatch.readers.spans.SpanStats`): with a spans column, the accumulator also counts
+Gold spans (`geobatch.io.readers.spans.SpanStats`): with a spans column, the accumulator also counts
 what became of every gold span (kept, skipped by type or for bad offsets, doubtful gold points and
 surfaces, documents whose spans could not be read), so metrics.json accounts for all of them with
 the same keys as `geobatch resolve`'s and the run ends with the same warnings.
@@ -34,7 +34,7 @@ from typing import Iterable, Sequence
 
 from .labels import OUTSIDE, split_tag
 from .metrics_geo import GeoMatchScore, format_geo
-from .readers.spans import SpanStats, span_warnings
+from .io.readers.spans import SpanStats, span_warnings
 
 LOCATION = "location"  # merged location type; also the label of gold spans that carry none
 DEFAULT_LOCATION_LABELS = ("geo", "gpe")
@@ -79,7 +79,7 @@ class MetricsAccumulator:
         self.geo.add_document(gold_places, pred_spans, resolved, self.location_labels)
 
     def add_gold_spans(self, stats: SpanStats) -> None:
-        """What became of one document's gold spans (see `geobatch.readers.spans`)."""
+        """What became of one document's gold spans (see `geobatch.io.readers.spans`)."""
         self.gold_spans = (self.gold_spans or SpanStats()).merge(stats)
 
     @staticmethod

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from .batching import make_batches
-from .corpus import one_line
+from .io.corpus import one_line
 from .decode import softmax
 from .decode_arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
 from .errors import GeobatchError

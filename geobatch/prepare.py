@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pyarrow as pa
 
-from .corpus import BadRecord
-from .documents import Sentence
+from .io.corpus import BadRecord
+from .io.documents import Sentence
 from .metrics import LOCATION
 from .metrics_geo import gold_coordinates
-from .readers.spans import SpanShapeError, SpanStats, parse_spans
-from .readers.values import column_values, id_value, text_value
+from .io.readers.spans import SpanShapeError, SpanStats, parse_spans
+from .io.readers.values import column_values, id_value, text_value
 from .words import resplit_words, split_texts, tags_from_spans
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from .labels import LOCATION_TYPES, OUTSIDE, split_tag
 
 from .report_map import ATTRIBUTION, world_map_svg
 from .report_reliability import reliability_section
-from .write import WriteError, write_atomic_bytes
+from .io.write import WriteError, write_atomic_bytes
 
 TABLES = ("docs", "tokens", "spans")
 HIST_BINS = 20

@@ -76,7 +76,7 @@ def signal_name(e: BaseException) -> tuple[str, int]:
 
 def interrupted(e: BaseException, out_dir: str | Path) -> Interrupted:
     """The one line for a run stopped by `e` (KeyboardInterrupt or Terminated) once OUT_DIR is closed."""
-    from .commit import committed_units
+    from .io.commit import committed_units
 
     name, code = signal_name(e)
     units = committed_units(out_dir)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from .errors import GeobatchError, ModelError
 from .model_dir import file_sha256, load_model_dir
-from .write import write_atomic_bytes
+from .io.write import write_atomic_bytes
 
 FP32 = "fp32"  # the exported graph at the root of MODEL_DIR
 AUTO = "auto"

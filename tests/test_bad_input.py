@@ -18,8 +18,8 @@ import pytest
 from tiny_onnx import expected_tag, tiny_onnx_dir  # noqa: F401
 from run_helpers import docs_by_id, manifest, one_error_line, read, run
 
-import geobatch.corpus
-import geobatch.write
+import geobatch.io.corpus
+import geobatch.io.write
 from geobatch.cli import main
 from geobatch.words import split_words
 
@@ -137,7 +137,7 @@ def test_corrupt_parquet_data_page_found_mid_file(tmp_path, tiny_onnx_dir, capsy
     m = manifest(out)
     assert sorted(m["units"]) == ["00000-000000", "00000-000001"] and not m["complete"]
     assert len(read(out, "docs")) == 200
-    assert not (out / ".geobatch.lock").exists() and not (out / "units.jsonl").exists()
+    assert not (out / ".geobatch.io.lock").exists() and not (out / "units.jsonl").exists()
 
 
 def test_empty_input_directory(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
@@ -155,7 +155,7 @@ def test_empty_input_directory(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
 
 def test_unreadable_file_simulated(tmp_path, tiny_onnx_dir, capsys, monkeypatch):  # noqa: F811
     """The tests run as root, for whom permission bits do not bite, so the file is made unreadable by
-    replacing `open` inside geobatch.corpus with one that refuses it (EACCES), as the kernel would."""
+    replacing `open` inside geobatch.io.corpus with one that refuses it (EACCES), as the kernel would."""
     p = tmp_path / "in.csv"
     p.write_text("id,text\n1,Paris\n")
     real_open = open
@@ -165,7 +165,7 @@ def test_unreadable_file_simulated(tmp_path, tiny_onnx_dir, capsys, monkeypatch)
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
         return real_open(file, *a, **kw)
 
-    monkeypatch.setattr(geobatch.corpus, "open", refusing_open, raising=False)
+    monkeypatch.setattr(geobatch.io.corpus, "open", refusing_open, raising=False)
     msg = usage_error(capsys, tmp_path, tiny_onnx_dir, p)
     assert msg == f"error: cannot read {p}: Permission denied; check its permissions (nothing was written)"
 
@@ -455,7 +455,7 @@ def test_disk_full_mid_write_leaves_no_partial_part(tmp_path, tiny_onnx_dir, cap
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write_table(table, where, **kw)
 
-    monkeypatch.setattr(geobatch.write.pq, "write_table", filling_disk)
+    monkeypatch.setattr(geobatch.io.write.pq, "write_table", filling_disk)
     out = tmp_path / "out"
     assert run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--chunk-size", 2) == 1
     msg = one_error_line(capsys)
@@ -467,7 +467,7 @@ def test_disk_full_mid_write_leaves_no_partial_part(tmp_path, tiny_onnx_dir, cap
     m = manifest(out)
     assert sorted(m["units"]) == ["00000-000000"] and not m["complete"]
 
-    monkeypatch.setattr(geobatch.write.pq, "write_table", real_write_table)  # space freed: rerun
+    monkeypatch.setattr(geobatch.io.write.pq, "write_table", real_write_table)  # space freed: rerun
     assert run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--chunk-size", 2) == 0
     m = accounted(out, 6)
     assert m["sessions"][-1]["resumed"] and m["sessions"][-1]["docs"] == 4  # only units 1 and 2 were done again
@@ -477,26 +477,26 @@ def test_disk_full_mid_write_leaves_no_partial_part(tmp_path, tiny_onnx_dir, cap
 
 
 def test_disk_full_writing_the_final_manifest_keeps_the_journal(tmp_path, tiny_onnx_dir, capsys, monkeypatch):  # noqa: F811
-    import geobatch.commit
+    import geobatch.io.commit
 
     p = write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": f"Paris {i}"} for i in range(6)])
     out = tmp_path / "out"
-    real = geobatch.commit.write_atomic_bytes
+    real = geobatch.io.commit.write_atomic_bytes
     state = {"fail": False}
 
     def full_at_the_end(path, data):
         if state["fail"] and path.name == "manifest.json":
-            raise geobatch.write.WriteError(f"cannot write {path}: No space left on device", "free disk space / fix permissions and rerun: finished units are kept")
+            raise geobatch.io.write.WriteError(f"cannot write {path}: No space left on device", "free disk space / fix permissions and rerun: finished units are kept")
         return real(path, data)
 
-    monkeypatch.setattr(geobatch.commit, "write_atomic_bytes", full_at_the_end)
-    real_finish = geobatch.commit.OutputDir.finish
+    monkeypatch.setattr(geobatch.io.commit, "write_atomic_bytes", full_at_the_end)
+    real_finish = geobatch.io.commit.OutputDir.finish
 
     def finish(self, *a, **kw):
         state["fail"] = True
         return real_finish(self, *a, **kw)
 
-    monkeypatch.setattr(geobatch.commit.OutputDir, "finish", finish)
+    monkeypatch.setattr(geobatch.io.commit.OutputDir, "finish", finish)
     assert run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--chunk-size", 2) == 1
     assert one_error_line(capsys) == f"error: cannot write {out}/manifest.json: No space left on device; free disk space / fix permissions and rerun: finished units are kept"
     journal = (out / "units.jsonl").read_text().splitlines()

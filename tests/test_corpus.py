@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from geobatch.corpus import BadRecord, Columns, check_input, iter_chunks, resolve_inputs
+from geobatch.io.corpus import BadRecord, Columns, check_input, iter_chunks, resolve_inputs
 from geobatch.errors import InputError
 
 COLS = Columns("text", "id", None)

@@ -3,7 +3,7 @@
 Before, the runner dropped or coerced bad gold without a count: a spans object read as its keys, list
 items that were not objects vanished, impossible offsets were skipped, 11.7 became 11 and True 1, a
 label 5 became the type "5", and unusable gold points (lat 200, 'north', lat without lon, NaN) left
-the geo score silently. It now follows `geobatch resolve`'s rule (`geobatch.readers.spans`): the same
+the geo score silently. It now follows `geobatch resolve`'s rule (`geobatch.io.readers.spans`): the same
 metrics.json keys, the same warnings at the end of the run, counts that add up across chunks, resumed
 sessions and the Ray engine. The tiny ONNX model tags Paris as B-geo; Austin is not a place to it.
 """
@@ -22,7 +22,7 @@ from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
 from geobatch.metrics import MetricsAccumulator
 from geobatch.pipeline import Pipeline, PipelineOptions
-from geobatch.readers.spans import SpanShapeError, SpanStats, parse_spans
+from geobatch.io.readers.spans import SpanShapeError, SpanStats, parse_spans
 
 TEXT = "Floods hit Paris and Austin today."
 PARIS = {"start": 11, "end": 16}

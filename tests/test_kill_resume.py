@@ -25,8 +25,8 @@ import pytest
 from tiny_onnx import tiny_onnx_dir  # noqa: F401
 
 from geobatch.cli import main
-from geobatch.commit import LOCK, MANIFEST
-from geobatch.journal import JOURNAL, replay
+from geobatch.io.commit import LOCK, MANIFEST
+from geobatch.io.journal import JOURNAL, replay
 
 SEED = 5
 N_DOCS = 1200
@@ -227,7 +227,7 @@ def test_finished_unit_with_a_missing_part_is_redone(tmp_path, tiny_onnx_dir):  
 def test_breaking_a_dead_lock_never_steals_a_live_one(tmp_path):
     """Two runs find the same dead owner's lock; one breaks it and takes the lock; the other, late,
     must give the live lock back instead of deleting it."""
-    from geobatch.lock import OutputLock
+    from geobatch.io.lock import OutputLock
 
     tmp_path.joinpath(LOCK).write_text(json.dumps({"pid": os.getpid(), "host": "here", "create_time": 0}))  # the live one
     OutputLock(tmp_path)._break(seen=b'{"pid": 999999, "host": "here"}')  # the late breaker saw the dead owner's

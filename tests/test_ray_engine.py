@@ -172,7 +172,7 @@ def test_user_error_on_a_worker_comes_back_as_one_line_and_no_output_is_left(tmp
     GeobatchError and answers the first batch with an error piece (Ray does not carry an exception's
     cause across processes); the driver re-raises it as one line, and forgets the OUT_DIR it opened
     for a job that committed nothing. Checked here without Ray: the actor is a plain class."""
-    from geobatch.commit import OutputDir
+    from geobatch.io.commit import OutputDir
     from geobatch.engines.ray import _forget_if_nothing_committed
     from geobatch.engines.ray_stages import INPUT_COL, ROW_COL, PipelineActor, raise_piece_error
     from geobatch.infer import _cuda_libraries_load
@@ -280,7 +280,7 @@ def test_sigterm_during_a_ray_run_prints_the_resume_line_and_the_rerun_completes
     assert proc.returncode == 143, err
     manifest = json.loads((out / "manifest.json").read_text())
     kept = len(manifest["units"])
-    assert kept >= 2 and not manifest["complete"] and not (out / "units.jsonl").exists() and not (out / ".geobatch.lock").exists()
+    assert kept >= 2 and not manifest["complete"] and not (out / "units.jsonl").exists() and not (out / ".geobatch.io.lock").exists()
     assert err.strip() == (f"interrupted by SIGTERM: {kept} units ({kept * 10} input rows) committed in {out} are kept; "
                            "run the same command again to resume from them")
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

@@ -228,7 +228,7 @@ def test_report_into_a_directory_that_refuses_writes(tmp_path, capsys, monkeypat
     """The durable writer's own failure (disk full) is said in the report's terms, exit 2, no temp file."""
     import errno
 
-    import geobatch.write as write
+    import geobatch.io.write as write
 
     out = report_out_dir(tmp_path)
 

@@ -347,7 +347,7 @@ def test_gold_tags_from_spans_are_linear_in_long_documents():
     import random
     import time
 
-    from geobatch.documents import Span
+    from geobatch.io.documents import Span
     from geobatch.words import join_words, tags_from_spans
 
     rng = random.Random(7)

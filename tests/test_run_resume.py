@@ -13,7 +13,7 @@ from tiny_onnx import build_tiny_model_dir, tiny_onnx_dir  # noqa: F401
 
 from run_helpers import one_error_line
 from geobatch.cli import main
-from geobatch.commit import LOCK
+from geobatch.io.commit import LOCK
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
 from geobatch.pipeline import Pipeline, PipelineOptions
@@ -184,7 +184,7 @@ def test_changed_input_is_refused_with_one_line(tmp_path, tiny_onnx_dir, corpus,
 
 
 def test_unchanged_input_is_not_hashed_again(tmp_path, tiny_onnx_dir, corpus, monkeypatch):  # noqa: F811
-    import geobatch.fingerprint as fp
+    import geobatch.io.fingerprint as fp
 
     hashed = []
     real = fp.content_sha256

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from geobatch.labels import split_tag
-from geobatch.readers import read_gmb
+from geobatch.io.readers import read_gmb
 from geobatch.words import split_words
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from geobatch.readers import read_gmb
+from geobatch.io.readers import read_gmb
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 

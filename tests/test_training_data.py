@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from geobatch.documents import Sentence
+from geobatch.io.documents import Sentence
 from training.batching import length_batches, pad_batch, padded_length
 from training.data import (
     IGNORE,

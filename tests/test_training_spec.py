@@ -158,7 +158,7 @@ def test_any_place_loss_sums_the_place_types():
 
 
 def test_demonyms_get_their_own_type_where_they_stand_alone():
-    from geobatch.documents import Sentence
+    from geobatch.io.documents import Sentence
     from geobatch.resolve.sources import demonym_lexicon
     from training.data import demonym_matcher, tag_demonyms
 

@@ -1,6 +1,6 @@
 """Training data: read annotated files into word-level sentences and encode them as wordpieces.
 
-No TensorFlow here. Reading reuses geobatch.readers. Every sentence is cut into words by
+No TensorFlow here. Reading reuses geobatch.io.readers. Every sentence is cut into words by
 geobatch.words.split_words, the function `geobatch run` cuts raw text with: span documents directly,
 word-per-row files (GMB, CoNLL) through `resplit_words` (their words laid out as text and cut again, a
 file word's tag spread over its pieces), so the model trains on exactly the words it sees at run time. Encoding uses first-subword labelling: the first
@@ -19,12 +19,12 @@ from typing import Callable, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from geobatch.corpus import format_for
-from geobatch.documents import Sentence, Span
+from geobatch.io.corpus import format_for
+from geobatch.io.documents import Sentence, Span
 from geobatch.errors import InputError
 from geobatch.labels import OUTSIDE, LabelScheme, entity_type
-from geobatch.readers import read_conll, read_gmb
-from geobatch.readers.spans import SpanStats, iter_records, span_documents_from_records
+from geobatch.io.readers import read_conll, read_gmb
+from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_from_records
 from geobatch.words import resplit_words, spread_tags, split_words, tags_from_spans
 
 IGNORE = -100

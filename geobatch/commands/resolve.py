@@ -1,7 +1,7 @@
 """`geobatch resolve`: resolve *given* spans (usually gold ones) to places, judged apart from recognition.
 
-Reads documents with the runner's streaming reader (`geobatch.corpus`), their spans with
-`geobatch.readers.spans.parse_spans` (GeoWebNews' non-place types are skipped and counted), and
+Reads documents with the runner's streaming reader (`geobatch.io.corpus`), their spans with
+`geobatch.io.readers.spans.parse_spans` (GeoWebNews' non-place types are skipped and counted), and
 writes OUT_DIR/spans/part-*.parquet (the runner's spans/ table: confidence columns stay null since
 nothing was predicted; gold_latitude, gold_longitude and error_km are added) and OUT_DIR/metrics.json.
 When spans carry gold coordinates (`lat`/`lon` or `latitude`/`longitude`), the metrics add
@@ -15,7 +15,7 @@ Bad input: a text that is not text, a spans value that is not a list of objects,
 is not text stops the command with one line (exit 2). Spans with impossible offsets (missing, not whole
 numbers, out of the text) are skipped; gold points that are present but unusable and `surface` fields
 that differ from text[start:end] are kept; all three are counted in metrics.json (with a few documents
-that have them) and said in a warning. The rule and the wording are `geobatch.readers.spans`', which
+that have them) and said in a warning. The rule and the wording are `geobatch.io.readers.spans`', which
 `geobatch run` follows too.
 """
 
@@ -30,12 +30,12 @@ from pathlib import Path
 import click
 import pyarrow as pa
 
-from ..corpus import Columns, check_input, iter_chunks, resolve_inputs
+from ..io.corpus import Columns, check_input, iter_chunks, resolve_inputs
 from ..errors import GeobatchError, InputError
 from ..metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
-from ..readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
-from ..readers.values import id_value, text_value  # one way to read a record's id and text for run and resolve
-from ..write import EMPTY_UNIT, write_atomic_bytes, write_part
+from ..io.readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
+from ..io.readers.values import id_value, text_value  # one way to read a record's id and text for run and resolve
+from ..io.write import EMPTY_UNIT, write_atomic_bytes, write_part
 
 
 

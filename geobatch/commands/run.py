@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ..corpus import FORMATS
+from ..io.corpus import FORMATS
 from ..engines import ENGINES
 from ..errors import GeobatchError
 from ..infer import PROVIDERS

@@ -1,7 +1,7 @@
 """Engines drive `geobatch.pipeline.Pipeline.process` over a corpus and commit its output.
 
 `local` streams chunks in this process; `ray` (extra) runs the same Pipeline in Ray actors. Both use
-`geobatch.commit.OutputDir` for the part files, manifest, lock and resume, and `RunConfig` for the
+`geobatch.io.commit.OutputDir` for the part files, manifest, lock and resume, and `RunConfig` for the
 job's settings.
 """
 

@@ -11,8 +11,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from ..commit import OutputDir
-from ..corpus import Columns, check_input, id_prefixes, iter_chunks, resolve_inputs
+from ..io.commit import OutputDir
+from ..io.corpus import Columns, check_input, id_prefixes, iter_chunks, resolve_inputs
 from ..model_dir import load_model_dir
 from ..errors import GeobatchError
 from ..pipeline import ChunkStats, Pipeline

@@ -15,7 +15,7 @@ so one is enough for many GPUs. The driver checks that each input's row numbers 
 of writing rows under other rows' ids.
 
 Why the driver commits: the commit protocol (lock, atomic part files, manifest, resume) is
-`geobatch.commit.OutputDir`, shared with the local engine. A Ray batch may hold the end of one
+`geobatch.io.commit.OutputDir`, shared with the local engine. A Ray batch may hold the end of one
 unit and the start of the next, so actors return *pieces* (Arrow IPC bytes) and the driver glues a
 unit's pieces in row order before it commits; the part files, unit ids, doc ids and metric
 partials are those the local engine writes, and a run can be resumed by either engine.
@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..commit import MANIFEST, OutputDir
-from ..corpus import Columns
+from ..io.commit import MANIFEST, OutputDir
+from ..io.corpus import Columns
 from ..errors import GeobatchError, InputError, first_line
 from ..infer import _quiet_fd2
 from ..metrics import MetricsAccumulator
@@ -156,7 +156,7 @@ def _check_resources(ray, opts: RayOptions, pipeline: PipelineOptions) -> None:
 
 # -- driver side: read, schedule, reassemble, commit -----------------------------------------------
 def _csv_args(cols: Columns) -> dict:
-    """The local engine's CSV options (geobatch.corpus._open_csv): wanted columns as binary, decoded
+    """The local engine's CSV options (geobatch.io.corpus._open_csv): wanted columns as binary, decoded
     per row so one bad byte sequence marks one row; quoted newlines allowed."""
     import pyarrow.csv as pcsv
 

@@ -1,7 +1,7 @@
 """Input planning for the Ray engine: local files (the local engine's own checks) and object-storage URIs.
 
 Everything here runs on the driver before Ray starts or OUT_DIR is touched, so a bad input stops
-the job with one line. Local paths go through `geobatch.corpus` (same expansion, same identity, so
+the job with one line. Local paths go through `geobatch.io.corpus` (same expansion, same identity, so
 either engine can resume the other's output); `s3://`, `gs://`, `abfs://`… go through `pyarrow.fs`
 (a file or a prefix, no globs) with the same header/footer checks.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ..corpus import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
+from ..io.corpus import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
                       is_gzip, is_listed, resolve_inputs)
 from ..errors import GeobatchError, InputError, first_line
 from ..model_dir import ModelDir, load_model_dir
@@ -72,7 +72,7 @@ def _named_gz(path: str) -> bool:
 
 
 def _is_uri(path: str) -> bool:
-    """Object storage (s3://, gs://, abfs://, …) and file:// go through pyarrow.fs; plain paths through geobatch.corpus."""
+    """Object storage (s3://, gs://, abfs://, …) and file:// go through pyarrow.fs; plain paths through geobatch.io.corpus."""
     return "://" in path
 
 
@@ -87,7 +87,7 @@ def _ray_key(path: str) -> str:
 
 def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
     """Files under object-storage URIs (a file or a prefix; no globs), with size and mtime (the job's
-    identity adds each file's content hash, `geobatch.fingerprint`)."""
+    identity adds each file's content hash, `geobatch.io.fingerprint`)."""
     from pyarrow.fs import FileSelector, FileSystem, FileType
 
     out = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..commit import OutputDir
+from ..io.commit import OutputDir
 from ..metrics import format_report
 from ..pipeline import ChunkStats
 from . import RunConfig

@@ -45,7 +45,7 @@ from typing import Any, Iterator
 from ..errors import GeobatchError
 from ..metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, PipelineOptions
-from ..write import parquet_bytes
+from ..io.write import parquet_bytes
 
 READY_TIMEOUT_S = 600.0  # a worker that has not loaded the model by then is taken as hung
 

@@ -4,7 +4,7 @@ Each part goes to a hidden temporary name in its table directory (`.part-....tmp
 dataset discovery skips names starting with '.'), is flushed and fsynced, then `os.replace`d onto
 its final name, which depends only on the unit of work (a unit redone after a crash overwrites its
 own earlier file instead of adding a second copy), and the directory is fsynced so the rename
-survives a power loss before the unit is recorded as finished (`geobatch.journal`).
+survives a power loss before the unit is recorded as finished (`geobatch.io.journal`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import GeobatchError
+from ..errors import GeobatchError
 
 TABLES = ("docs", "tokens", "spans")
 TMP_MARK = ".tmp-"

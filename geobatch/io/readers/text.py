@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from ..errors import InputError
+from ...errors import InputError
 
 _PROBE_BYTES = 1 << 20
 

@@ -1,4 +1,4 @@
-"""The lock that keeps one writer per OUT_DIR: `.geobatch.lock` holding {"pid", "host", "create_time"}.
+"""The lock that keeps one writer per OUT_DIR: `.geobatch.io.lock` holding {"pid", "host", "create_time"}.
 
 A lock whose owner is on this host and no longer running (pid gone, or reused by a younger
 process) is broken; a lock from another host is never broken (we cannot see its processes).
@@ -12,10 +12,10 @@ import socket
 import time
 from pathlib import Path
 
-from .errors import GeobatchError
+from ..errors import GeobatchError
 from .write import fsync_dir, unlink_quietly
 
-LOCK = ".geobatch.lock"
+LOCK = ".geobatch.io.lock"
 
 
 def _process_alive(pid: int, create_time: float | None) -> bool:

@@ -1,7 +1,7 @@
 """The output commit protocol: a lock, a manifest of finished units, resume.
 
 OUT_DIR/
-  .geobatch.lock        {"pid", "host", "create_time"}: one writer at a time
+  .geobatch.io.lock        {"pid", "host", "create_time"}: one writer at a time
   manifest.json         job identity, model card, finished units with their parts and row counts
   units.jsonl           while a session runs: one line per unit finished since manifest.json was written
   docs/ tokens/ spans/  part-<unit>.parquet, one per finished unit and table (part-empty.parquet
@@ -11,10 +11,10 @@ OUT_DIR/
 Committing a unit: each part file is written under a hidden temporary name, fsynced, renamed onto
 its final name (which depends only on the unit) and its directory fsynced; then one line naming
 the unit, its parts and row counts is appended to `units.jsonl` and fsynced: that fsync is the
-commit point (see `geobatch.journal`). `manifest.json` (written atomically: temp, fsync, rename) is
+commit point (see `geobatch.io.journal`). `manifest.json` (written atomically: temp, fsync, rename) is
 rewritten only when a session opens, finishes or stops, folding the journal in, so committing stays
 O(1) per unit. A rerun with the same job identity (model sha256; inputs by path, size and content
-hash, see `geobatch.fingerprint`; output-shaping settings) replays the journal, skips finished units
+hash, see `geobatch.io.fingerprint`; output-shaping settings) replays the journal, skips finished units
 whose part files are all present, removes temporary files and part files no finished unit owns, and
 redoes the rest; a different identity is refused unless `overwrite`.
 """
@@ -28,16 +28,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import GeobatchError
+from ..errors import GeobatchError
 from .fingerprint import inputs_differ, with_content_hashes
 from .journal import JOURNAL, Journal, replay
 from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
-from .metrics import MetricsAccumulator
-from .pipeline import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
+from ..metrics import MetricsAccumulator
+from ..pipeline import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
 from .write import EMPTY_UNIT, TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
 
 if TYPE_CHECKING:
-    from .engines.workers import EncodedUnit
+    from ..engines.workers import EncodedUnit
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..documents import Sentence
-from ..errors import InputError
+from ...errors import InputError
 from .text import open_text
 
 REQUIRED = ("Sentence #", "Word", "Tag")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .errors import InputError
+from ..errors import InputError
 
 _BLOCK = 1 << 20
 

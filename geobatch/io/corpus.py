@@ -4,7 +4,7 @@ A chunk is `chunk_size` input rows (the last one of a file may be shorter) and i
 the commit protocol records, so chunk boundaries depend only on the file and `chunk_size`:
 Parquet via `ParquetFile.iter_batches`, CSV via `pyarrow.csv.open_csv` (quoted newlines allowed),
 JSONL by lines (a bad line becomes one `BadRecord`, so it still yields its one docs/ row), and
-word-per-row GMB/CoNLL through `geobatch.readers`, where a sentence is a document (one row).
+word-per-row GMB/CoNLL through `geobatch.io.readers`, where a sentence is a document (one row).
 CSV and JSONL may be gzip-compressed (`.csv.gz`, `.jsonl.gz`; told by the file's magic bytes, so a
 misnamed one is read right too); they are decompressed as a stream, never whole.
 
@@ -26,7 +26,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from .errors import InputError
+from ..errors import InputError
 
 FORMATS = ("parquet", "csv", "jsonl", "gmb", "conll")
 EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".conll": "conll"}
@@ -47,7 +47,7 @@ class InputFile:
     mtime_ns: int
 
     def identity(self) -> dict:
-        """The file as the job records it; `OutputDir.open` adds its content hash (`geobatch.fingerprint`),
+        """The file as the job records it; `OutputDir.open` adds its content hash (`geobatch.io.fingerprint`),
         which a resumed job compares, with the path and size, instead of the modification time."""
         return {"path": self.path, "format": self.format, "size": self.size, "mtime_ns": self.mtime_ns}
 

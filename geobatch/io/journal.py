@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import GeobatchError
+from ..errors import GeobatchError
 from .write import WriteError, fsync_dir
 
 JOURNAL = "units.jsonl"
