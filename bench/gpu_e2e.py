@@ -64,7 +64,7 @@ def cuda_available() -> str | None:
 def model_only(variant_dir: Path, batch: int, length: int, seconds: float) -> float:
     import numpy as np
 
-    from geobatch.batching import make_batches
+    from geobatch.text.batching import make_batches
     from geobatch.infer import OnnxTagger
     from geobatch.model_dir import load_model_dir
 

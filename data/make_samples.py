@@ -325,7 +325,7 @@ def labelled_rows(rng: random.Random) -> tuple[list[list[str]], set[str]]:
     """Word-per-row GMB rows for N_LABELLED sentences; also the set of sentence texts used."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from geobatch.io.documents import Span
-    from geobatch.words import split_words, tags_from_spans
+    from geobatch.text.words import split_words, tags_from_spans
 
     pools = _pools("train")
     rows: list[list[str]] = []

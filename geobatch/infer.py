@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .batching import Batch
+from .text.batching import Batch
 from .errors import GeobatchError, ModelError
 from .model_dir import ModelDir
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from .batching import make_batches
+from .text.batching import make_batches
 from .io.corpus import one_line
 from .decode import softmax
 from .decode_arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
@@ -32,8 +32,8 @@ from .errors import GeobatchError
 from .labels import LabelScheme, entity_types, place_types, split_tag
 from .metrics import LOCATION, MetricsAccumulator
 from .model_dir import ModelDir, load_model_dir
-from .prepare import DocInput, FileWords, to_documents  # noqa: F401 - FileWords: part of this module's interface
-from .tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
+from .text.prepare import DocInput, FileWords, to_documents  # noqa: F401 - FileWords: part of this module's interface
+from .text.tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
 
 RESOLVER_COLUMNS = {
     "geonameid": pa.int64(),
@@ -212,7 +212,7 @@ class Pipeline:
     def provider(self) -> str:
         return self.tagger.provider
 
-    # -- stage 1: records -> documents (geobatch/prepare.py) --------------------------------
+    # -- stage 1: records -> documents (geobatch/text/prepare.py) --------------------------------
     def to_documents(self, records: Any, row_start: int = 0, has_id: bool = True, id_prefix: str = "") -> list[DocInput]:
         return to_documents(records, self.options, self.map_gold, row_start, has_id, id_prefix)
 

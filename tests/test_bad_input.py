@@ -21,7 +21,7 @@ from run_helpers import docs_by_id, manifest, one_error_line, read, run
 import geobatch.io.corpus
 import geobatch.io.write
 from geobatch.cli import main
-from geobatch.words import split_words
+from geobatch.text.words import split_words
 
 
 def usage_error(capsys, tmp_path, model, *inputs, extra=()) -> str:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from geobatch.decode import decode_spans, decode_word_tags, softmax
-from geobatch.words import split_words
+from geobatch.text.words import split_words
 
 LABELS = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
 

@@ -21,7 +21,7 @@ from geobatch.cli import main
 from geobatch.engines import RunConfig
 from geobatch.errors import GeobatchError
 from geobatch.pipeline import PipelineOptions
-from geobatch.words import split_words
+from geobatch.text.words import split_words
 
 
 WORDS = ["Paris", "London", "cats", "New", "York", "Berlin", "the", "Germany", "rain", "United", "Kingdom", "😀", "東京"]

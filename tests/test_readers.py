@@ -11,7 +11,7 @@ from geobatch.errors import InputError
 from geobatch.labels import LabelScheme, label_list
 from geobatch.io.readers import read_conll, read_gmb, read_span_documents
 from geobatch.io.readers.spans import SpanStats
-from geobatch.words import join_words, split_words, tags_from_spans
+from geobatch.text.words import join_words, split_words, tags_from_spans
 
 GMB_ROWS = [
     "Sentence #,Word,POS,Tag",

@@ -11,7 +11,7 @@ import pytest
 from tiny_onnx import CONFIDENCE, expected_tag, tiny_onnx_dir  # noqa: F401
 
 from geobatch.cli import main
-from geobatch.words import split_words
+from geobatch.text.words import split_words
 
 DOCS = [
     ("d1", "We flew from Paris to London, then on to France."),

@@ -12,7 +12,7 @@ from tiny_onnx import expected_tag, tiny_onnx_dir  # noqa: F401
 from run_helpers import docs_by_id, manifest, one_error_line, read, run
 
 from geobatch.cli import main
-from geobatch.words import split_words
+from geobatch.text.words import split_words
 
 
 def assert_contract(out, texts):
@@ -348,7 +348,7 @@ def test_gold_tags_from_spans_are_linear_in_long_documents():
     import time
 
     from geobatch.io.documents import Span
-    from geobatch.words import join_words, tags_from_spans
+    from geobatch.text.words import join_words, tags_from_spans
 
     rng = random.Random(7)
     for _ in range(200):  # overlapping, nested, unlabelled, zero-width and out-of-word spans

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tiny_onnx import LABELS, build_tiny_model_dir, tiny_onnx_dir  # noqa: F401
 
-from geobatch.batching import make_batches
+from geobatch.text.batching import make_batches
 from geobatch.errors import GeobatchError, ModelError
 from geobatch.infer import OnnxTagger, _cuda_libraries_load
 from geobatch.model_dir import load_model_dir

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from geobatch.cli import main
-from geobatch.words import split_words
+from geobatch.text.words import split_words
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import pytest
 
 from geobatch.labels import split_tag
 from geobatch.io.readers import read_gmb
-from geobatch.words import split_words
+from geobatch.text.words import split_words
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"

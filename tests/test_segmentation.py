@@ -10,7 +10,7 @@ import pytest
 
 from geobatch.io.documents import Sentence
 from geobatch.io.readers import read_gmb
-from geobatch.words import resplit_words, split_words, spread_tags
+from geobatch.text.words import resplit_words, split_words, spread_tags
 from tests.tiny_onnx import tiny_onnx_dir  # noqa: F401  (fixture)
 from training.data import SpanOptions, read_sentences
 

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from geobatch.words import split_texts, split_words
+from geobatch.text.words import split_texts, split_words
 
 from test_segmentation import ROOT, SHARED  # noqa: I001
 

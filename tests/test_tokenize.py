@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from tiny_onnx import tokenizer_json
 
-from geobatch.tokenize import EncodedDoc, WordpieceEncoder, best_windows, sliding_windows
+from geobatch.text.tokenize import EncodedDoc, WordpieceEncoder, best_windows, sliding_windows
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_cached_encoding_equals_encoding_each_document(monkeypatch):
     """Words are tokenized once per process and documents assembled from the cache: the ids, first
     pieces and piece counts must be those of encoding each document's words directly, also across a
     cache reset and for words the tokenizer drops or cuts to [UNK]."""
-    import geobatch.tokenize as tk
+    import geobatch.text.tokenize as tk
 
     enc = WordpieceEncoder(tokenizer_json())
     docs = [["Paris", "is", "unaffable", "."], [], ["\x00", "東京", "😀", "e\u0301t", "x" * 150], ["U.S.", "St.", "Louis", "Paris"]]

@@ -11,13 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from geobatch import variants
-from geobatch.batching import make_batches
+from geobatch.text.batching import make_batches
 from geobatch.cli import main
 from geobatch.errors import GeobatchError, ModelError
 from geobatch.infer import OnnxTagger
 from geobatch.model_dir import load_model_dir
-from geobatch.tokenize import WordpieceEncoder
-from geobatch.words import split_words
+from geobatch.text.tokenize import WordpieceEncoder
+from geobatch.text.words import split_words
 from tiny_onnx import build_tiny_model_dir
 
 pytest.importorskip("onnx", reason="geobatch optimize needs the onnx package")

@@ -1,7 +1,7 @@
 """Training data: read annotated files into word-level sentences and encode them as wordpieces.
 
 No TensorFlow here. Reading reuses geobatch.io.readers. Every sentence is cut into words by
-geobatch.words.split_words, the function `geobatch run` cuts raw text with: span documents directly,
+geobatch.text.words.split_words, the function `geobatch run` cuts raw text with: span documents directly,
 word-per-row files (GMB, CoNLL) through `resplit_words` (their words laid out as text and cut again, a
 file word's tag spread over its pieces), so the model trains on exactly the words it sees at run time. Encoding uses first-subword labelling: the first
 wordpiece of each word carries the word's label; every other position gets IGNORE (-100), so the
@@ -25,7 +25,7 @@ from geobatch.errors import InputError
 from geobatch.labels import OUTSIDE, LabelScheme, entity_type
 from geobatch.io.readers import read_conll, read_gmb
 from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_from_records
-from geobatch.words import resplit_words, spread_tags, split_words, tags_from_spans
+from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
 IGNORE = -100
 FORMATS = ("gmb", "conll", "spans")

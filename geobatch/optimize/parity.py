@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..batching import Batch, make_batches
+from ..text.batching import Batch, make_batches
 from ..model_dir import ModelDir
-from ..tokenize import SPECIAL_TOKENS, WordpieceEncoder
-from ..words import split_words
+from ..text.tokenize import SPECIAL_TOKENS, WordpieceEncoder
+from ..text.words import split_words
 
 # Written for this check (no corpus text): place names, numbers, punctuation, a long run-on item.
 SENTENCES = [

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 from tokenizers.pre_tokenizers import BertPreTokenizer
 
-from .io.documents import Span
+from ..io.documents import Span
 
 _PRE_TOKENIZER = BertPreTokenizer()
 

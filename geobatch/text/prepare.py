@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pyarrow as pa
 
-from .io.corpus import BadRecord
-from .io.documents import Sentence
-from .metrics import LOCATION
-from .metrics_geo import gold_coordinates
-from .io.readers.spans import SpanShapeError, SpanStats, parse_spans
-from .io.readers.values import column_values, id_value, text_value
+from ..io.corpus import BadRecord
+from ..io.documents import Sentence
+from ..metrics import LOCATION
+from ..metrics_geo import gold_coordinates
+from ..io.readers.spans import SpanShapeError, SpanStats, parse_spans
+from ..io.readers.values import column_values, id_value, text_value
 from .words import resplit_words, split_texts, tags_from_spans
 
 if TYPE_CHECKING:
-    from .pipeline import PipelineOptions
+    from ..pipeline import PipelineOptions
 
 _NOT_TEXT = object()  # _document's second value for records that are not raw text (no words to split)
 

@@ -1,7 +1,7 @@
 """Words -> wordpieces with word ids, and sliding windows for documents longer than the model's input.
 
 Documents are tokenized without special tokens, truncation or padding (whatever tokenizer.json says);
-[CLS]/[SEP] are added per window in `geobatch.batching`. `max_length` counts them, so a window holds
+[CLS]/[SEP] are added per window in `geobatch.text.batching`. `max_length` counts them, so a window holds
 at most `max_length - 2` wordpieces. Windows start and end at word boundaries and overlap by about
 `stride` wordpieces; each word is predicted from the window where its first wordpiece sits farthest
 from an edge (most context on both sides).
@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from .errors import ModelError
+from ..errors import ModelError
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MAX_CACHED_WORDS = 1_000_000  # distinct words whose wordpieces a process keeps (about 100 MB at most)
