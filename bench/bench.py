@@ -99,7 +99,7 @@ def machine() -> dict:
 
 def roofline(threads: int, sizes=(1024, 2048)) -> dict:
     """Best fp32 GFLOP/s of one large MatMul through ONNX Runtime (each size), with the bench's thread count."""
-    from geobatch.optimize.speed import matmul_roofline
+    from geobatch.model.optimize.speed import matmul_roofline
 
     out = {}
     for n in sizes:
@@ -112,7 +112,7 @@ def roofline(threads: int, sizes=(1024, 2048)) -> dict:
 
 # -- variants --------------------------------------------------------------------------------------
 def plan_variants(args) -> list[dict]:
-    from geobatch.variants import target_is_cuda, variant_entries, read_card
+    from geobatch.model.variants import target_is_cuda, variant_entries, read_card
 
     card = read_card(args.model)
     plan = []
@@ -226,7 +226,7 @@ def main(argv=None) -> int:
     (out_dir / f"{name}.md").write_text(bench_report.markdown(result))
     print(f"wrote {out_dir / (name + '.json')} and {out_dir / (name + '.md')}", file=sys.stderr)
     if args.record:
-        from geobatch.variants import record_evaluation
+        from geobatch.model.variants import record_evaluation
 
         figures = {v["name"]: {"location_f1": result["variants"][v["name"]]["location_f1"],
                                "docs_per_s": result["variants"][v["name"]]["docs_per_s"]}
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
 
 def flops_for(plan: list[dict], runs: dict[str, list[dict]]) -> dict:
     """FLOPs per real token of the fp32 graph at the mean window length seen (every variant does the same math)."""
-    from geobatch.optimize.speed import flops_per_token
+    from geobatch.model.optimize.speed import flops_per_token
 
     fp32 = next((v for v in plan if v["name"] == "fp32"), None) or next((v for v in plan if v["kind"] == "onnx"), None)
     if fp32 is None:

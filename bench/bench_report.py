@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geobatch.variants import MAX_F1_DROP_POINTS, SPEED_TIE  # the CPU-default rule's limits
+from geobatch.model.variants import MAX_F1_DROP_POINTS, SPEED_TIE  # the CPU-default rule's limits
 TARGETS = {
     "int8_vs_tf": 4.0, "vs_spacy_chars": 2.0, "fp32_roofline_share": 0.80, "int8_f1_drop_points": 0.5,
     "outside_inference_share": 0.15, "padding": 0.10,
@@ -80,7 +80,7 @@ def assemble(*, name, args, started, machine, facts, plan, runs, spacy, roofline
 
 
 def _default(variants: dict) -> str | None:
-    """This run's answer to the CPU-default rule (geobatch.variants.choose_cpu_default on this corpus alone):
+    """This run's answer to the CPU-default rule (geobatch.model.variants.choose_cpu_default on this corpus alone):
     the fastest ONNX variant within 0.5 location-F1 points of fp32, speeds within SPEED_TIE of the fastest
     tying and the better F1 winning among them."""
     ok = [n for n, v in variants.items() if v["kind"] == "onnx" and v.get("location_f1_delta_points") is not None

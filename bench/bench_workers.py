@@ -77,7 +77,7 @@ def _tagger(spec: dict, model):
         from tf_tagger import KerasPredictTagger
 
         return KerasPredictTagger(v["checkpoint"], spec.get("threads"))
-    from geobatch.infer import OnnxTagger
+    from geobatch.model.infer import OnnxTagger
 
     return OnnxTagger(model, "cpu", spec.get("threads"))
 

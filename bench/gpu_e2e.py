@@ -56,7 +56,7 @@ def cuda_available() -> str | None:
         return f"onnxruntime is not importable ({e})"
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         return f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (the CPU build); onnxruntime-gpu is needed"
-    from geobatch.infer import cuda_usable
+    from geobatch.model.infer import cuda_usable
 
     return None if cuda_usable() else "the CUDA provider is listed but does not load (driver / CUDA libraries)"
 
@@ -65,8 +65,8 @@ def model_only(variant_dir: Path, batch: int, length: int, seconds: float) -> fl
     import numpy as np
 
     from geobatch.text.batching import make_batches
-    from geobatch.infer import OnnxTagger
-    from geobatch.model_dir import load_model_dir
+    from geobatch.model.infer import OnnxTagger
+    from geobatch.model.model_dir import load_model_dir
 
     model = load_model_dir(variant_dir)
     tagger = OnnxTagger(model, "cuda")

@@ -31,7 +31,7 @@ from .decode_arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_d
 from .errors import GeobatchError
 from .labels import LabelScheme, entity_types, place_types, split_tag
 from .metrics import LOCATION, MetricsAccumulator
-from .model_dir import ModelDir, load_model_dir
+from .model.model_dir import ModelDir, load_model_dir
 from .text.prepare import DocInput, FileWords, to_documents  # noqa: F401 - FileWords: part of this module's interface
 from .text.tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
 
@@ -176,7 +176,7 @@ class Pipeline:
         resolver: Resolver | None = None,
         tagger=None,
     ):
-        from .infer import OnnxTagger
+        from .model.infer import OnnxTagger
 
         self.model = model_dir if isinstance(model_dir, ModelDir) else load_model_dir(model_dir)
         self.options = options or PipelineOptions()
@@ -317,7 +317,7 @@ class Pipeline:
     def _try_window_length(self) -> None:
         """A --max-length above the card's may pass the graph's position embeddings, which only a
         model call finds; make that call once here, before any output exists, not mid-run."""
-        from .infer import _quiet_fd2
+        from .model.infer import _quiet_fd2
 
         window = np.full(self.max_length - SPECIAL_TOKENS, self.encoder.sep_id, np.int64)
         try:

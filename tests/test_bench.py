@@ -169,8 +169,8 @@ def test_spacy_locations_are_scored_on_the_same_words(corpus, model, tmp_path):
 @pytest.mark.slow
 def test_keras_predict_tagger_matches_the_onnx_export(tiny_training):
     """The TensorFlow baseline computes the same logits as the exported graph on the runner's batches."""
-    from geobatch.infer import OnnxTagger
-    from geobatch.model_dir import load_model_dir
+    from geobatch.model.infer import OnnxTagger
+    from geobatch.model.model_dir import load_model_dir
     from test_variants import _batches
     from tf_tagger import KerasPredictTagger
 

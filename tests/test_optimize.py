@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from geobatch.cli import main
-from geobatch.model_dir import file_sha256
+from geobatch.model.model_dir import file_sha256
 
 onnx = pytest.importorskip("onnx", reason="geobatch optimize needs the onnx package")
 ort = pytest.importorskip("onnxruntime")
@@ -223,8 +223,8 @@ def _tf_style_block(hidden: int = 8) -> onnx.ModelProto:
 
 
 def test_rewrites_turn_tf_patterns_into_single_operators():
-    from geobatch.optimize.graph import Graph
-    from geobatch.optimize.rewrites import rewrite_tf2onnx_bert
+    from geobatch.model.optimize.graph import Graph
+    from geobatch.model.optimize.rewrites import rewrite_tf2onnx_bert
 
     model = _tf_style_block()
     source = model.SerializeToString()
@@ -242,8 +242,8 @@ def test_rewrites_turn_tf_patterns_into_single_operators():
 
 def test_rewrites_leave_lookalikes_alone():
     """A GELU-like product with the wrong constant, and a 'LayerNorm' whose mean is of another tensor, stay as they are."""
-    from geobatch.optimize.graph import Graph
-    from geobatch.optimize.rewrites import rewrite_tf2onnx_bert
+    from geobatch.model.optimize.graph import Graph
+    from geobatch.model.optimize.rewrites import rewrite_tf2onnx_bert
 
     model = _tf_style_block()
     for t in model.graph.initializer:
@@ -306,7 +306,7 @@ def test_model_that_does_not_match_its_card(tmp_path, capsys):
 
 def test_parity_gate_writes_nothing(tmp_path, capsys, monkeypatch):
     """A step that changes the model's outputs is caught by the parity check: exit 1, no directory, no temp left."""
-    import geobatch.optimize.fuse as fuse_module
+    import geobatch.model.optimize.fuse as fuse_module
 
     def broken_fuse(model):
         for t in model.graph.initializer:
@@ -325,7 +325,7 @@ def test_parity_gate_writes_nothing(tmp_path, capsys, monkeypatch):
 # -- speed helpers shared with bench/ ------------------------------------------------------------
 @pytest.mark.train
 def test_flops_per_token_counts_the_same_work_before_and_after_fusion(source_dir, fused_dir, int8_dir):
-    from geobatch.optimize.speed import flops_per_token
+    from geobatch.model.optimize.speed import flops_per_token
 
     labels, seq, hidden, inter, layers = len(_card(source_dir)["labels"]), 16, 32, 64, 2
     per_layer = 4 * 2 * hidden * hidden + 2 * 2 * hidden * inter + 4 * seq * hidden
@@ -334,7 +334,7 @@ def test_flops_per_token_counts_the_same_work_before_and_after_fusion(source_dir
 
 
 def test_speed_helpers_time_models_and_the_gemm(tmp_path):
-    from geobatch.optimize.speed import compare_models, matmul_roofline
+    from geobatch.model.optimize.speed import compare_models, matmul_roofline
 
     roof = matmul_roofline(128, threads=1, rounds=2)
     assert roof.items == 2 * 128**3 and len(roof.seconds) == 2 and roof.best >= roof.median > 0

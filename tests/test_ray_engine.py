@@ -175,7 +175,7 @@ def test_user_error_on_a_worker_comes_back_as_one_line_and_no_output_is_left(tmp
     from geobatch.io.commit import OutputDir
     from geobatch.engines.ray import _forget_if_nothing_committed
     from geobatch.engines.ray_stages import INPUT_COL, ROW_COL, PipelineActor, raise_piece_error
-    from geobatch.infer import _cuda_libraries_load
+    from geobatch.model.infer import _cuda_libraries_load
 
     if _cuda_libraries_load():
         pytest.skip("this machine has a CUDA driver; the check needs one without")

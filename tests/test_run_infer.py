@@ -9,8 +9,8 @@ from tiny_onnx import LABELS, build_tiny_model_dir, tiny_onnx_dir  # noqa: F401
 
 from geobatch.text.batching import make_batches
 from geobatch.errors import GeobatchError, ModelError
-from geobatch.infer import OnnxTagger, _cuda_libraries_load
-from geobatch.model_dir import load_model_dir
+from geobatch.model.infer import OnnxTagger, _cuda_libraries_load
+from geobatch.model.model_dir import load_model_dir
 
 
 def test_batches_sorted_and_padded_per_batch():
@@ -74,7 +74,7 @@ def test_file_sha256_is_cached_per_file_contents(tmp_path):
     import hashlib
     import os
 
-    from geobatch.model_dir import _sha256, file_sha256
+    from geobatch.model.model_dir import _sha256, file_sha256
 
     f = tmp_path / "model.onnx"
     f.write_bytes(b"a" * 1000)

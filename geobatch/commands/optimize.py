@@ -40,7 +40,7 @@ def command(model_dir, output, variant, defaults, fuse, quantize, fp16, per_chan
     """
     from pathlib import Path
 
-    from geobatch import variants
+    from geobatch.model import variants
 
     pairs = []
     for d in defaults:
@@ -68,7 +68,7 @@ def command(model_dir, output, variant, defaults, fuse, quantize, fp16, per_chan
                                 f"run geobatch optimize {source or 'ROOT_MODEL_DIR'} ... --variant {variant}")
         output = str(Path(model_dir) / variants.VARIANTS_DIR / variant)
     if output:
-        from geobatch.optimize import optimize_model_dir
+        from geobatch.model.optimize import optimize_model_dir
 
         section = optimize_model_dir(model_dir, output, fuse=fuse, quantize=quantize, fp16=fp16, per_channel=per_channel,
                                      reduce_range=reduce_range, min_agreement=min_agreement, log=click.echo)

@@ -11,7 +11,7 @@ import click
 from ..io.corpus import FORMATS
 from ..engines import ENGINES
 from ..errors import GeobatchError
-from ..infer import PROVIDERS
+from ..model.infer import PROVIDERS
 
 
 @click.command("run")
@@ -100,11 +100,11 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
 
 def _pick_variant(model: str, variant: str, provider: str, quiet: bool) -> str:
     """MODEL_DIR, or the variant directory inside it that --variant (auto: the card's default) names."""
-    from ..variants import FP32, resolve_variant
+    from ..model.variants import FP32, resolve_variant
 
     on_cuda = provider == "cuda"
     if provider == "auto":
-        from ..infer import cuda_usable
+        from ..model.infer import cuda_usable
 
         on_cuda = cuda_usable()
     choice = resolve_variant(model, variant, on_cuda)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..io.commit import OutputDir
 from ..io.corpus import Columns, check_input, id_prefixes, iter_chunks, resolve_inputs
-from ..model_dir import load_model_dir
+from ..model.model_dir import load_model_dir
 from ..errors import GeobatchError
 from ..pipeline import ChunkStats, Pipeline
 from ..progress import Progress

@@ -42,7 +42,7 @@ import pyarrow as pa
 from ..io.commit import MANIFEST, OutputDir
 from ..io.corpus import Columns
 from ..errors import GeobatchError, InputError, first_line
-from ..infer import _quiet_fd2
+from ..model.infer import _quiet_fd2
 from ..metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress

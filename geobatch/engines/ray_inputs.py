@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..io.corpus import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
                       is_gzip, is_listed, resolve_inputs)
 from ..errors import GeobatchError, InputError, first_line
-from ..model_dir import ModelDir, load_model_dir
+from ..model.model_dir import ModelDir, load_model_dir
 from . import RunConfig
 
 ROW_FORMATS = ("parquet", "csv", "jsonl")

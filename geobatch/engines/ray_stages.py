@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ..io.corpus import Chunk
 from ..errors import GeobatchError, InputError
-from ..model_dir import REQUIRED_FILES, ModelDir, load_model_dir
+from ..model.model_dir import REQUIRED_FILES, ModelDir, load_model_dir
 from ..pipeline import Pipeline, PipelineOptions
 from ..io.readers.values import id_value
 from . import default_resolver

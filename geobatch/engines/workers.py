@@ -88,7 +88,7 @@ def start_method(provider: str) -> str:
         return forced
     safe = threading.active_count() == 1 and provider != "cuda" and "fork" in mp.get_all_start_methods()
     if provider == "auto":
-        from ..infer import cuda_usable
+        from ..model.infer import cuda_usable
 
         safe = safe and not cuda_usable()
     return "fork" if safe else "spawn"

@@ -16,7 +16,7 @@ from collections import Counter
 
 import onnx
 
-from ..errors import ModelError
+from ...errors import ModelError
 from .graph import Graph
 from .rewrites import attention_geometry, rewrite_tf2onnx_bert
 

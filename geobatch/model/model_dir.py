@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModelError
+from ..errors import ModelError
 
 if TYPE_CHECKING:  # for the annotation only: `gold_scheme` imports labels when it is called
-    from .labels import LabelScheme
+    from ..labels import LabelScheme
 
 REQUIRED_FILES = ("model.onnx", "tokenizer.json", "model_card.json")
 REQUIRED_CARD_KEYS = ("labels", "max_length", "inputs", "output")
@@ -72,7 +72,7 @@ class ModelDir:
     def gold_scheme(self) -> "LabelScheme":
         """How gold tags map onto this model's labels: the card's label map when it was trained with
         --label-map (gold geo/gpe must become its own types, e.g. tar/inc), else the named scheme."""
-        from .labels import SCHEMES, LabelScheme
+        from ..labels import SCHEMES, LabelScheme
 
         label_map = self.card.get("label_map")
         if isinstance(label_map, dict) and label_map:

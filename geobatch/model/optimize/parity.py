@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text.batching import Batch, make_batches
+from ...text.batching import Batch, make_batches
 from ..model_dir import ModelDir
-from ..text.tokenize import SPECIAL_TOKENS, WordpieceEncoder
-from ..text.words import split_words
+from ...text.tokenize import SPECIAL_TOKENS, WordpieceEncoder
+from ...text.words import split_words
 
 # Written for this check (no corpus text): place names, numbers, punctuation, a long run-on item.
 SENTENCES = [
@@ -75,7 +75,7 @@ class Parity:
 
 
 def compare(source, candidate, batches: list[Batch]) -> Parity:
-    """source/candidate: objects with .run(batch) -> logits (geobatch.infer.OnnxTagger)."""
+    """source/candidate: objects with .run(batch) -> logits (geobatch.model.infer.OnnxTagger)."""
     diffs, agree, total = [], 0, 0
     for batch in batches:
         want, got = source.run(batch), candidate.run(batch)

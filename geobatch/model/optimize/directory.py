@@ -16,7 +16,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import GeobatchError, InputError, ModelError
+from ...errors import GeobatchError, InputError, ModelError
 from ..model_dir import ModelDir, file_sha256, load_model_dir
 from ..variants import CARD_KEYS as VARIANT_CARD_KEYS
 from .parity import Parity, compare, parity_batches
