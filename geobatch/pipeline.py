@@ -5,7 +5,7 @@
 
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
-(+ `sliding_windows`) -> `batching` -> `infer` -> `decode_arrays` (every word of the chunk at once)
+(+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
 -> resolver hook -> Arrow tables. A problem with one record makes that record's docs/ row `error`
 (with the message) and the chunk goes on; every record yields exactly one docs/ row.
 
@@ -26,8 +26,8 @@ import pyarrow as pa
 
 from .text.batching import make_batches
 from .io.corpus import one_line
-from .decode import softmax
-from .decode_arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
+from .decode.spans import softmax
+from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
 from .errors import GeobatchError
 from .labels import LabelScheme, entity_types, place_types, split_tag
 from .metrics import LOCATION, MetricsAccumulator

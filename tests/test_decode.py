@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from geobatch.decode import decode_spans, decode_word_tags, softmax
+from geobatch.decode.spans import decode_spans, decode_word_tags, softmax
 from geobatch.text.words import split_words
 
 LABELS = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
@@ -52,7 +52,7 @@ def test_chunk_spans_equal_decode_spans_for_random_tag_sequences(place_types):
     """The array decoder over many documents end to end gives decode_spans' spans for each, with the
     lenient IOB2 rules (stray I-, type changes, place-type continuation, the non-place dem type,
     document boundaries) and NaN confidences."""
-    from geobatch.decode_arrays import TagCodes, chunk_spans
+    from geobatch.decode.arrays import TagCodes, chunk_spans
 
     labels = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "B-dem", "I-dem", "S-per", "E-per"]
     codes = TagCodes(labels)
@@ -80,7 +80,7 @@ def test_chunk_spans_equal_decode_spans_for_random_tag_sequences(place_types):
 
 
 def test_word_labels_are_decode_word_tags_as_indices():
-    from geobatch.decode_arrays import TagCodes, word_labels
+    from geobatch.decode.arrays import TagCodes, word_labels
 
     codes = TagCodes(LABELS)
     probs = np.random.default_rng(1).random((30, len(LABELS))).astype(np.float32)
@@ -112,7 +112,7 @@ def test_a_place_continues_across_a_change_of_place_type():
 def test_array_decoder_agrees_on_place_type_changes_and_dem(place_types):
     """The place-type rule in both decoders: B-geo I-gpe is one place (with place types), dem is not a
     place type (B-dem I-gpe, B-gpe I-dem break), and a place type after org breaks."""
-    from geobatch.decode_arrays import TagCodes, chunk_spans
+    from geobatch.decode.arrays import TagCodes, chunk_spans
 
     labels = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "B-dem", "I-dem", "B-org", "I-org"]
     codes = TagCodes(labels)

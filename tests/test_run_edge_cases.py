@@ -376,7 +376,7 @@ def test_word_probabilities_of_a_many_window_document_are_linear(tiny_onnx_dir):
 
     import numpy as np
 
-    from geobatch.decode import softmax
+    from geobatch.decode.spans import softmax
     from geobatch.pipeline import DocInput, Pipeline
 
     pipe = Pipeline(tiny_onnx_dir)

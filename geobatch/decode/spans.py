@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .labels import split_tag
+from ..labels import split_tag
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Decode a whole chunk with array operations: the tags, spans and Arrow columns of `geobatch.decode`,
-computed over every word of the chunk at once instead of one Python step per word.
+"""Decode a whole chunk with array operations: the tags, spans and Arrow columns of
+`geobatch.decode.spans`, computed over every word of the chunk at once instead of one Python step
+per word.
 
 Tags travel as label indices (`TagCodes`: index `len(labels)` is the "O" of a word without a
 wordpiece); spans follow `decode_spans`' lenient IOB2 exactly: a word continues the span before it
@@ -17,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from .labels import split_tag
+from ..labels import split_tag
 
 _O, _B, _I = 0, 1, 2
 
