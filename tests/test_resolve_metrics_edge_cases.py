@@ -246,7 +246,7 @@ def test_report_escapes_every_text_it_shows(tmp_path):
     """Place names, span texts, labels, statuses, metrics keys, manifest values and the folder name are
     data, never markup: the page's only <script> is its own."""
     from geobatch.commands.resolve import spans_schema
-    from geobatch.report import write_report
+    from geobatch.evaluate.report import write_report
 
     evil = "<script>alert(1)</script>"
     out = tmp_path / f"out{evil.replace('/', '')}"
@@ -368,7 +368,7 @@ def test_run_marks_a_non_list_spans_value_under_its_own_id(tmp_path, tiny_onnx_d
 
 
 def _match_spans_by_brute_force(gold, pred):
-    """The matching rules of geobatch.metrics_geo written out plainly (every pair looked at)."""
+    """The matching rules of geobatch.evaluate.metrics_geo written out plainly (every pair looked at)."""
     out, claimed = [(None, None)] * len(gold), set()
     for i, g in enumerate(gold):
         free = [j for j, p in enumerate(pred) if tuple(p) == tuple(g) and j not in claimed]
@@ -390,7 +390,7 @@ def _match_spans_by_brute_force(gold, pred):
 def test_span_matching_equals_the_plain_rules_on_random_documents():
     import random
 
-    from geobatch.metrics_geo import match_spans
+    from geobatch.evaluate.metrics_geo import match_spans
 
     rng = random.Random(7)
     for _ in range(300):
@@ -410,7 +410,7 @@ def test_span_matching_is_not_quadratic_in_a_long_document():
     took 5 s, a book of 30,000 about ten minutes, inside one unit of a run."""
     import time
 
-    from geobatch.metrics_geo import match_spans
+    from geobatch.evaluate.metrics_geo import match_spans
 
     n = 20_000
     gold = [(i * 10, i * 10 + 5) for i in range(n)]

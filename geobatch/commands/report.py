@@ -12,7 +12,7 @@ import click
 def command(out_dir, output):
     """Write an HTML report of OUT_DIR: metrics, confusion matrix, confidence histogram, labels,
     top places and an offline map. The file needs no network to view."""
-    from ..report import write_report
+    from ..evaluate.report import write_report
 
     path = write_report(out_dir, output)
     click.echo(f"report: {path}")

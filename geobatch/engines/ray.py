@@ -43,7 +43,7 @@ from ..io.commit import MANIFEST, OutputDir
 from ..io.corpus import Columns
 from ..errors import GeobatchError, InputError, first_line
 from ..model.infer import _quiet_fd2
-from ..metrics import MetricsAccumulator
+from ..evaluate.metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress
 from ..stop import keep_sigterm_handler, reports_interruption, sigterm_handler

@@ -8,7 +8,7 @@ import re
 from typing import Callable
 
 from ..io.commit import OutputDir
-from ..metrics import format_report
+from ..evaluate.metrics import format_report
 from ..pipeline import ChunkStats
 from . import RunConfig
 

@@ -43,7 +43,7 @@ from multiprocessing.connection import wait
 from typing import Any, Iterator
 
 from ..errors import GeobatchError
-from ..metrics import MetricsAccumulator
+from ..evaluate.metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, PipelineOptions
 from ..io.write import parquet_bytes
 

@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from ..io.corpus import BadRecord
 from ..io.documents import Sentence
-from ..metrics import LOCATION
-from ..metrics_geo import gold_coordinates
+from ..evaluate.metrics import LOCATION
+from ..evaluate.metrics_geo import gold_coordinates
 from ..io.readers.spans import SpanShapeError, SpanStats, parse_spans
 from ..io.readers.values import column_values, id_value, text_value
 from .words import resplit_words, split_texts, tags_from_spans

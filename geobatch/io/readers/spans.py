@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from ..documents import Span, SpanDocument
 from ...errors import InputError
-from ...metrics_geo import gold_coordinates_problem  # one definition of a usable gold point
+from ...evaluate.metrics_geo import gold_coordinates_problem  # one definition of a usable gold point
 
 # Span types that are not place names: GeoWebNews' expressions and non-toponyms (see the corpus' guide),
 # TUD-Loc-2013's street numbers and postcodes

@@ -119,7 +119,7 @@ class GeoMatchScore:
                      resolved: Sequence[Mapping | None], location_labels: Iterable[str]) -> None:
         """gold_places: (start, end, lat, lon); pred_spans: the runner's spans (start_char, end_char, label);
         resolved: the resolver's result per predicted span (None or null coordinates: unresolved)."""
-        from .resolve.geo import ACCURACY_KM, geo_errors_km, score_bin  # numpy only; the resolver is loaded already
+        from ..resolve.geo import ACCURACY_KM, geo_errors_km, score_bin  # numpy only; the resolver is loaded already
 
         labels = set(location_labels)
         keep = [j for j, s in enumerate(pred_spans) if s.get("label") in labels]
@@ -196,7 +196,7 @@ class GeoMatchScore:
         return (found[0] + found[1]) / 2
 
     def report(self) -> dict:
-        from .resolve.geo import reliability_rows
+        from ..resolve.geo import reliability_rows
 
         matched = self.exact + self.overlap
         n = self.gold

@@ -21,12 +21,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from .errors import GeobatchError, first_line
-from .labels import LOCATION_TYPES, OUTSIDE, split_tag
+from ..errors import GeobatchError, first_line
+from ..labels import LOCATION_TYPES, OUTSIDE, split_tag
 
 from .report_map import ATTRIBUTION, world_map_svg
 from .report_reliability import reliability_section
-from .io.write import WriteError, write_atomic_bytes
+from ..io.write import WriteError, write_atomic_bytes
 
 TABLES = ("docs", "tokens", "spans")
 HIST_BINS = 20
@@ -237,7 +237,7 @@ def _collect_spans(data: ReportData, dataset: ds.Dataset) -> None:
 
 
 def _add_reliability(data: ReportData, errors: list, scores: list) -> None:
-    from .resolve.geo import ACCURACY_KM, score_bin
+    from ..resolve.geo import ACCURACY_KM, score_bin
 
     for err, score in zip(errors, scores):
         if err is None or score is None or err != err:
@@ -250,7 +250,7 @@ def _add_reliability(data: ReportData, errors: list, scores: list) -> None:
 
 def reliability_rows(data: ReportData) -> tuple[list[dict], str]:
     """The reliability table of the run: from spans/ (error_km) when there, else metrics.json's."""
-    from .resolve.geo import reliability_rows as rows_of
+    from ..resolve.geo import reliability_rows as rows_of
 
     if data.reliability:
         return rows_of(data.reliability), "spans/ error_km"

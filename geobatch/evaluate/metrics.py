@@ -16,7 +16,7 @@ for every type. The type-level tables are then computed on the merged view (pred
 types as "location", other predicted types as O, which such gold does not annotate), and the report
 says so with `"gold_typed": false`.
 
-Geo (`geobatch.metrics_geo`): when gold spans carry coordinates and the run resolves places, the
+Geo (`geobatch.evaluate.metrics_geo`): when gold spans carry coordinates and the run resolves places, the
 accumulator also keeps a `GeoMatchScore` partial (recogniser + resolver against gold points); the
 report gains a `geo` block only then.
 
@@ -32,9 +32,9 @@ from collections import Counter, defaultdict
 from typing import Iterable, Sequence
 
 
-from .labels import OUTSIDE, split_tag
+from ..labels import OUTSIDE, split_tag
 from .metrics_geo import GeoMatchScore, format_geo
-from .io.readers.spans import SpanStats, span_warnings
+from ..io.readers.spans import SpanStats, span_warnings
 
 LOCATION = "location"  # merged location type; also the label of gold spans that carry none
 DEFAULT_LOCATION_LABELS = ("geo", "gpe")
