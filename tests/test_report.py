@@ -16,7 +16,8 @@ import pytest
 
 from geobatch import cli
 from geobatch.errors import GeobatchError
-from geobatch.evaluate.report import RENDERED_MARKER, collect, write_report
+from geobatch.evaluate.report import RENDERED_MARKER, write_report
+from geobatch.evaluate.report_data import collect
 
 SPANS_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("span_index", pa.int32()), ("start_char", pa.int32()), ("end_char", pa.int32()),
