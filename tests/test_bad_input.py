@@ -18,7 +18,7 @@ import pytest
 from tiny_onnx import expected_tag, tiny_onnx_dir  # noqa: F401
 from run_helpers import docs_by_id, manifest, one_error_line, read, run
 
-import geobatch.io.corpus
+import geobatch.io.check
 import geobatch.io.write
 from geobatch.cli import main
 from geobatch.text.words import split_words
@@ -155,7 +155,7 @@ def test_empty_input_directory(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
 
 def test_unreadable_file_simulated(tmp_path, tiny_onnx_dir, capsys, monkeypatch):  # noqa: F811
     """The tests run as root, for whom permission bits do not bite, so the file is made unreadable by
-    replacing `open` inside geobatch.io.corpus with one that refuses it (EACCES), as the kernel would."""
+    replacing `open` inside geobatch.io.check with one that refuses it (EACCES), as the kernel would."""
     p = tmp_path / "in.csv"
     p.write_text("id,text\n1,Paris\n")
     real_open = open
@@ -165,7 +165,7 @@ def test_unreadable_file_simulated(tmp_path, tiny_onnx_dir, capsys, monkeypatch)
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
         return real_open(file, *a, **kw)
 
-    monkeypatch.setattr(geobatch.io.corpus, "open", refusing_open, raising=False)
+    monkeypatch.setattr(geobatch.io.check, "open", refusing_open, raising=False)
     msg = usage_error(capsys, tmp_path, tiny_onnx_dir, p)
     assert msg == f"error: cannot read {p}: Permission denied; check its permissions (nothing was written)"
 

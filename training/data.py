@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from geobatch.io.corpus import format_for
+from geobatch.io.inputs import format_for
 from geobatch.io.documents import Sentence, Span
 from geobatch.errors import InputError
 from geobatch.labels import OUTSIDE, LabelScheme, entity_type

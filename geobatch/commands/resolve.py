@@ -30,7 +30,9 @@ from pathlib import Path
 import click
 import pyarrow as pa
 
-from ..io.corpus import Columns, check_input, iter_chunks, resolve_inputs
+from ..io.check import check_input
+from ..io.corpus import iter_chunks
+from ..io.inputs import Columns, resolve_inputs
 from ..errors import GeobatchError, InputError
 from ..evaluate.metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
 from ..io.readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ..io.corpus import FORMATS
+from ..io.inputs import FORMATS
 from ..engines import ENGINES
 from ..errors import GeobatchError
 from ..model.infer import PROVIDERS

@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 
 from ..io.commit import OutputDir
-from ..io.corpus import Columns, check_input, id_prefixes, iter_chunks, resolve_inputs
+from ..io.check import check_input
+from ..io.corpus import iter_chunks
+from ..io.inputs import Columns, id_prefixes, resolve_inputs
 from ..model.model_dir import load_model_dir
 from ..errors import GeobatchError
 from ..pipeline import ChunkStats, Pipeline

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..io.commit import MANIFEST, OutputDir
-from ..io.corpus import Columns
+from ..io.inputs import Columns
 from ..errors import GeobatchError, InputError, first_line
 from ..model.infer import _quiet_fd2
 from ..evaluate.metrics import MetricsAccumulator
@@ -156,7 +156,7 @@ def _check_resources(ray, opts: RayOptions, pipeline: PipelineOptions) -> None:
 
 # -- driver side: read, schedule, reassemble, commit -----------------------------------------------
 def _csv_args(cols: Columns) -> dict:
-    """The local engine's CSV options (geobatch.io.corpus._open_csv): wanted columns as binary, decoded
+    """The local engine's CSV options (geobatch.io.corpus.open_csv): wanted columns as binary, decoded
     per row so one bad byte sequence marks one row; quoted newlines allowed."""
     import pyarrow.csv as pcsv
 

@@ -1,8 +1,8 @@
 """Input planning for the Ray engine: local files (the local engine's own checks) and object-storage URIs.
 
 Everything here runs on the driver before Ray starts or OUT_DIR is touched, so a bad input stops
-the job with one line. Local paths go through `geobatch.io.corpus` (same expansion, same identity, so
-either engine can resume the other's output); `s3://`, `gs://`, `abfs://`… go through `pyarrow.fs`
+the job with one line. Local paths go through `geobatch.io.inputs` and `geobatch.io.check` (same
+expansion, same identity, so either engine can resume the other's output); `s3://`, `gs://`, `abfs://`… go through `pyarrow.fs`
 (a file or a prefix, no globs) with the same header/footer checks.
 """
 
@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ..io.corpus import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, check_input, csv_header_only, format_for, id_prefixes,
-                      is_gzip, is_listed, resolve_inputs)
+from ..io.check import check_input
+from ..io.corpus import csv_header_only
+from ..io.inputs import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, format_for, id_prefixes, is_gzip, is_listed,
+                        resolve_inputs)
 from ..errors import GeobatchError, InputError, first_line
 from ..model.model_dir import ModelDir, load_model_dir
 from . import RunConfig
@@ -37,7 +39,7 @@ class Source:
 
 
 def _is_gzip(path: str) -> bool:
-    """corpus.is_gzip, for object storage too (its first two bytes, read undecompressed)."""
+    """inputs.is_gzip, for object storage too (its first two bytes, read undecompressed)."""
     if not _is_uri(path):
         return is_gzip(path)
     from pyarrow.fs import FileSystem
@@ -72,7 +74,7 @@ def _named_gz(path: str) -> bool:
 
 
 def _is_uri(path: str) -> bool:
-    """Object storage (s3://, gs://, abfs://, …) and file:// go through pyarrow.fs; plain paths through geobatch.io.corpus."""
+    """Object storage (s3://, gs://, abfs://, …) and file:// go through pyarrow.fs; plain paths through geobatch.io.inputs."""
     return "://" in path
 
 
@@ -101,7 +103,7 @@ def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
         if info.type == FileType.File:
             infos = [info]
         elif info.type == FileType.Directory:
-            # the local directory rule (corpus.is_listed): nothing under `_temporary/`, `_delta_log/`, `.*`;
+            # the local directory rule (inputs.is_listed): nothing under `_temporary/`, `_delta_log/`, `.*`;
             # `.jsonl.gz` and `.csv.gz` count as their format
             base = root.rstrip("/") + "/"
             infos = sorted((i for i in fs.get_file_info(FileSelector(root, recursive=True)) if i.type == FileType.File
@@ -120,7 +122,7 @@ def _remote_inputs(paths: list[str], fmt: str | None) -> list[InputFile]:
 
 def _remote_info(inp: InputFile, cols: Columns, gz: bool = False) -> InputInfo:
     """Header/footer check of an object-storage file (the local engine's `check_input`, through pyarrow.fs);
-    `gz`: its bytes are gzip, told by their magic (as corpus.is_gzip), not its name."""
+    `gz`: its bytes are gzip, told by their magic (as inputs.is_gzip), not its name."""
     from pyarrow.fs import FileSystem
 
     fs, path = FileSystem.from_uri(inp.path)
