@@ -54,8 +54,8 @@ class _NoTagger:
 
 def load_documents(spec: dict, limit: int | None = None) -> list:
     """The documents exactly as the runner builds them (text, word offsets, gold tags mapped to the model's labels)."""
-    from geobatch.io.corpus import iter_chunks
     from geobatch.engines.local import prepare
+    from geobatch.io.corpus import iter_chunks
     from geobatch.pipeline import Pipeline
 
     config = run_config(spec, spec["model"], "unused")

@@ -64,9 +64,9 @@ def cuda_available() -> str | None:
 def model_only(variant_dir: Path, batch: int, length: int, seconds: float) -> float:
     import numpy as np
 
-    from geobatch.text.batching import make_batches
     from geobatch.model.infer import OnnxTagger
     from geobatch.model.model_dir import load_model_dir
+    from geobatch.text.batching import make_batches
 
     model = load_model_dir(variant_dir)
     tagger = OnnxTagger(model, "cuda")

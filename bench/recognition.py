@@ -34,9 +34,9 @@ from pathlib import Path
 
 from common import ROOT, doc_parser
 
-from geobatch.labels import place_types
 from geobatch.io.readers.gmb import read_gmb
 from geobatch.io.readers.spans import parse_spans
+from geobatch.labels import place_types
 from training.spec import is_heldout
 
 CORPORA = (

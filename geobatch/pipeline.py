@@ -24,14 +24,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from .text.batching import make_batches
-from .io.corpus import one_line
-from .decode.spans import softmax
 from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
+from .decode.spans import softmax
 from .errors import GeobatchError
-from .labels import LabelScheme, entity_types, place_types, split_tag
 from .evaluate.metrics import LOCATION, MetricsAccumulator
+from .io.corpus import one_line
+from .labels import LabelScheme, entity_types, place_types, split_tag
 from .model.model_dir import ModelDir, load_model_dir
+from .text.batching import make_batches
 from .text.prepare import DocInput, FileWords, to_documents  # noqa: F401 - FileWords: part of this module's interface
 from .text.tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
 

@@ -6,10 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from geobatch.errors import InputError
 from geobatch.io.check import check_input
 from geobatch.io.corpus import BadRecord, iter_chunks
 from geobatch.io.inputs import Columns, resolve_inputs
-from geobatch.errors import InputError
 
 COLS = Columns("text", "id", None)
 

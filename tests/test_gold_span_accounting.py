@@ -21,8 +21,8 @@ from geobatch.cli import main
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
 from geobatch.evaluate.metrics import MetricsAccumulator
-from geobatch.pipeline import Pipeline, PipelineOptions
 from geobatch.io.readers.spans import SpanShapeError, SpanStats, parse_spans
+from geobatch.pipeline import Pipeline, PipelineOptions
 
 TEXT = "Floods hit Paris and Austin today."
 PARIS = {"start": 11, "end": 16}

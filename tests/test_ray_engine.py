@@ -172,9 +172,9 @@ def test_user_error_on_a_worker_comes_back_as_one_line_and_no_output_is_left(tmp
     GeobatchError and answers the first batch with an error piece (Ray does not carry an exception's
     cause across processes); the driver re-raises it as one line, and forgets the OUT_DIR it opened
     for a job that committed nothing. Checked here without Ray: the actor is a plain class."""
-    from geobatch.io.commit import OutputDir
     from geobatch.engines.ray import _forget_if_nothing_committed
     from geobatch.engines.ray_stages import INPUT_COL, ROW_COL, PipelineActor, raise_piece_error
+    from geobatch.io.commit import OutputDir
     from geobatch.model.infer import _cuda_libraries_load
 
     if _cuda_libraries_load():

@@ -147,8 +147,8 @@ def test_glob_matching_partition_folders_matches_local(tmp_path, tiny_onnx_dir):
 def test_remote_listing_follows_the_directory_rule(tmp_path):
     """`_remote_inputs` (s3://, gs://, file://...) leaves out what a local directory input leaves out,
     and keeps the gzip inputs a local directory keeps."""
-    from geobatch.io.inputs import resolve_inputs
     from geobatch.engines.ray_inputs import _remote_inputs
+    from geobatch.io.inputs import resolve_inputs
 
     d = _spark_like_dir(tmp_path / "table")
     (d / "part-2.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(texts(4, 1))))

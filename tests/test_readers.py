@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from geobatch.io.documents import Span
 from geobatch.errors import InputError
-from geobatch.labels import LabelScheme, label_list
+from geobatch.io.documents import Span
 from geobatch.io.readers import read_conll, read_gmb, read_span_documents
 from geobatch.io.readers.spans import SpanStats
+from geobatch.labels import LabelScheme, label_list
 from geobatch.text.words import join_words, split_words, tags_from_spans
 
 GMB_ROWS = [

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from tiny_onnx import LABELS, build_tiny_model_dir, tiny_onnx_dir  # noqa: F401
 
-from geobatch.text.batching import make_batches
 from geobatch.errors import GeobatchError, ModelError
 from geobatch.model.infer import OnnxTagger, _cuda_libraries_load
 from geobatch.model.model_dir import load_model_dir
+from geobatch.text.batching import make_batches
 
 
 def test_batches_sorted_and_padded_per_batch():

@@ -13,9 +13,9 @@ from tiny_onnx import build_tiny_model_dir, tiny_onnx_dir  # noqa: F401
 
 from run_helpers import one_error_line
 from geobatch.cli import main
-from geobatch.io.commit import LOCK
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
+from geobatch.io.commit import LOCK
 from geobatch.pipeline import Pipeline, PipelineOptions
 from geobatch.stop import Interrupted as StoppedRun
 from geobatch.stop import Terminated

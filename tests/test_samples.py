@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from geobatch.labels import split_tag
 from geobatch.io.readers import read_gmb
+from geobatch.labels import split_tag
 from geobatch.text.words import split_words
 
 ROOT = Path(__file__).resolve().parent.parent

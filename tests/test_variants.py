@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from geobatch.model import variants
-from geobatch.text.batching import make_batches
 from geobatch.cli import main
 from geobatch.errors import GeobatchError, ModelError
+from geobatch.model import variants
 from geobatch.model.infer import OnnxTagger
 from geobatch.model.model_dir import load_model_dir
+from geobatch.text.batching import make_batches
 from geobatch.text.tokenize import WordpieceEncoder
 from geobatch.text.words import split_words
 from tiny_onnx import build_tiny_model_dir

@@ -20,8 +20,8 @@ import test_kill_resume as kr
 from tiny_onnx import tiny_onnx_dir  # noqa: F401
 
 from geobatch.cli import main
-from geobatch.io.commit import LOCK, MANIFEST
 from geobatch.engines.workers import threads_per_worker
+from geobatch.io.commit import LOCK, MANIFEST
 from geobatch.io.journal import JOURNAL
 
 CHUNK = 20

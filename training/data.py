@@ -19,12 +19,12 @@ from typing import Callable, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
-from geobatch.io.inputs import format_for
-from geobatch.io.documents import Sentence, Span
 from geobatch.errors import InputError
-from geobatch.labels import OUTSIDE, LabelScheme, entity_type
+from geobatch.io.documents import Sentence, Span
+from geobatch.io.inputs import format_for
 from geobatch.io.readers import read_conll, read_gmb
 from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_from_records
+from geobatch.labels import OUTSIDE, LabelScheme, entity_type
 from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
 IGNORE = -100

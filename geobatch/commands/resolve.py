@@ -30,11 +30,11 @@ from pathlib import Path
 import click
 import pyarrow as pa
 
+from ..errors import GeobatchError, InputError
+from ..evaluate.metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
 from ..io.check import check_input
 from ..io.corpus import iter_chunks
 from ..io.inputs import Columns, resolve_inputs
-from ..errors import GeobatchError, InputError
-from ..evaluate.metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
 from ..io.readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
 from ..io.readers.values import id_value, text_value  # one way to read a record's id and text for run and resolve
 from ..io.write import EMPTY_UNIT, write_atomic_bytes, write_part

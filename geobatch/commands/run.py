@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import click
 
-from ..io.inputs import FORMATS
 from ..engines import ENGINES
 from ..errors import GeobatchError
+from ..io.inputs import FORMATS
 from ..model.infer import PROVIDERS
 
 

@@ -11,12 +11,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from ..io.commit import OutputDir
+from ..errors import GeobatchError
 from ..io.check import check_input
+from ..io.commit import OutputDir
 from ..io.corpus import iter_chunks
 from ..io.inputs import Columns, id_prefixes, resolve_inputs
 from ..model.model_dir import load_model_dir
-from ..errors import GeobatchError
 from ..pipeline import ChunkStats, Pipeline
 from ..progress import Progress
 from ..stop import reports_interruption

@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..errors import GeobatchError, InputError, first_line
+from ..evaluate.metrics import MetricsAccumulator
 from ..io.commit import MANIFEST, OutputDir
 from ..io.inputs import Columns
-from ..errors import GeobatchError, InputError, first_line
 from ..model.infer import _quiet_fd2
-from ..evaluate.metrics import MetricsAccumulator
 from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
 from ..progress import Progress
 from ..stop import keep_sigterm_handler, reports_interruption, sigterm_handler

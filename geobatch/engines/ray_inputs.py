@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from ..errors import GeobatchError, InputError, first_line
 from ..io.check import check_input
 from ..io.corpus import csv_header_only
 from ..io.inputs import (EXTENSIONS, GZIP_MAGIC, Columns, InputFile, InputInfo, format_for, id_prefixes, is_gzip, is_listed,
                         resolve_inputs)
-from ..errors import GeobatchError, InputError, first_line
 from ..model.model_dir import ModelDir, load_model_dir
 from . import RunConfig
 

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..io.corpus import Chunk
 from ..errors import GeobatchError, InputError
+from ..io.corpus import Chunk
+from ..io.readers.values import id_value
 from ..model.model_dir import REQUIRED_FILES, ModelDir, load_model_dir
 from ..pipeline import Pipeline, PipelineOptions
-from ..io.readers.values import id_value
 from . import default_resolver
 
 INPUT_COL, ROW_COL, PATH_COL = "__geobatch_input", "__geobatch_row", "path"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..io.commit import OutputDir
 from ..evaluate.metrics import format_report
+from ..io.commit import OutputDir
 from ..pipeline import ChunkStats
 from . import RunConfig
 

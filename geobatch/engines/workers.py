@@ -44,8 +44,8 @@ from typing import Any, Iterator
 
 from ..errors import GeobatchError
 from ..evaluate.metrics import MetricsAccumulator
-from ..pipeline import ChunkResult, ChunkStats, PipelineOptions
 from ..io.write import parquet_bytes
+from ..pipeline import ChunkResult, ChunkStats, PipelineOptions
 
 READY_TIMEOUT_S = 600.0  # a worker that has not loaded the model by then is taken as hung
 

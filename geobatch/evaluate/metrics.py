@@ -32,9 +32,9 @@ from collections import Counter, defaultdict
 from typing import Iterable, Sequence
 
 
+from ..io.readers.spans import SpanStats, span_warnings
 from ..labels import OUTSIDE, split_tag
 from .metrics_geo import GeoMatchScore, format_geo
-from ..io.readers.spans import SpanStats, span_warnings
 
 LOCATION = "location"  # merged location type; also the label of gold spans that carry none
 DEFAULT_LOCATION_LABELS = ("geo", "gpe")

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GeobatchError
+from ..evaluate.metrics import MetricsAccumulator
+from ..pipeline import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
 from .fingerprint import inputs_differ, with_content_hashes
 from .journal import JOURNAL, Journal, replay
 from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
-from ..evaluate.metrics import MetricsAccumulator
-from ..pipeline import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
 from .write import EMPTY_UNIT, TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..text.batching import Batch
 from ..errors import GeobatchError, ModelError
+from ..text.batching import Batch
 from .model_dir import ModelDir
 
 PROVIDERS = ("auto", "cuda", "cpu")

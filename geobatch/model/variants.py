@@ -35,8 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import GeobatchError, ModelError
-from .model_dir import file_sha256, load_model_dir
 from ..io.write import write_atomic_bytes
+from .model_dir import file_sha256, load_model_dir
 
 FP32 = "fp32"  # the exported graph at the root of MODEL_DIR
 AUTO = "auto"

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pyarrow as pa
 
-from ..io.corpus import BadRecord
-from ..io.documents import Sentence
 from ..evaluate.metrics import LOCATION
 from ..evaluate.metrics_geo import gold_coordinates
+from ..io.corpus import BadRecord
+from ..io.documents import Sentence
 from ..io.readers.spans import SpanShapeError, SpanStats, parse_spans
 from ..io.readers.values import column_values, id_value, text_value
 from .words import resplit_words, split_texts, tags_from_spans

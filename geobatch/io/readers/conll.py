@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from ..documents import Sentence
 from ...errors import InputError
+from ..documents import Sentence
 from .text import open_text
 
 

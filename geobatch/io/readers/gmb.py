@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 from typing import Iterator
 
-from ..documents import Sentence
 from ...errors import InputError
+from ..documents import Sentence
 from .text import open_text
 
 REQUIRED = ("Sentence #", "Word", "Tag")

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from ..documents import Span, SpanDocument
 from ...errors import InputError
 from ...evaluate.metrics_geo import gold_coordinates_problem  # one definition of a usable gold point
+from ..documents import Span, SpanDocument
 
 # Span types that are not place names: GeoWebNews' expressions and non-toponyms (see the corpus' guide),
 # TUD-Loc-2013's street numbers and postcodes

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...text.batching import Batch, make_batches
-from ..model_dir import ModelDir
 from ...text.tokenize import SPECIAL_TOKENS, WordpieceEncoder
 from ...text.words import split_words
+from ..model_dir import ModelDir
 
 # Written for this check (no corpus text): place names, numbers, punctuation, a long run-on item.
 SENTENCES = [
