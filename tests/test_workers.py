@@ -55,7 +55,10 @@ def assert_equals_clean(out, clean):
 
 
 def start(cmd, **kw):
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+    # SIG_IGN survives exec: under a suite started as a shell's background job (nohup … &) the run would
+    # inherit SIGINT ignored, as test_kill_resume notes, and a Ctrl-C test would see it finish with 0
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kw)
 
 
 def workers_of(proc, method="fork", n=2, timeout=60.0) -> list[psutil.Process]:
