@@ -137,10 +137,15 @@ def test_fused_logits_match_source(source_dir, fused_dir):
 
 @pytest.mark.train
 def test_int8_keeps_the_labels(source_dir, int8_dir):
+    # Over the tokens the fp32 model does not near-tie (top-2 margin > 0.05; see the fp16 test for why):
+    # a flip among ties says nothing about quantization, and made this test fail now and then.
     agree = total = 0
     for a, b in _real_token_pairs(source_dir, int8_dir):
-        agree += int((a.argmax(-1) == b.argmax(-1)).sum())
-        total += len(a)
+        top2 = np.sort(a, -1)[:, -2:]
+        decided = top2[:, 1] - top2[:, 0] > 0.05
+        assert decided.mean() >= 0.75  # the check must cover most tokens
+        agree += int((a.argmax(-1) == b.argmax(-1))[decided].sum())
+        total += int(decided.sum())
     assert agree / total >= 0.99
     ops = _ops(int8_dir)
     assert ops["MatMulInteger"] + ops["QAttention"] + ops["DynamicQuantizeMatMul"] > 0
@@ -179,8 +184,15 @@ def test_fp16_is_for_cuda_and_keeps_io_types(source_dir, tmp_path):
     assert io(model) == io(src)
     opt = _card(out)["optimization"]
     assert opt["steps"] == ["fuse", "float16"] and opt["float16"]["target_provider"] == "CUDAExecutionProvider"
-    agree = [np.mean(a.argmax(-1) == b.argmax(-1)) for a, b in _real_token_pairs(source_dir, out)]
-    assert min(agree) >= 0.99
+    # The suite's tiny model is trained afresh each run and leaves some tokens with near-tied logits
+    # (top-2 margins down to 0.003 seen): fp16's rounding may flip those, which says nothing about the
+    # conversion. So: logits within 0.01 of fp32, and every token not tied within 0.02 keeps its label.
+    for a, b in _real_token_pairs(source_dir, out):
+        assert np.abs(a - b).max() <= 0.01
+        top2 = np.sort(a, -1)[:, -2:]
+        decided = top2[:, 1] - top2[:, 0] > 0.02
+        assert decided.mean() >= 0.75  # the check must cover most tokens, not only the easy few
+        assert np.array_equal(a.argmax(-1)[decided], b.argmax(-1)[decided])
 
 
 # -- patterns, without TensorFlow ----------------------------------------------------------------
