@@ -137,7 +137,7 @@ def test_corrupt_parquet_data_page_found_mid_file(tmp_path, tiny_onnx_dir, capsy
     m = manifest(out)
     assert sorted(m["units"]) == ["00000-000000", "00000-000001"] and not m["complete"]
     assert len(read(out, "docs")) == 200
-    assert not (out / ".geobatch.io.lock").exists() and not (out / "units.jsonl").exists()
+    assert not (out / ".geobatch.lock").exists() and not (out / "units.jsonl").exists()
 
 
 def test_empty_input_directory(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811

@@ -280,7 +280,7 @@ def test_sigterm_during_a_ray_run_prints_the_resume_line_and_the_rerun_completes
     assert proc.returncode == 143, err
     manifest = json.loads((out / "manifest.json").read_text())
     kept = len(manifest["units"])
-    assert kept >= 2 and not manifest["complete"] and not (out / "units.jsonl").exists() and not (out / ".geobatch.io.lock").exists()
+    assert kept >= 2 and not manifest["complete"] and not (out / "units.jsonl").exists() and not (out / ".geobatch.lock").exists()
     assert err.strip() == (f"interrupted by SIGTERM: {kept} units ({kept * 10} input rows) committed in {out} are kept; "
                            "run the same command again to resume from them")
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

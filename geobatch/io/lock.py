@@ -1,4 +1,4 @@
-"""The lock that keeps one writer per OUT_DIR: `.geobatch.io.lock` holding {"pid", "host", "create_time"}.
+"""The lock that keeps one writer per OUT_DIR: `.geobatch.lock` holding {"pid", "host", "create_time"}.
 
 A lock whose owner is on this host and no longer running (pid gone, or reused by a younger
 process) is broken; a lock from another host is never broken (we cannot see its processes).
@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import GeobatchError
 from .write import fsync_dir, unlink_quietly
 
-LOCK = ".geobatch.io.lock"
+LOCK = ".geobatch.lock"
 
 
 def _process_alive(pid: int, create_time: float | None) -> bool:
