@@ -17,7 +17,8 @@ from ..io.commit import OutputDir
 from ..io.corpus import iter_chunks
 from ..io.inputs import Columns, id_prefixes, resolve_inputs
 from ..model.model_dir import load_model_dir
-from ..pipeline import ChunkStats, Pipeline
+from ..io.tables import ChunkStats
+from ..pipeline import Pipeline
 from ..progress import Progress
 from ..stop import reports_interruption
 from . import RunConfig, default_resolver, default_resolver_available

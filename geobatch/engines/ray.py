@@ -44,7 +44,8 @@ from ..evaluate.metrics import MetricsAccumulator
 from ..io.commit import MANIFEST, OutputDir
 from ..io.inputs import Columns
 from ..model.infer import _quiet_fd2
-from ..pipeline import ChunkResult, ChunkStats, Pipeline, PipelineOptions
+from ..io.tables import ChunkResult, ChunkStats
+from ..pipeline import Pipeline, PipelineOptions
 from ..progress import Progress
 from ..stop import keep_sigterm_handler, reports_interruption, sigterm_handler
 from . import RunConfig, default_resolver_available

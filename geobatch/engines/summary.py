@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..evaluate.metrics import format_report
 from ..io.commit import OutputDir
-from ..pipeline import ChunkStats
+from ..io.tables import ChunkStats
 from . import RunConfig
 
 STAGES = ("prepare_s", "tokenize_s", "infer_s", "decode_s", "resolve_s", "score_s")

@@ -45,7 +45,8 @@ from typing import Any, Iterator
 from ..errors import GeobatchError
 from ..evaluate.metrics import MetricsAccumulator
 from ..io.write import parquet_bytes
-from ..pipeline import ChunkResult, ChunkStats, PipelineOptions
+from ..io.tables import ChunkResult, ChunkStats
+from ..pipeline import PipelineOptions
 
 READY_TIMEOUT_S = 600.0  # a worker that has not loaded the model by then is taken as hung
 

@@ -1,7 +1,7 @@
 """The output commit protocol: a lock, a manifest of finished units, resume.
 
 OUT_DIR/
-  .geobatch.io.lock        {"pid", "host", "create_time"}: one writer at a time
+  .geobatch.lock        {"pid", "host", "create_time"}: one writer at a time
   manifest.json         job identity, model card, finished units with their parts and row counts
   units.jsonl           while a session runs: one line per unit finished since manifest.json was written
   docs/ tokens/ spans/  part-<unit>.parquet, one per finished unit and table (part-empty.parquet
@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import GeobatchError
 from ..evaluate.metrics import MetricsAccumulator
-from ..pipeline import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
 from .fingerprint import inputs_differ, with_content_hashes
 from .journal import JOURNAL, Journal, replay
+from .tables import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
 from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
 from .write import EMPTY_UNIT, TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
 
