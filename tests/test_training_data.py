@@ -19,6 +19,7 @@ from training.data import (
     SpanOptions,
     word_predictions,
 )
+from training.scoring import untaught_as_outside
 
 LABELS = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
 L2I = {l: i for i, l in enumerate(LABELS)}
@@ -74,6 +75,20 @@ def test_long_sentence_split_at_word_boundaries(tokenizer):
 def test_unknown_tag_counted_not_crashing(tokenizer):
     (enc,), stats = encode_sentences([Sentence("s", ["Rome"], ["B-xyz"])], tokenizer, L2I, 16)
     assert stats.unknown_tags == {"B-xyz": 1} and enc.labels[enc.first_piece[0]] == 0
+
+
+def test_untaught_span_has_no_loss_and_scores_neither_way(tokenizer):
+    # GMB's "U.S. Embassy" is an organisation: mapped to "?" its words carry no label (no loss), so the
+    # model is not taught that the "U.S." inside is not a place
+    words, tags = ["The", "U.S.", "Embassy", "in", "Kabul"], ["O", "B-?", "I-?", "O", "B-geo"]
+    (enc,), stats = encode_sentences([Sentence("s", words, tags)], tokenizer, L2I, 32)
+    assert stats.unknown_tags == {}
+    assert [int(enc.labels[p]) for p in enc.first_piece] == [0, IGNORE, IGNORE, 0, L2I["B-geo"]]
+    assert (enc.first_piece >= 0).all()  # still predicted at run time and in validation
+    # validation: a place predicted inside the organisation is neither a hit nor a false positive
+    gold, pred = untaught_as_outside(tags, ["O", "B-geo", "O", "O", "B-geo"], "?")
+    assert gold == ["O", "O", "O", "O", "B-geo"] and pred == gold
+    assert untaught_as_outside(["O", "B-geo"], ["B-geo", "B-geo"], "?") == (["O", "B-geo"], ["B-geo", "B-geo"])
 
 
 def test_length_batches_cover_everything_and_group_lengths():

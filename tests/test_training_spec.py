@@ -173,7 +173,7 @@ def test_demonyms_get_their_own_type_where_they_stand_alone():
     assert tag_demonyms(s, m, "dem").tags == ["B-dem", "O", "O", "B-dem", "O", "O", "B-*"]
 
 
-@pytest.mark.parametrize("value", ['"*"', '"O"', '""', "3", '"B-dem"'])
+@pytest.mark.parametrize("value", ['"*"', '"?"', '"O"', '""', "3", '"B-dem"'])
 def test_a_bad_demonym_type_is_refused(tmp_path, value):
     with pytest.raises(InputError, match="demonym_type"):
         load_spec(_spec(tmp_path, f'demonym_type = {value}\n[[corpus]]\npath = "a.jsonl"\n'))

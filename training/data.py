@@ -27,6 +27,8 @@ from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_fr
 from geobatch.labels import OUTSIDE, LabelScheme, entity_type
 from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
+from .spec import UNTAUGHT
+
 IGNORE = -100
 FORMATS = ("gmb", "conll", "spans")
 _EXTENSIONS = {
@@ -267,6 +269,9 @@ def encode_sentences(
                 if w is not None and w != prev:
                     first[w] = pos
                     tag = tags[a + w]
+                    if entity_type(tag) == UNTAUGHT:  # no loss either way (training/spec.py)
+                        prev = w
+                        continue
                     if tag not in label_to_id:
                         stats.unknown_tags[tag] = stats.unknown_tags.get(tag, 0) + 1
                         tag = "O"

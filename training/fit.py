@@ -19,8 +19,8 @@ from . import checkpoint as ckpt
 from .base import check_base_config, check_continuation, resolve_base
 from .batching import iterate_batches, pad_batch
 from .corpora import epoch_order, read_training_sentences
-from .scoring import entity_metrics, merged_places
-from .spec import ANY_PLACE
+from .scoring import entity_metrics, merged_places, untaught_as_outside
+from .spec import ANY_PLACE, UNTAUGHT
 from .data import (
     Encoded,
     SpanOptions,
@@ -146,7 +146,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         train_sents, groups = [s for s, _ in kept], [g for _, g in kept]
         val_sents = [s for s, _ in held]
         val_source = f"{opts.validation_fraction:g} of --train held out (seed {opts.seed})"
-    labels = label_list(t for s in train_sents for t in s.tags if entity_type(t) != ANY_PLACE)
+    labels = label_list(t for s in train_sents for t in s.tags if entity_type(t) not in (ANY_PLACE, UNTAUGHT))
     if len(labels) < 2:
         raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
     place = set(place_types(labels))
@@ -254,8 +254,9 @@ def train(opts: TrainOptions, log=print) -> Path:
         for idx, batch in iterate_batches(val_enc, max(opts.batch_size, 64)):
             ids = predict_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).numpy()
             for row, i in enumerate(idx):
-                gold.append(val_enc[i].gold_tags)
-                pred.append(word_predictions(val_enc[i], ids[row], labels))
+                g, p = untaught_as_outside(val_enc[i].gold_tags, word_predictions(val_enc[i], ids[row], labels), UNTAUGHT)
+                gold.append(g)
+                pred.append(p)
         if not any_place:
             return entity_metrics(gold, pred)
         # gold of no given type scores against any place type: select epochs on places merged, and
@@ -309,6 +310,15 @@ def train(opts: TrainOptions, log=print) -> Path:
     ckpt.write_parity_batch(out, _parity_batch(val_enc))
     ckpt.write_metadata(out, meta)
 
+    if lineage is not None:
+        # the checkpoint continued from, scored on this run's validation slice and rules: says whether the
+        # epochs below improve on it (the slice and the rules may differ from the run that made it)
+        t_val = time.time()
+        meta["base_validation_metrics"] = base_metrics = evaluate()
+        log(f"epoch 0 (the base{f', {opts.layers} layers kept' if opts.layers else ''}): validation entity "
+            f"P {base_metrics['entity_precision']:.4f} R {base_metrics['entity_recall']:.4f} F1 {base_metrics['entity_f1']:.4f} "
+            f"({time.time() - t_val:.0f}s)")
+        ckpt.write_metadata(out, meta)
     best_f1, bad_epochs = -1.0, 0
     log(f"training: {opts.epochs} epoch(s) x {steps_per_epoch} steps, batch {opts.batch_size}, lr {opts.learning_rate:g}, "
         f"head {opts.head}, {'GPU mixed precision' if gpu else 'CPU float32'}")

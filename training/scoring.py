@@ -14,6 +14,21 @@ def merged_places(tags: list[str], place: set[str]) -> list[str]:
     return out
 
 
+def untaught_as_outside(gold: list[str], pred: list[str], untaught: str) -> tuple[list[str], list[str]]:
+    """Words of an untaught span ("?", e.g. GMB's organisations) score neither way: O against O.
+
+    The model is not taught what they are, so a place predicted inside "U.S. Embassy" is neither
+    right nor wrong; a predicted span that runs past the untaught words is cut at them.
+    """
+    skip = [split_tag(t)[1] == untaught for t in gold]
+    if not any(skip):
+        return gold, pred
+    g = ["O" if s else t for t, s in zip(gold, skip)]
+    p = ["O" if s else t for t, s in zip(pred, skip)]
+    # a span cut at its head would start with I-: seqeval reads that as a new span, which is what is meant
+    return g, p
+
+
 def entity_metrics(gold: list[list[str]], pred: list[list[str]]) -> dict:
     """Entity-level exact-span P/R/F1 (seqeval, CoNLL semantics) overall and per type, plus word accuracy."""
     from seqeval.metrics import classification_report

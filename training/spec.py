@@ -6,7 +6,7 @@
     id_column = "doc_id"
     spans_column = "toponyms"
     type_field = "type"                       # the span key holding its type (span corpora)
-    types = { Literal = "*", Demonym = "*" }  # source type -> model type; "*" any place type; "O" drop
+    types = { Literal = "*", Demonym = "*" }  # source type -> model type; "*" any place; "O" drop; "?" untaught
     span_label = "*"                          # type of spans that carry none (GeoVirus)
     weight = 2.0                              # times per epoch its examples are seen (fractions sampled)
     heldout = "sha256-mod5"                   # documents kept for evaluation: "sha256-mod5" or "all"
@@ -14,6 +14,8 @@
 
 A type mapped to "*" is a place whose GMB type (geo or gpe) the corpus does not say: the loss accepts
 either (training/model.py, `masked_token_loss`), so such spans are never forced into one at random.
+A type mapped to "?" is untaught: its words carry no loss (and score as O against O in validation),
+for spans such as GMB's organisations, which hold place names other corpora tag as places.
 A top-level `demonym_type = "dem"` tags demonyms ("French", "South Korean") as a type of their own in
 every corpus (training/data.py, `tag_demonyms`): the corpora disagree on whether they are places, and
 the runtime does not count that type as one. No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
@@ -35,6 +37,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ANY_PLACE = "*"
+# A span the corpus marks but whose words the model is not taught either way: no loss on them. GMB's
+# organisations ("U.S. Embassy", "Dubai World Trade Centre") may contain a place name that other
+# corpora tag; mapping them to O would teach that the place inside is not one.
+UNTAUGHT = "?"
 HELDOUT_RULES = ("sha256-mod5", "all")
 _KEYS = {"name", "path", "format", "id_column", "text_column", "spans_column", "type_field", "types", "span_label",
          "weight", "heldout", "max_sentences", "skip_bad_spans"}
@@ -103,7 +109,7 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
         raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}", "keep [[corpus]] tables and demonym_type")
     demonym_type = raw.get("demonym_type")
     if demonym_type is not None and (not isinstance(demonym_type, str) or not demonym_type.strip()
-                                     or demonym_type in (ANY_PLACE, "O") or "-" in demonym_type):
+                                     or demonym_type in (ANY_PLACE, UNTAUGHT, "O") or "-" in demonym_type):
         raise _fail(p, "", f"has demonym_type {demonym_type!r}, not a type name", 'write demonym_type = "dem", or leave it out')
     root = Path(data_dir) if data_dir is not None else p.parent
     out = TrainingSpec(p, demonym_type=demonym_type)
