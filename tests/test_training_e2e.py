@@ -107,7 +107,13 @@ def test_continue_training_from_a_checkpoint(tiny_training, tmp_path, capsys):
     tr = json.loads((model_dir / "model_card.json").read_text())["training"]
     assert tr["best_epoch"] == 1 and tr["total_epochs"] == first["best_epoch"] + 1
     assert tr["continued_from"]["checkpoint"] == str(ckpt) and tr["continued_from"]["total_epochs"] == first["best_epoch"]
-    capsys.readouterr()
+    # epoch 0: the base scored before training, on the same slice (same data, fraction, seed) as the
+    # first run scored the epoch it kept, so the same weights give the same figures
+    base_scores = json.loads((out / "training.json").read_text())["base_validation_metrics"]
+    assert base_scores["entity_f1"] == pytest.approx(first["validation_metrics"]["entity_f1"], abs=1e-4)
+    assert base_scores["word_accuracy"] == pytest.approx(first["validation_metrics"]["word_accuracy"], abs=1e-4)
+    logged = capsys.readouterr()
+    assert "epoch 0 (the base)" in logged.out + logged.err
     label_map = tmp_path / "tar_inc.json"
     label_map.write_text(json.dumps({"geo": "tar", "gpe": "inc"}))
     assert main([*common, "--label-map", str(label_map), "--output", str(tmp_path / "ckpt3")]) == 2
