@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from geobatch.evaluate.metrics_geo import gold_coordinates  # noqa: E402
+from geobatch.io.gold import gold_coordinates  # noqa: E402
 from geobatch.io.readers.spans import DEFAULT_SKIP_TYPES, SpanStats, parse_spans  # noqa: E402
 from geobatch.resolve import Resolver, calibration, haversine_km  # noqa: E402
 from geobatch.resolve.geo import ACCURACY_KM, reliability_rows, score_bin  # noqa: E402

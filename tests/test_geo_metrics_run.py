@@ -16,7 +16,8 @@ from geobatch.cli import main
 from geobatch.engines import RunConfig
 from geobatch.engines.local import run_local
 from geobatch.evaluate.metrics import MetricsAccumulator
-from geobatch.evaluate.metrics_geo import GeoMatchScore, gold_coordinates, match_spans
+from geobatch.evaluate.metrics_geo import GeoMatchScore, match_spans
+from geobatch.io.gold import gold_coordinates
 from geobatch.pipeline import Pipeline, PipelineOptions
 
 KM_PER_DEGREE = 6371.0088 * math.pi / 180  # arc length of one degree on the mean-radius sphere

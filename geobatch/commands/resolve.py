@@ -31,7 +31,7 @@ import click
 import pyarrow as pa
 
 from ..errors import GeobatchError, InputError
-from ..evaluate.metrics_geo import gold_coordinates  # one definition of a gold point for run and resolve
+from ..io.gold import gold_coordinates  # one definition of a gold point for run and resolve
 from ..io.check import check_input
 from ..io.corpus import iter_chunks
 from ..io.inputs import Columns, resolve_inputs

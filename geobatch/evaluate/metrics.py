@@ -31,12 +31,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterable, Sequence
 
-
+from ..io.gold import LOCATION
 from ..io.readers.spans import SpanStats, span_warnings
 from ..labels import OUTSIDE, split_tag
 from .metrics_geo import GeoMatchScore, format_geo
 
-LOCATION = "location"  # merged location type; also the label of gold spans that carry none
 DEFAULT_LOCATION_LABELS = ("geo", "gpe")
 
 

@@ -1,6 +1,6 @@
 """End-to-end geocoding score of `geobatch run`: recogniser + resolver against gold coordinates.
 
-Per document, every gold span that carries coordinates (`gold_coordinates`) is matched to at most one
+Per document, every gold span that carries coordinates (`geobatch.io.gold.gold_coordinates`) is matched to at most one
 predicted *location* span (label among the location labels), one to one, in two passes:
   1. exact: a predicted span with the same start_char and end_char;
   2. overlap: for each gold span still unmatched, in text order, the still-unclaimed predicted span
@@ -27,39 +27,6 @@ import bisect
 import math
 from collections import Counter
 from typing import Iterable, Mapping, Sequence
-
-GOLD_COORDINATE_KEYS = (("lat", "lon"), ("latitude", "longitude"))  # as `geobatch resolve` reads them
-
-
-def gold_coordinates(extra: Mapping) -> tuple[float, float] | None:
-    """(lat, lon) from a gold span's extra fields, or None when absent, not numbers or out of range."""
-    for a, b in GOLD_COORDINATE_KEYS:
-        lat, lon = extra.get(a), extra.get(b)
-        if lat is not None and lon is not None:
-            try:
-                lat, lon = float(lat), float(lon)
-            except (TypeError, ValueError):
-                return None
-            return (lat, lon) if abs(lat) <= 90 and abs(lon) <= 180 else None  # NaN fails too
-    return None
-
-
-def gold_coordinates_problem(extra: Mapping) -> str | None:
-    """Why a span's gold point is there but unusable (so `gold_coordinates` ignores it), else None.
-
-    None also when the span carries no point at all (both values of a pair absent or null): that is
-    a span without gold coordinates, not a broken one.
-    """
-    for a, b in GOLD_COORDINATE_KEYS:
-        lat, lon = extra.get(a), extra.get(b)
-        if lat is None and lon is None:
-            continue
-        if lat is None or lon is None:
-            return f"{a if lat is not None else b} without {b if lat is not None else a}"
-        if gold_coordinates(extra) is None:
-            return f"{a}={lat!r}, {b}={lon!r} are not degrees within +-90 and +-180"
-        return None
-    return None
 
 
 def match_spans(gold: Sequence[tuple[int, int]], pred: Sequence[tuple[int, int]]) -> list[tuple[int | None, str | None]]:

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pyarrow as pa
 
-from ..evaluate.metrics import LOCATION
-from ..evaluate.metrics_geo import gold_coordinates
 from ..io.corpus import BadRecord
+from ..io.gold import LOCATION, gold_coordinates
 from ..io.documents import Sentence
 from ..io.readers.spans import SpanShapeError, SpanStats, parse_spans
 from ..io.readers.values import column_values, id_value, text_value

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ...errors import InputError
-from ...evaluate.metrics_geo import gold_coordinates_problem  # one definition of a usable gold point
+from ..gold import gold_coordinates_problem  # one definition of a usable gold point
 from ..documents import Span, SpanDocument
 
 # Span types that are not place names: GeoWebNews' expressions and non-toponyms (see the corpus' guide),
