@@ -229,7 +229,7 @@ def test_driver_stops_when_rows_come_back_numbered_out_of_file_order(tmp_path):
     followed Ray's block arrival instead stops the job before the misnumbered rows are committed."""
     from types import SimpleNamespace
 
-    from geobatch.engines.ray import UnitAssembler
+    from geobatch.engines.ray_commit import UnitAssembler
     from geobatch.progress import Progress
 
     sources = [SimpleNamespace(inp=SimpleNamespace(path="in.jsonl"), info=SimpleNamespace(rows=None))]
