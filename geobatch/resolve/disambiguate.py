@@ -1,6 +1,6 @@
 """Pick the place each span names, using the rest of the document.
 
-Each candidate gets a score in log10-population units:
+Each candidate (candidates.py) gets a score in log10-population units:
 
     prior   = log10(population + 10) + feature bonus (countries and continents are what a bare
               name usually means in news; first-level subdivisions next) + a bonus or penalty for
@@ -29,61 +29,27 @@ Focus fallback (opt-in) and the document focus: see focus.py.
 from __future__ import annotations
 
 import math
-import re
 from typing import Sequence
 
-from . import aliases, calibration
+from . import calibration
+from .candidates import NEEDS_COUNTRY, STRONG, Candidate, CandidateLookup
 from .focus import GAZETTEER, Resolutions, document_focus, fill_from_focus, focus_columns
 from .index import Gazetteer
-from .normalize import name_key, span_surface
-from .patterns import UPPER_CODE, NeighbourPatterns
-from .plausible import PHYSICAL_KINDS, SMALL_TOWN, PlausibilityRules, physical_name
-from .sources import (ABBREVIATION, ADMIN1, ALIAS, ALTERNATE, CITY, CODE, CONTINENT, COUNTRY, DEMONYM,
-                      FEATURE_NAMES, LANDFORM, OTHER, PRESS, PRIMARY, WATER)
+from .patterns import NeighbourPatterns
+from .plausible import SMALL_TOWN, PlausibilityRules
+from .sources import ALTERNATE, CITY, CODE, DEMONYM, FEATURE_NAMES, OTHER
 
-# water bodies and landforms have no population (log10(0 + 10) = 1): the bonus puts a water body level
-# with a town of ~300,000 (a bare "Pacific" is the ocean, not one of the towns called Pacific, even when
-# the document backs US places), a landform with one of ~30,000
-FEATURE_BONUS = {CONTINENT: 3.0, COUNTRY: 3.0, ADMIN1: 1.5, CITY: 0.0, OTHER: -1.0, WATER: 4.5, LANDFORM: 3.5}
-CAPITAL_BONUS = 2.5  # a country's capital: "Dublin", "Lima" stay the capitals beside "Columbus, Ohio"
-SENTENCE_ADMIN1_WEIGHT = 1.0  # ... unless a state of the namesake is named in the same sentence
-VIA_BONUS = {PRIMARY: 0.0, ALIAS: 0.0, ABBREVIATION: 0.0, CODE: 0.0, DEMONYM: -0.5, ALTERNATE: -1.5, PRESS: 3.0}
-VIA_TRUST = {PRIMARY: 1.0, ALIAS: 1.0, ABBREVIATION: 1.0, PRESS: 1.0, CODE: 0.9, DEMONYM: 0.9, ALTERNATE: 0.8}
-PARTIAL_PENALTY, PARTIAL_TRUST = -2.0, 0.6
+# context weights, in the candidates' prior units (candidates.py)
+SENTENCE_ADMIN1_WEIGHT = 1.0  # a town whose state is named in the same sentence (against a capital's bonus)
 COUNTRY_WEIGHT = 2.0
 ADMIN1_WEIGHT = 1.5
 ADMIN1_CAP = 1.0  # admin1 mass counts up to this many names
 PATTERN_WEIGHT = 5.0  # above CAPITAL_BONUS + the gap between a capital and a small namesake ("Paris, Texas")
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
-MAX_CANDIDATES = 25
-ADMIN_TWIN_SHARE = 0.3
-TWIN_PENALTY = -2.5
-FOREIGN_DOMINANT = 1.0  # ... and that makes a document "clearly about" a country
-
-_KIND_AFTER = re.compile(r"\s+(" + "|".join(sorted(aliases.KIND_WORDS)) + r")\b(?!\s+of\b)", re.IGNORECASE)
+FOREIGN_DOMINANT = 1.0  # context mass of one other country that makes a document "clearly about" it
 
 
-# how much support from the rest of the document a match needs
-STRONG, NEEDS_COUNTRY, NEEDS_ADMIN1 = 0, 1, 2
-
-
-_PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CITY: NEEDS_ADMIN1, OTHER: NEEDS_ADMIN1,
-                  WATER: STRONG, LANDFORM: STRONG}
-
-class Candidate:
-    __slots__ = ("row", "prior", "trust", "needs", "via", "partial", "fragment")
-
-    def __init__(self, row: int, prior: float, trust: float, needs: int, via: int = PRIMARY, partial: bool = False,
-                 fragment: bool = False):
-        self.row, self.prior, self.trust, self.needs, self.via = row, prior, trust, needs, via
-        self.partial, self.fragment = partial, fragment
-
-    def scaled(self, trust: float) -> "Candidate":
-        """This candidate reached through a longer name around the span (a fragment's)."""
-        return Candidate(self.row, self.prior, self.trust * trust, self.needs, self.via, self.partial, True)
-
-
-class Resolver(PlausibilityRules, NeighbourPatterns):
+class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
     """Document-aware toponym resolver over a cached `Gazetteer`."""
 
     _shared: "Resolver | None" = None
@@ -116,145 +82,6 @@ class Resolver(PlausibilityRules, NeighbourPatterns):
         if cache_dir is None and cls._shared is None:
             cls._shared = resolver
         return resolver
-
-    # -- candidates ------------------------------------------------------------------------------
-    def _prior(self, row: int, via: int) -> float:
-        return (math.log10(self._population[row] + 10) + FEATURE_BONUS[self._feature[row]]
-                + VIA_BONUS.get(via, 0.0) + (CAPITAL_BONUS if self._capital[row] else 0.0))
-
-    def _exact(self, key: str, upper_code: bool) -> list[tuple[int, int]]:
-        rows = self.gaz.rows_for(key)
-        if not upper_code:  # postal codes only when written as codes ("TX", not "tx" or "Tx")
-            rows = [(r, v) for r, v in rows if v != CODE]
-        return rows
-
-    def candidates(self, surface: str) -> list[Candidate]:
-        return self._entry(surface)[1]
-
-    def _entry(self, surface: str) -> tuple[str, list[Candidate]]:
-        """(name key, candidates) of a span text; memoised, since names repeat across documents."""
-        hit = self._cache.get(surface)
-        if hit is None:
-            text = span_surface(surface)
-            hit = (name_key(text), self._lookup(text, bool(UPPER_CODE.match(text))))
-            if len(self._cache) > 200_000:
-                self._cache.clear()
-            self._cache[surface] = hit
-        return hit
-
-    def _lookup(self, text: str, upper: bool) -> list[Candidate]:
-        key = name_key(text)
-        found = dict(self._exact(key, upper))
-        for variant in _variants(key, bool(found)):
-            for r, v in self._exact(variant, False):
-                if r not in found or v < found[r]:
-                    found[r] = v
-        # "Washington state", "Hubei province", "Quebec City": the kind word picks among the namesakes
-        words = key.split()
-        kinds = aliases.KIND_WORDS.get(words[-1]) if len(words) > 1 else None
-        if kinds and not self.gaz.has(key):
-            typed = {r: v for r, v in found.items() if self._feature[r] in kinds}
-            found = typed or found
-        needs = NEEDS_COUNTRY if found and set(key.split()) <= aliases.DIRECTIONAL_WORDS else STRONG
-        penalty, trust, partial = 0.0, 1.0, False
-        physical = physical_name(key)
-        if physical:
-            found = self._physical_only(key, found)
-        if not found and key not in aliases.REGION_AND_FEATURE_NAMES:
-            found = dict(self._partial(key))
-            if physical:  # "Gulf of Mexico" is not Mexico ("Salinas Valley" may still be near Salinas)
-                found = {r: v for r, v in found.items() if self._feature[r] not in (COUNTRY, CONTINENT, ADMIN1)}
-            if physical and key.split()[0] in aliases.PHYSICAL_FIRST_WORDS_STRICT:  # "Lake Geneva" is no town Geneva
-                found = {r: v for r, v in found.items() if self._feature[r] in PHYSICAL_KINDS}
-            penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
-        pairs = list(found.items())
-        twins = self._admin_twins(pairs)
-        cands = []
-        for r, v in pairs:
-            # a country inside a longer name ("US Federal Reserve") is safe; a state needs the country
-            # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
-            n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
-            twin = TWIN_PENALTY if r in twins else 0.0
-            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v, partial))
-        cands.sort(key=lambda c: -c.prior)
-        return cands[:MAX_CANDIDATES]
-
-    def _admin_twins(self, found: list[tuple[int, int]]) -> set[int]:
-        """Subdivisions named after the big city inside them ("São Paulo", "Tbilisi", "New York", the
-        Paris département): GeoNames, like news, takes the bare name for the city, so these get a penalty
-        (context or "Rochester, New York" can still pick them).
-
-        Twin: a same-named city in the same admin1 that is the largest city there or holds at least 30 %
-        of its (summed city) population. Quebec province is no twin of Quebec City (Montreal is bigger).
-        """
-        feat, pop, cc, a1 = self._feature, self._population, self._cc, self._a1
-        cities: dict = {}
-        for r, v in found:
-            if feat[r] == CITY and v in (PRIMARY, ALIAS, PRESS):
-                k = (cc[r], a1[r])
-                cities[k] = max(cities.get(k, 0), pop[r])
-        if not cities:
-            return set()
-        twins = set()
-        for r, v in found:
-            if feat[r] in (ADMIN1, OTHER):
-                k = (cc[r], a1[r])
-                pop_city = cities.get(k, 0)
-                if pop_city and (pop_city >= ADMIN_TWIN_SHARE * pop[r] or pop_city >= self._largest_city(k)):
-                    twins.add(r)
-        return twins
-
-    def _largest_city(self, key: tuple[str, str]) -> int:
-        if self._largest is None:
-            # computed once per index and kept on it, shared by every Resolver over that index
-            largest = getattr(self.gaz, "largest_city_by_admin1", None)
-            if largest is None:
-                largest = {}
-                for r, f in enumerate(self._feature):
-                    if f == CITY:
-                        k = (self._cc[r], self._a1[r])
-                        if self._population[r] > largest.get(k, -1):
-                            largest[k] = self._population[r]
-                self.gaz.largest_city_by_admin1 = largest
-            self._largest = largest
-        return self._largest.get(key, 0)
-
-    def _partial(self, key: str) -> list[tuple[int, int]]:
-        """Longest run of words inside a multi-word name that is itself a known name (not in water names)."""
-        words = key.split()
-        if words and words[-1] in aliases.WATER_WORDS:
-            return []
-        # a run longer than the longest indexed name cannot match: skipping those keeps a span of
-        # thousands of words (a gold end offset at the end of the text) from taking cubic time
-        for n in range(min(len(words) - 1, self._longest_name_words()), 0, -1):
-            for i in range(len(words) - n + 1):
-                part = words[i:i + n]
-                if all(w in aliases.PARTIAL_STOPWORDS for w in part) or len(" ".join(part)) < 3:
-                    continue
-                rows = [(r, v) for r, v in self.gaz.rows_for(" ".join(part))
-                        if v in (PRIMARY, ALIAS, ABBREVIATION)
-                        or (v == DEMONYM and i == 0 and self._feature[r] in (COUNTRY, CONTINENT))]
-                if rows:
-                    return rows
-        return []
-
-    def _longest_name_words(self) -> int:
-        """Words in the longest name key of the index; computed once per index and kept on it."""
-        longest = getattr(self.gaz, "longest_name_words", None)
-        if longest is None:
-            longest = self.gaz.longest_name_words = max((k.count(" ") + 1 for k in self.gaz.keys), default=0)
-        return longest
-
-    def _kind_after(self, text: str, end: int, cands: list[Candidate]) -> list[Candidate]:
-        """A kind word right after the span picks among namesakes: "a Washington state farm"."""
-        m = _KIND_AFTER.match(text, end, end + 24)
-        # not "the U.S. state of Texas", "the English city of York": there the kind word is the other
-        # place's, and the span an adjective
-        if not m or len(cands) < 2 or any(self._feature[c.row] in (COUNTRY, CONTINENT) for c in cands):
-            return cands
-        kinds = aliases.KIND_WORDS.get(m.group(1).lower())
-        typed = [c for c in cands if self._feature[c.row] in kinds]
-        return typed or cands
 
     # -- documents ---------------------------------------------------------------------------------
     def resolve_document(self, text: str, spans: Sequence[tuple]) -> Resolutions:
@@ -407,20 +234,3 @@ def _softmax(scores: list[float]) -> list[float]:
     e = [math.exp((s - m) * SOFTMAX_SCALE) for s in scores]
     t = sum(e)
     return [x / t for x in e]
-
-
-def _variants(key: str, found: bool):
-    """Other spellings: abbreviated words spelled out always; generic words dropped when not found."""
-    words = key.split()
-    expanded = [aliases.WORD_EXPANSIONS.get(w, w) for w in words]
-    if expanded != words:
-        yield " ".join(expanded)
-    if found:
-        return
-    for prefix in aliases.GENERIC_PREFIXES:
-        if key.startswith(prefix):
-            yield key[len(prefix):]
-    if len(words) > 1 and words[-1] in aliases.GENERIC_WORDS:
-        yield " ".join(words[:-1])
-    if len(words) > 1 and words[0] in aliases.GENERIC_WORDS:
-        yield " ".join(words[1:])

@@ -24,7 +24,7 @@ from .sources import (ABBREVIATION, ADMIN1, ALIAS, ALTERNATE, CITY, CONTINENT, C
                       PRESS, PRIMARY, WATER)
 
 if TYPE_CHECKING:
-    from .disambiguate import Candidate
+    from .candidates import Candidate
 
 PHYSICAL_KINDS = (WATER, LANDFORM)
 SMALL_TOWN = 50_000  # below this a town that nothing backs is more likely something else
