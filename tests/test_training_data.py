@@ -15,6 +15,7 @@ from training.data import (
     detect_format,
     encode_sentences,
     holdout_split,
+    model_labels,
     read_sentences,
     SpanOptions,
     word_predictions,
@@ -89,6 +90,9 @@ def test_untaught_span_has_no_loss_and_scores_neither_way(tokenizer):
     gold, pred = untaught_as_outside(tags, ["O", "B-geo", "O", "O", "B-geo"], "?")
     assert gold == ["O", "O", "O", "O", "B-geo"] and pred == gold
     assert untaught_as_outside(["O", "B-geo"], ["B-geo", "B-geo"], "?") == (["O", "B-geo"], ["B-geo", "B-geo"])
+    # neither "?" nor "*" is a label of the model
+    sents = [Sentence("a", words, tags), Sentence("b", ["Paris"], ["B-*"]), Sentence("c", ["Iraqi"], ["B-dem"])]
+    assert model_labels(sents) == ["O", "B-dem", "I-dem", "B-geo", "I-geo"]
 
 
 def test_length_batches_cover_everything_and_group_lengths():

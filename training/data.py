@@ -24,10 +24,10 @@ from geobatch.io.documents import Sentence, Span
 from geobatch.io.inputs import format_for
 from geobatch.io.readers import read_conll, read_gmb
 from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_from_records
-from geobatch.labels import OUTSIDE, LabelScheme, entity_type
+from geobatch.labels import OUTSIDE, LabelScheme, entity_type, label_list
 from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
-from .spec import UNTAUGHT
+from .spec import ANY_PLACE, UNTAUGHT
 
 IGNORE = -100
 FORMATS = ("gmb", "conll", "spans")
@@ -156,6 +156,12 @@ def as_runtime_words(sentence: Sentence) -> Sentence:
     r = resplit_words(sentence.words)
     tags = spread_tags(sentence.tags, r.owner) if sentence.tags is not None else None
     return Sentence(sentence.id, r.words, tags)
+
+
+def model_labels(sentences: Sequence[Sentence]) -> list[str]:
+    """The labels the model predicts: the tags' types, less "*" (any place: a set of labels, not one)
+    and "?" (untaught: no label at all)."""
+    return label_list(t for s in sentences for t in (s.tags or ()) if entity_type(t) not in (ANY_PLACE, UNTAUGHT))
 
 
 def apply_scheme(sentences: Sequence[Sentence], scheme: LabelScheme) -> list[Sentence]:

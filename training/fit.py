@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from geobatch.errors import InputError
-from geobatch.labels import LabelScheme, entity_type, label_list, place_types, split_tag
+from geobatch.labels import LabelScheme, entity_type, place_types, split_tag
 
 from . import checkpoint as ckpt
 from .base import check_base_config, check_continuation, resolve_base
@@ -28,6 +28,7 @@ from .data import (
     detect_format,
     encode_sentences,
     holdout_split,
+    model_labels,
     read_sentences,
     runtime_tokenizer,
     sha256_file,
@@ -146,7 +147,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         train_sents, groups = [s for s, _ in kept], [g for _, g in kept]
         val_sents = [s for s, _ in held]
         val_source = f"{opts.validation_fraction:g} of --train held out (seed {opts.seed})"
-    labels = label_list(t for s in train_sents for t in s.tags if entity_type(t) not in (ANY_PLACE, UNTAUGHT))
+    labels = model_labels(train_sents)
     if len(labels) < 2:
         raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
     place = set(place_types(labels))
