@@ -102,11 +102,10 @@ def _real_token_pairs(source: Path, other: Path):
 
 def _decided_tokens(logits: np.ndarray, margin: float) -> np.ndarray:
     """Tokens whose top-2 logits differ by more than `margin` (a near-tie's label may flip under any
-    rounding); asserts they are most tokens, so the label checks cover more than the easy few."""
+    rounding). Callers assert that these are most tokens over all texts (one short text of the weak
+    tiny model may be mostly ties: 0.71 seen in CI), so the label checks cover more than the easy few."""
     top2 = np.sort(logits, -1)[:, -2:]
-    decided = top2[:, 1] - top2[:, 0] > margin
-    assert decided.mean() >= 0.75
-    return decided
+    return top2[:, 1] - top2[:, 0] > margin
 
 
 def _ops(model_dir: Path) -> Counter:
@@ -148,11 +147,13 @@ def test_fused_logits_match_source(source_dir, fused_dir):
 def test_int8_keeps_the_labels(source_dir, int8_dir):
     # Over the tokens the fp32 model does not near-tie (top-2 margin > 0.05; see the fp16 test for why):
     # a flip among ties says nothing about quantization, and made this test fail now and then.
-    agree = total = 0
+    agree = total = tokens = 0
     for a, b in _real_token_pairs(source_dir, int8_dir):
         decided = _decided_tokens(a, margin=0.05)
         agree += int((a.argmax(-1) == b.argmax(-1))[decided].sum())
         total += int(decided.sum())
+        tokens += len(decided)
+    assert total / tokens >= 0.75
     assert agree / total >= 0.99
     ops = _ops(int8_dir)
     assert ops["MatMulInteger"] + ops["QAttention"] + ops["DynamicQuantizeMatMul"] > 0
@@ -194,10 +195,13 @@ def test_fp16_is_for_cuda_and_keeps_io_types(source_dir, tmp_path):
     # The suite's tiny model is trained afresh each run and leaves some tokens with near-tied logits
     # (top-2 margins down to 0.003 seen): fp16's rounding may flip those, which says nothing about the
     # conversion. So: logits within 0.01 of fp32, and every token not tied within 0.02 keeps its label.
+    total = tokens = 0
     for a, b in _real_token_pairs(source_dir, out):
         assert np.abs(a - b).max() <= 0.01
         decided = _decided_tokens(a, margin=0.02)
         assert np.array_equal(a.argmax(-1)[decided], b.argmax(-1)[decided])
+        total, tokens = total + int(decided.sum()), tokens + len(decided)
+    assert total / tokens >= 0.75
 
 
 # -- patterns, without TensorFlow ----------------------------------------------------------------
