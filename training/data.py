@@ -275,13 +275,11 @@ def encode_sentences(
                 if w is not None and w != prev:
                     first[w] = pos
                     tag = tags[a + w]
-                    if entity_type(tag) == UNTAUGHT:  # no loss either way (training/spec.py)
-                        prev = w
-                        continue
-                    if tag not in label_to_id:
-                        stats.unknown_tags[tag] = stats.unknown_tags.get(tag, 0) + 1
-                        tag = "O"
-                    labels[pos] = label_to_id[tag]
+                    if entity_type(tag) != UNTAUGHT:  # an untaught word keeps IGNORE: no loss either way
+                        if tag not in label_to_id:
+                            stats.unknown_tags[tag] = stats.unknown_tags.get(tag, 0) + 1
+                            tag = "O"
+                        labels[pos] = label_to_id[tag]
                 prev = w
             stats.words_without_pieces += int((first < 0).sum())
             out.append(Encoded(np.asarray(ids, dtype=np.int32), labels, first, tags[a:b], si))

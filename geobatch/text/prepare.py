@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..io.corpus import BadRecord
-from ..io.gold import LOCATION, gold_coordinates
 from ..io.documents import Sentence
+from ..io.gold import LOCATION, gold_coordinates
 from ..io.readers.spans import SpanShapeError, SpanStats, parse_spans
 from ..io.readers.values import column_values, id_value, text_value
 from .words import resplit_words, split_texts, tags_from_spans
