@@ -50,3 +50,13 @@ def test_held_back_documents_use_the_training_rule(tmp_path):
 def test_without_the_corpora_it_exits_2(tmp_path, capsys):
     assert recognition.main(["--model", str(tmp_path), "--data", str(tmp_path / "none")]) == 2
     assert "pass --data" in capsys.readouterr().err
+
+
+def test_spacy_spans_keep_the_asked_types_trimmed():
+    from types import SimpleNamespace as NS
+
+    docs = [{"doc_id": "a", "text": "French troops left Paris ."}]
+    parsed = [NS(ents=[NS(start_char=0, end_char=6, label_="NORP"), NS(start_char=19, end_char=25, label_="GPE")])]
+    assert recognition.spacy_spans(docs, parsed, recognition.SPACY_PLACES) == {"a": {(19, 24)}}
+    with_demonyms = recognition.SPACY_PLACES + (recognition.SPACY_DEMONYMS,)
+    assert recognition.spacy_spans(docs, parsed, with_demonyms) == {"a": {(0, 6), (19, 24)}}
