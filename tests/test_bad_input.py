@@ -384,6 +384,8 @@ def test_control_characters_emoji_rtl_and_cjk(tmp_path, tiny_onnx_dir):  # noqa:
         assert run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--chunk-size", 3) == 0
         accounted(out, len(texts))
         docs = docs_by_id(out)
+        # control characters are no part of a word: a text of nothing else has no words, like "   "
+        assert docs.pop("only-control")["status"] == "empty"
         assert all(d["status"] == "ok" and d["error"] is None for d in docs.values())
         tokens = read(out, "tokens")
         for t in tokens:

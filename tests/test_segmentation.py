@@ -55,6 +55,16 @@ def test_offsets_slice_the_text(text):
     assert covered == "".join(text.split())
 
 
+def test_invisible_characters_separate_words_and_belong_to_none():
+    """A BOM, a zero-width space or a control character is no part of a word (BERT's normaliser would
+    delete it and glue its neighbours), so no span's offsets can include one."""
+    text = "\ufeffFloods in Nul\x00byte, \u200bZurich\u200b and U.S.\x07 towns; Lon\xaddon stays whole."
+    w, offsets = split_words(text)
+    assert w == ["Floods", "in", "Nul", "byte", ",", "Zurich", "and", "U.S.", "towns", ";", "Lon\xaddon", "stays", "whole", "."]
+    assert [text[s:e] for s, e in offsets] == w
+    assert offsets[0][0] == 1 and words("\u200b\x00 \ufeff") == []
+
+
 def test_resplit_spreads_a_file_words_tag_over_its_pieces():
     r = resplit_words(["The", "U.S.-led", "raid", "in", "Port-au-Prince", "."])
     assert r.words == ["The", "U.S.", "-", "led", "raid", "in", "Port", "-", "au", "-", "Prince", "."]

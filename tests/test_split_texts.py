@@ -16,6 +16,7 @@ EDGE_CASES = [
     "", " ", "U.S.", "©U.S. x", "a.m. and p.m.", "W.Va.", "St.", "x St. y", "U.S", "U.S-led", "..", "Ph.D.s",
     "\u00a0U.K.\u2028D.C.", "東京 😀 e\u0301t", "a\x1cb\x1fc", "Mass. mass.", "e.g.U.S.", "St.Louis", "U.S.A.F.", "a\u2e43b",
     "\u166d x \u061d", "Calif.-based", "(U.S.)", "U.S.\n", ".U.S.",
+    "\ufeffU.S.\u200b", "a\x00b\x7f\x85c\x9f", "\u2060x\u200bU.S.\x07St.",
 ]
 
 

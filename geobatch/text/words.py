@@ -45,16 +45,40 @@ _KEEP_WHOLE = re.compile(
 )
 
 
+# Characters that are neither whitespace nor visible: control characters (NUL, BEL, C1 controls) and
+# the zero-width space, word joiner and byte-order mark that scraped text and files carry. BERT's
+# normaliser deletes them, so "Nul\x00byte" would reach the model as one word "nulbyte" and a leading
+# BOM or zero-width space would sit inside a span's offsets; they separate words here and belong to
+# none. (Zero-width (non-)joiners and soft hyphens join letters within words and are left alone.)
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u200b\u2060\ufeff]+")
+
+
 def split_words(text: str) -> tuple[list[str], WordOffsets]:
     """Split text into words; returns the words and their (start, end) character offsets."""
     pieces = _PRE_TOKENIZER.pre_tokenize_str(text)
     words = [w for w, _ in pieces]
     offsets = [(s, e) for _, (s, e) in pieces]
+    if _INVISIBLE.search(text):
+        offsets = _split_at_invisible(text, offsets)
+        words = [text[s:e] for s, e in offsets]
     if "." in text:
         whole = [m.span() for m in _KEEP_WHOLE.finditer(text)]
         if whole:
             return _merge_pieces(text, offsets, whole)
     return words, offsets
+
+
+def _split_at_invisible(text: str, offsets: WordOffsets) -> WordOffsets:
+    out: WordOffsets = []
+    for s, e in offsets:
+        a = s
+        for m in _INVISIBLE.finditer(text, s, e):
+            if m.start() > a:
+                out.append((a, m.start()))
+            a = m.end()
+        if e > a:
+            out.append((a, e))
+    return out
 
 
 def _merge_pieces(text: str, offsets: WordOffsets, whole: list[tuple[int, int]]) -> tuple[list[str], WordOffsets]:
@@ -179,7 +203,7 @@ def _learn_classes(codepoints: np.ndarray) -> None:
             kept[p] = e - s
     for k, c in enumerate(codepoints.tolist()):
         p = 2 * k + 1
-        _char_class[c] = 0 if p not in kept else (1 if kept[p] == 1 else 2)
+        _char_class[c] = 0 if p not in kept or _INVISIBLE.match(chars[k]) else (1 if kept[p] == 1 else 2)
 
 
 def split_texts(texts: Sequence[str]) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
