@@ -12,6 +12,7 @@ from geobatch.io.documents import Sentence
 from training.batching import length_batches, pad_batch, padded_length
 from training.data import (
     IGNORE,
+    UNTAUGHT_LABEL,
     detect_format,
     encode_sentences,
     holdout_split,
@@ -20,6 +21,7 @@ from training.data import (
     SpanOptions,
     word_predictions,
 )
+from training.distill import labelled_positions
 from training.scoring import untaught_as_outside
 
 LABELS = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
@@ -79,12 +81,15 @@ def test_unknown_tag_counted_not_crashing(tokenizer):
 
 
 def test_untaught_span_has_no_loss_and_scores_neither_way(tokenizer):
-    # GMB's "U.S. Embassy" is an organisation: mapped to "?" its words carry no label (no loss), so the
-    # model is not taught that the "U.S." inside is not a place
+    # GMB's "U.S. Embassy" is an organisation: mapped to "?" its words carry no gold label (no loss), so
+    # the model is not taught that the "U.S." inside is not a place; they are marked UNTAUGHT_LABEL,
+    # not IGNORE, so that distillation still reads the teacher there
     words, tags = ["The", "U.S.", "Embassy", "in", "Kabul"], ["O", "B-?", "I-?", "O", "B-geo"]
     (enc,), stats = encode_sentences([Sentence("s", words, tags)], tokenizer, L2I, 32)
     assert stats.unknown_tags == {}
-    assert [int(enc.labels[p]) for p in enc.first_piece] == [0, IGNORE, IGNORE, 0, L2I["B-geo"]]
+    assert [int(enc.labels[p]) for p in enc.first_piece] == [0, UNTAUGHT_LABEL, UNTAUGHT_LABEL, 0, L2I["B-geo"]]
+    assert set(np.flatnonzero(enc.labels == IGNORE)).isdisjoint(enc.first_piece)
+    assert labelled_positions(enc).tolist() == sorted(enc.first_piece.tolist())  # the teacher is read on every word
     assert (enc.first_piece >= 0).all()  # still predicted at run time and in validation
     # validation: a place predicted inside the organisation is neither a hit nor a false positive
     gold, pred = untaught_as_outside(tags, ["O", "B-geo", "O", "O", "B-geo"], "?")

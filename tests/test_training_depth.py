@@ -80,7 +80,7 @@ def test_shallow_copy_takes_the_picked_layers_weights():
 
 def test_distillation_loss_mixes_gold_and_teacher():
     tf = pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
-    from training.data import IGNORE
+    from training.data import IGNORE, UNTAUGHT_LABEL
     from training.distill import distillation_loss
     from training.model import masked_token_loss
 
@@ -104,6 +104,15 @@ def test_distillation_loss_mixes_gold_and_teacher():
     noisy = teacher.copy()
     noisy[labels == IGNORE] = 99.0
     assert float(distillation_loss(tf.constant(labels), tf.constant(logits), tf.constant(noisy), hard, 2.0, 0.25)) == pytest.approx(float(got), rel=1e-5)
+    # an untaught word (no gold tag, UNTAUGHT_LABEL) still learns the teacher's distribution: its KL
+    # counts in the soft mean, and nothing in the hard loss
+    untaught = labels.copy()
+    untaught[1, 2] = UNTAUGHT_LABEL
+    hard_u = masked_token_loss(tf.constant(untaught), tf.constant(logits))
+    assert float(hard_u) == pytest.approx(float(hard), rel=1e-6)
+    kl_u = (np.exp(t) * (t - s)).sum(-1)[untaught != IGNORE].mean()
+    got_u = distillation_loss(tf.constant(untaught), tf.constant(logits), tf.constant(teacher), hard_u, 2.0, 0.25)
+    assert kl_u != pytest.approx(kl) and float(got_u) == pytest.approx(0.75 * float(hard) + 0.25 * 4.0 * kl_u, rel=1e-4)
 
 
 def _train(tmp: Path, base: Path, out: str, *extra: str) -> tuple[int, Path, Path]:

@@ -8,7 +8,7 @@ import pytest
 pytestmark = pytest.mark.train
 tf = pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
 
-from training.data import IGNORE  # noqa: E402
+from training.data import IGNORE, UNTAUGHT_LABEL  # noqa: E402
 from training.model import balanced_class_weights, masked_token_loss  # noqa: E402
 
 
@@ -32,6 +32,11 @@ def test_loss_averages_over_labelled_tokens_only():
     padded_labels = np.pad(labels, ((0, 0), (0, 11)), constant_values=IGNORE)
     padded_logits = np.pad(logits, ((0, 0), (0, 11), (0, 0)))
     assert float(masked_token_loss(tf.constant(padded_labels), tf.constant(padded_logits))) == pytest.approx(expected, rel=1e-5)
+    # an untaught word (UNTAUGHT_LABEL) has no gold loss either, whatever the model says there
+    untaught = labels.copy()
+    untaught[0, 2] = UNTAUGHT_LABEL
+    noisy[0, 2] = [90.0, -90.0, 0.0]
+    assert float(masked_token_loss(tf.constant(untaught), tf.constant(noisy))) == pytest.approx(expected, rel=1e-5)
 
 
 def test_class_weighted_loss_and_balanced_weights():
@@ -41,7 +46,7 @@ def test_class_weighted_loss_and_balanced_weights():
     w = [1.0, 3.0]
     expected = (1.0 * _ce(logits[0, 0], 0) + 3.0 * _ce(logits[0, 1], 1)) / 4.0
     assert float(masked_token_loss(tf.constant(labels), tf.constant(logits), w)) == pytest.approx(expected, rel=1e-5)
-    weights = balanced_class_weights(np.array([0, 0, 0, 1, IGNORE, IGNORE]), 3)
+    weights = balanced_class_weights(np.array([0, 0, 0, 1, IGNORE, IGNORE, UNTAUGHT_LABEL]), 3)
     assert weights == pytest.approx([4 / (2 * 3), 4 / (2 * 1), 1.0])
 
 

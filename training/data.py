@@ -30,6 +30,10 @@ from geobatch.text.words import resplit_words, spread_tags, split_words, tags_fr
 from .spec import ANY_PLACE, UNTAUGHT
 
 IGNORE = -100
+# An untaught word's first piece ("?" in a corpus mapping, e.g. GMB's organisations): no gold loss,
+# but a teacher's distribution is still learnt there (distillation), so it is not IGNORE. Every gold
+# loss reads only labels >= 0.
+UNTAUGHT_LABEL = -101
 FORMATS = ("gmb", "conll", "spans")
 _EXTENSIONS = {
     ".csv": "gmb",
@@ -203,7 +207,7 @@ class Encoded:
     """One model input: wordpiece ids with labels on first pieces, and its words' gold tags."""
 
     input_ids: np.ndarray          # int32 [n_pieces], with special tokens
-    labels: np.ndarray             # int32 [n_pieces], IGNORE except first pieces
+    labels: np.ndarray             # int32 [n_pieces], IGNORE except first pieces (UNTAUGHT_LABEL: untaught word)
     first_piece: np.ndarray        # int32 [n_words]: position of each word's first piece, -1 if it has none
     gold_tags: list[str]           # the words' tags (after the scheme)
     sentence: int                  # index of the source sentence (several when a long one was split)
@@ -275,7 +279,9 @@ def encode_sentences(
                 if w is not None and w != prev:
                     first[w] = pos
                     tag = tags[a + w]
-                    if entity_type(tag) != UNTAUGHT:  # an untaught word keeps IGNORE: no loss either way
+                    if entity_type(tag) == UNTAUGHT:  # no gold loss either way
+                        labels[pos] = UNTAUGHT_LABEL
+                    else:
                         if tag not in label_to_id:
                             stats.unknown_tags[tag] = stats.unknown_tags.get(tag, 0) + 1
                             tag = "O"

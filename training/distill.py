@@ -3,11 +3,12 @@
 The teacher is either an exported MODEL_DIR (run through ONNX Runtime, so no second TensorFlow
 model sits in memory next to the student) or a training checkpoint (run through TensorFlow once,
 before the student is built). Its logits are computed once for every training input, at the
-positions the loss reads (each word's first piece), and kept as float16: the student's batches are
+positions the loss reads (each word's first piece, untaught words' included: the gold tags say
+nothing there, the teacher still does), and kept as float16: the student's batches are
 assembled from them by `teacher_batch`, whatever order an epoch draws.
 
 The loss (`distillation_loss`) is (1 - weight) * the usual masked cross-entropy with the gold tags
-+ weight * T^2 * KL(teacher_T || student_T) over the same positions, T the temperature (Hinton et
++ weight * T^2 * KL(teacher_T || student_T) over every word's first piece, T the temperature (Hinton et
 al. 2015: T^2 keeps the soft term's gradients on the scale of the hard one's as T changes).
 """
 
@@ -73,6 +74,7 @@ def _normalizer(tokenizer) -> dict | None:
 
 
 def labelled_positions(e: Encoded) -> np.ndarray:
+    """Every word's first piece, untaught words included (UNTAUGHT_LABEL is not IGNORE)."""
     return np.flatnonzero(e.labels != IGNORE)
 
 
@@ -131,7 +133,8 @@ def teacher_batch(logits: Sequence[np.ndarray], items: Sequence[Encoded], idx: S
 
 
 def distillation_loss(labels, logits, teacher, hard_loss, temperature: float, weight: float):
-    """(1 - weight) * hard_loss + weight * T^2 * mean KL(teacher_T || student_T) over labelled positions."""
+    """(1 - weight) * hard_loss + weight * T^2 * mean KL(teacher_T || student_T) over every word's first
+    piece (labels != IGNORE: untaught words too, where hard_loss reads nothing)."""
     from .tf_env import tf
 
     logits = tf.cast(logits, tf.float32)

@@ -9,7 +9,6 @@ import numpy as np
 from geobatch.errors import InputError
 
 from .base import BaseModel
-from .data import IGNORE
 from .tf_env import keras, tf
 
 from transformers import BertConfig, TFBertForTokenClassification  # noqa: E402  (after tf_env)
@@ -147,7 +146,7 @@ def load_checkpoint_model(checkpoint: str | Path, head: str):
 
 
 def masked_token_loss(labels, logits, class_weights=None, target_sets=None):
-    """Cross-entropy averaged over labelled positions only (labels != IGNORE).
+    """Cross-entropy averaged over labelled positions only (labels >= 0: not IGNORE, not UNTAUGHT_LABEL).
 
     With class weights, each labelled token counts with its class's weight and the mean is taken over
     the weights (as torch's weighted cross-entropy does). With target sets ([n_codes, n_labels] of 0/1,
@@ -156,7 +155,7 @@ def masked_token_loss(labels, logits, class_weights=None, target_sets=None):
     corpus does not give (B-geo or B-gpe) is taught as a place without picking one at random.
     """
     logits = tf.cast(logits, tf.float32)
-    mask = tf.not_equal(labels, IGNORE)
+    mask = tf.greater_equal(labels, 0)
     safe = tf.where(mask, labels, tf.zeros_like(labels))
     if target_sets is None:
         per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
@@ -172,7 +171,7 @@ def masked_token_loss(labels, logits, class_weights=None, target_sets=None):
 
 def balanced_class_weights(label_ids: np.ndarray, n_labels: int) -> list[float]:
     """sklearn's 'balanced': n / (k * count); classes never seen get weight 1."""
-    ids = label_ids[(label_ids != IGNORE) & (label_ids < n_labels)]  # target-set codes count with weight 1
+    ids = label_ids[(label_ids >= 0) & (label_ids < n_labels)]  # target-set codes count with weight 1
     counts = np.bincount(ids, minlength=n_labels).astype(np.float64)
     w = np.ones(n_labels)
     seen = counts > 0
