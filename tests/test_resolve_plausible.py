@@ -113,6 +113,17 @@ def test_capitals_hold_against_a_state_named_elsewhere(resolver):
     assert resolve(resolver, "The rodeo in Paris drew crowds from all over Texas.", "Paris", "Texas")["Paris"]["admin1_code"] == "TX"
 
 
+def test_a_city_named_like_its_division_is_the_city(resolver):
+    # "Chittagong" is an alias of the Chattogram division but only an alternate name of the city; the
+    # division used to win and, as a sure state in the list, pull "Dhaka" to the Dhaka division too
+    got = resolve(resolver, "Flooding hit Dhaka and Chittagong on Monday, officials in Bangladesh said.",
+                  "Dhaka", "Chittagong", "Bangladesh")
+    assert [(got[n]["resolved_name"], got[n]["feature"]) for n in ("Dhaka", "Chittagong")] == [("Dhaka", "city"), ("Chattogram", "city")]
+    # the kind word still names the division
+    got = resolve(resolver, "Officials of the Chittagong division said so.", "Chittagong")["Chittagong"]
+    assert (got["resolved_name"], got["feature"]) == ("Chattogram", "admin1")
+
+
 def test_places_inside_organisation_names_stay_places(resolver):
     # news corpora annotate these as the place: the fragment rules must leave them alone
     got = resolve(resolver, "Officers of the Slidell PD and CDC Atlanta said so. Harare Mayor Bernard spoke.",

@@ -151,7 +151,7 @@ CONTINENT_DEMONYMS = {
 GENERIC_WORDS = {
     "city", "town", "village", "province", "state", "county", "region", "district", "prefecture",
     "municipality", "governorate", "oblast", "krai", "department", "territory", "republic",
-    "island", "islands", "metropolitan", "area", "municipal", "federal", "autonomous",
+    "island", "islands", "metropolitan", "area", "municipal", "federal", "autonomous", "division",
 }
 GENERIC_PREFIXES = ("city of ", "state of ", "province of ", "republic of ", "town of ", "county of ", "commonwealth of ")
 
@@ -160,7 +160,7 @@ GENERIC_PREFIXES = ("city of ", "state of ", "province of ", "republic of ", "to
 KIND_WORDS = {
     "state": (2,), "province": (2, 4), "region": (2, 4), "prefecture": (2, 4), "governorate": (2,),
     "oblast": (2,), "county": (4,), "district": (4, 2), "city": (3,), "town": (3,), "village": (3,),
-    "republic": (1,),
+    "republic": (1,), "division": (2, 4),  # Bangladesh's and Myanmar's first-level subdivisions
 }
 
 # words that never name a place by themselves in a longer name ("Royal Street" is not "Street")

