@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import shutil
+import subprocess
 
 import numpy as np
 import pyarrow as pa
@@ -144,13 +145,36 @@ def test_empty_input_directory(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
     d = tmp_path / "inbox"
     d.mkdir()
     (d / ".hidden.csv").write_text("id,text\n1,Paris\n")  # hidden files are not inputs
-    (d / "notes.txt").write_text("not an input")  # neither are unknown extensions
+    (d / "scan.pdf").write_bytes(b"%PDF-1.4")  # neither are unknown extensions
+    (d / "notes.txt").write_text("not an input")
     msg = usage_error(capsys, tmp_path, tiny_onnx_dir, d)
-    assert msg == (f"error: input directory {d} holds no input files (1 file(s) with other extensions, e.g. notes.txt); "
+    assert msg == (f"error: input directory {d} holds no input files (2 file(s) with other extensions, e.g. notes.txt); "
                    "put .conll, .csv, .json, .jsonl, .ndjson, .parquet, .pq files there, pass files, or pass --format to read other extensions")
+    (d / "scan.pdf").unlink()
     (d / "notes.txt").unlink()
     msg = usage_error(capsys, tmp_path, tiny_onnx_dir, d)
     assert msg.startswith(f"error: input directory {d} holds no input files; put .conll, .csv")
+
+
+def test_plain_text_files_get_a_command_that_gathers_them(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    """A folder of .txt files (one document each) is not a corpus geobatch reads; the error gives a
+    command that makes one, and that command works."""
+    d = tmp_path / "letters"
+    (d / "2024").mkdir(parents=True)
+    (d / "a.txt").write_text("Floods hit Dhaka.\n", encoding="utf-8")
+    (d / "2024" / "b.txt").write_text("Rain in Paris and São Paulo.", encoding="utf-8")
+    msg = usage_error(capsys, tmp_path, tiny_onnx_dir, d)
+    assert msg.startswith(f"error: input directory {d} holds only plain-text files (2, e.g. a.txt), not corpora; "
+                          "geobatch reads one document per row: gather the files into JSONL first, e.g. python3 -c ")
+    msg_file = usage_error(capsys, tmp_path, tiny_onnx_dir, d / "a.txt")
+    assert msg_file.startswith(f"error: {d / 'a.txt'} is a plain-text file, not a corpus (Parquet, CSV or JSON Lines); ")
+    command = msg.split("e.g. ", 2)[2].removesuffix(", then pass --input docs.jsonl")
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True)
+    out = tmp_path / "gathered"
+    assert run("--model", tiny_onnx_dir, "--input", tmp_path / "docs.jsonl", "--output", out) == 0
+    docs = docs_by_id(out)
+    assert sorted(docs) == [f"{d}/2024/b.txt", f"{d}/a.txt"] and all(r["status"] == "ok" for r in docs.values())
+    assert [docs[k]["n_words"] for k in sorted(docs)] == [len(split_words(t)[0]) for t in ("Rain in Paris and São Paulo.", "Floods hit Dhaka.")]
 
 
 def test_unreadable_file_simulated(tmp_path, tiny_onnx_dir, capsys, monkeypatch):  # noqa: F811

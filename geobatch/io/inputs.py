@@ -19,6 +19,16 @@ FORMATS = ("parquet", "csv", "jsonl", "gmb", "conll")
 EXTENSIONS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".conll": "conll"}
 GZIP_FORMATS = ("csv", "jsonl")  # formats read through a streaming gzip decompressor
 GZIP_MAGIC = b"\x1f\x8b"
+# plain text, one document per file: not read as such (a unit and a part file per document would
+# follow); the error says how to gather such files into one JSONL corpus instead
+PLAIN_TEXT_EXTENSIONS = (".txt",)
+
+
+def plain_text_fix(where: str) -> str:
+    """How to turn plain-text files (one document each) under `where` into a JSONL corpus."""
+    return ("geobatch reads one document per row: gather the files into JSONL first, e.g. python3 -c "
+            "'import json, pathlib, sys; [print(json.dumps({\"id\": str(p), \"text\": p.read_text(encoding=\"utf-8\")})) "
+            f"for p in sorted(pathlib.Path(sys.argv[1]).rglob(\"*.txt\"))]' {where} > docs.jsonl, then pass --input docs.jsonl")
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ def format_for(path: str, fmt: str | None, formats: tuple[str, ...] = FORMATS, e
         found = fmt
     else:
         ext = _data_suffix(path)
+        if ext in PLAIN_TEXT_EXTENSIONS and ext not in extensions:
+            raise InputError(f"{path} is a plain-text file, not a corpus (Parquet, CSV or JSON Lines)", plain_text_fix(str(Path(path).parent)))
         if ext not in extensions:
             raise InputError(f"cannot tell the format of {path} from its extension", f"pass --format {'|'.join(formats)}")
         found = extensions[ext]
@@ -134,6 +146,9 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
             hits = sorted(str(p) for p in files if fmt or _data_suffix(p) in EXTENSIONS)
             if not hits:
                 others = sorted(p.name for p in files)
+                if others and all(_data_suffix(o) in PLAIN_TEXT_EXTENSIONS for o in others):
+                    raise InputError(f"input directory {raw} holds only plain-text files ({len(others)}, e.g. {others[0]}), not corpora",
+                                     plain_text_fix(raw))
                 skipped = f" ({len(others)} file(s) with other extensions, e.g. {others[0]})" if others else ""
                 raise InputError(f"input directory {raw} holds no input files{skipped}",
                                  f"put {', '.join(sorted(EXTENSIONS))} files there, pass files, or pass --format to read other extensions")
