@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob as globmod
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +27,12 @@ PLAIN_TEXT_EXTENSIONS = (".txt",)
 
 def plain_text_fix(where: str) -> str:
     """How to turn plain-text files (one document each) under `where` into a JSONL corpus."""
+    if "://" in where:
+        return ("geobatch reads one document per row: gather the files into one JSON Lines corpus, one "
+                '{"id": ..., "text": ...} object per file, and pass that')
     return ("geobatch reads one document per row: gather the files into JSONL first, e.g. python3 -c "
             "'import json, pathlib, sys; [print(json.dumps({\"id\": str(p), \"text\": p.read_text(encoding=\"utf-8\")})) "
-            f"for p in sorted(pathlib.Path(sys.argv[1]).rglob(\"*.txt\"))]' {where} > docs.jsonl, then pass --input docs.jsonl")
+            f"for p in sorted(pathlib.Path(sys.argv[1]).rglob(\"*.txt\"))]' {shlex.quote(where)} > docs.jsonl, then pass --input docs.jsonl")
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,8 @@ def format_for(path: str, fmt: str | None, formats: tuple[str, ...] = FORMATS, e
     else:
         ext = _data_suffix(path)
         if ext in PLAIN_TEXT_EXTENSIONS and ext not in extensions:
-            raise InputError(f"{path} is a plain-text file, not a corpus (Parquet, CSV or JSON Lines)", plain_text_fix(str(Path(path).parent)))
+            where = path.rsplit("/", 1)[0] if "/" in path else "."  # not Path: it folds the // of an object-storage URI
+            raise InputError(f"{path} is a plain-text file, not a corpus (Parquet, CSV or JSON Lines)", plain_text_fix(where))
         if ext not in extensions:
             raise InputError(f"cannot tell the format of {path} from its extension", f"pass --format {'|'.join(formats)}")
         found = extensions[ext]
