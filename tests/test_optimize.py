@@ -355,7 +355,7 @@ def test_flops_per_token_counts_the_same_work_before_and_after_fusion(source_dir
 
 
 def test_speed_helpers_time_models_and_the_gemm(tmp_path):
-    from geobatch.model.optimize.speed import compare_models, matmul_roofline
+    from geobatch.model.optimize.speed import compare_models, matmul_roofline, weight_gemm_rates
 
     roof = matmul_roofline(128, threads=1, rounds=2)
     assert roof.items == 2 * 128**3 and len(roof.seconds) == 2 and roof.best >= roof.median > 0
@@ -363,3 +363,5 @@ def test_speed_helpers_time_models_and_the_gemm(tmp_path):
     b = build_tiny_model_dir(tmp_path / "b", input_dtype="int32")
     timings = compare_models({"a": a / "model.onnx", "b": b / "model.onnx"}, batch=2, seq=8, threads=1, rounds=3)
     assert [t.name for t in timings] == ["a", "b"] and all(t.items == 16 and len(t.seconds) == 3 for t in timings)
+    rates = weight_gemm_rates(64, 32, 48, threads=1, rounds=2)  # fp32 and a quantized copy both run
+    assert sorted(rates) == ["fp32", "int8"] and all(math.isfinite(r) and r > 0 for r in rates.values())
