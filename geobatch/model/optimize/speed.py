@@ -66,7 +66,7 @@ def weight_gemm_rates(m: int = 4096, k: int = 384, n: int = 1536, threads: int |
     """Best (G)OP/s of an activation [m, k] times a constant weight [k, n], fp32 and dynamically
     quantized int8 (per channel, as `geobatch optimize --quantize int8` makes it). The default shape is
     MiniLM's feed-forward MatMul over 4,096 tokens: the ratio is the most int8 can gain on this CPU
-    (about 1.1x on a Zen 2 EPYC without VNNI, where int8 multiply-adds are no faster than fp32 FMAs)."""
+    (1.02x on a Zen 2 EPYC without VNNI, where int8 multiply-adds are no faster than fp32 FMAs; docs/RESULTS.md §10)."""
     import logging
     import os
     import tempfile
