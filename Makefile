@@ -120,8 +120,8 @@ recognition: $(VENV)/.installed
 # and scores it next to that model and spaCy sm (bench/fast_model.py, docs/RESULTS.md §10).
 # K = 4 (layers 0, 2, 3, 5): the one depth measured at >= 2x spaCy sm's chars/s (int8, 2.09x) and
 # >= spaCy + 5 points on held-back news; K = 3 is 2.7x but only +4.4 points (docs/RESULTS.md §10).
-# 3 epochs: the third closes part of the gap to the full model (validation 0.8802 -> 0.8816, held-back
-# news F1 0.808 -> 0.813; docs/RESULTS.md §10), for ~10 more minutes
+# 3 epochs, chosen on the validation slice (0.8802 -> 0.8816; held-back news F1 moved the same way,
+# 0.808 -> 0.813, reported in docs/RESULTS.md §10, not used to choose), for ~10 more minutes
 FAST_LAYERS ?= 4
 FAST_EPOCHS ?= 3
 FAST_OUT ?= models/geoparse-fast
