@@ -110,6 +110,7 @@ def _spec(tmp_path: Path, body: str) -> Path:
     ('[[corpus]]\npath = "a.jsonl"\n[[corpus]]\npath = "a.jsonl"\n', "named twice"),
     ('title = "x"\n', r"no \[\[corpus\]\] tables"),
     ('[[corpus]\n', "not valid TOML"),
+    ('[[corpus]]\npath = "a.jsonl"\nuntaught_scope = "words"\n', "untaught_scope 'words'"),
 ])
 def test_bad_specs_are_refused_in_one_line(tmp_path, body, message):
     with pytest.raises(InputError, match=message):

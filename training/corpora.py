@@ -9,6 +9,7 @@ import numpy as np
 from geobatch.errors import InputError
 
 from .data import SpanOptions, demonym_matcher, read_sentences, tag_demonyms
+from .untaught import major_place_names, narrow_untaught, taught_names
 
 
 def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
@@ -19,6 +20,7 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
         from .spec import is_heldout
 
         matcher = None
+        is_place = None
         if spec.demonym_type:
             from geobatch.resolve.sources import demonym_lexicon
 
@@ -29,6 +31,10 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
             sents = read_sentences(c.path, c.format, c.max_sentences, so)
             if matcher is not None:
                 sents = [tag_demonyms(s, matcher, spec.demonym_type) for s in sents]
+            if c.untaught_scope == "place-names":
+                # names from the sentences read (held-back documents are not among them)
+                names = taught_names(sents, is_place or (is_place := major_place_names()))
+                sents = [narrow_untaught(s, names) for s in sents]
             out.extend(sents)
             groups.extend([g] * len(sents))
         if not out:

@@ -1,0 +1,70 @@
+"""Untaught spans narrowed to the place names inside them (`untaught_scope = "place-names"`): GMB's
+organisations keep "U.S." of "U.S. Embassy" untaught but teach "U.N." and "NATO" as O."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geobatch.io.documents import Sentence
+from training.untaught import major_place_names, narrow_untaught, tag_spans, taught_names
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def s(words: str, tags: str) -> Sentence:
+    return Sentence("x", words.split(), tags.split())
+
+
+def test_tag_spans_reads_bio_runs():
+    assert list(tag_spans(["B-geo", "I-geo", "O", "I-?", "B-?", "B-gpe"])) == [(0, 2, "geo"), (3, 4, "?"), (4, 5, "?"), (5, 6, "gpe")]
+
+
+def test_only_names_the_corpus_tags_often_enough_and_the_check_accepts_are_kept():
+    corpus = [
+        s("U.S. troops left", "B-geo O O"), s("the U.S. said", "O B-geo O"),
+        s("New York is big", "B-geo I-geo O O"), s("in New York", "O B-geo I-geo"),
+        s("the U.N. met", "O B-geo O"), s("the U.N. said", "O B-geo O"),
+        s("Paris once", "B-geo O"),                      # seen once: an annotation slip is not a name
+        s("the U.S. Embassy", "O B-? I-?"),              # untaught spans never make a name
+    ]
+    assert taught_names(corpus) == {("U.S.",), ("New", "York"), ("U.N.",)}
+    assert taught_names(corpus, lambda name: name != "U.N.") == {("U.S.",), ("New", "York")}
+
+
+def test_an_untaught_span_keeps_its_place_names_and_teaches_the_rest_as_outside():
+    names = {("U.S.",), ("New", "York"), ("York",)}
+    got = narrow_untaught(s("The U.S. Embassy and New York Times and U.N. Security Council said",
+                            "O B-? I-? O B-? I-? I-? O B-? I-? I-? O"), names)
+    # longest name first: "New York" stays one untaught span, not "York" alone
+    assert got.tags == "O B-? O O B-? I-? O O O O O O".split()
+    plain = s("Paris and U.S. troops", "B-geo O B-geo O")
+    assert narrow_untaught(plain, names) is plain
+
+
+def test_the_gazetteer_tells_a_country_from_an_organisation():
+    is_place = major_place_names()
+    assert is_place("U.S.") and is_place("West Bank") and is_place("Tehran")
+    # "Un" is a town of 30,671 in India and "Nato" a village: not what GMB's organisations mean
+    assert not is_place("U.N.") and not is_place("NATO") and not is_place("Hamas") and not is_place("Taleban")
+
+
+def test_spec_narrows_gmb_organisations(tmp_path):
+    from training.corpora import read_training_sentences
+    from training.fit import TrainOptions
+    from training.spec import load_spec
+
+    rows = ["Sentence #,Word,POS,Tag"]
+    sentences = [[("The", "O"), ("U.S.", "B-geo"), ("said", "O")]] * 2 + [
+        [("The", "O"), ("U.N.", "B-geo"), ("said", "O")]] * 2 + [
+        [("The", "O"), ("U.S.", "B-org"), ("Embassy", "I-org"), ("and", "O"), ("U.N.", "B-org"), ("met", "O")]]
+    for n, sent in enumerate(sentences, 1):
+        for i, (w, t) in enumerate(sent):
+            rows.append(f"{'Sentence: %d' % n if i == 0 else ''},{w},NN,{t}")
+    (tmp_path / "gmb.csv").write_text("\n".join(rows) + "\n", encoding="cp1252")
+    body = '[[corpus]]\npath = "gmb.csv"\nformat = "gmb"\ntypes = { geo = "geo", org = "?" }\n'
+    for scope, want in (("", "O B-? I-? O B-? O"), ('untaught_scope = "place-names"\n', "O B-? O O O O")):
+        spec_path = tmp_path / "spec.toml"
+        spec_path.write_text(body + scope)
+        spec = load_spec(spec_path)
+        got, _ = read_training_sentences(TrainOptions(train=[], output=str(tmp_path / "o"), spec=str(spec_path)), spec)
+        assert got[-1].tags == want.split(), scope
