@@ -18,7 +18,8 @@ either (training/model.py, `masked_token_loss`), so such spans are never forced 
 A type mapped to "?" is untaught: its words carry no loss (and score as O against O in validation),
 for spans such as GMB's organisations, which hold place names other corpora tag as places. With
 `untaught_scope = "place-names"` only the words of such a span that the corpus elsewhere tags as a whole
-place stay untaught, the rest is O (training/untaught.py): "U.S." in "U.S. Embassy" untaught, "U.N." O.
+place and the gazetteer knows as a major place stay untaught, the rest is O (training/untaught.py):
+"U.S." in "U.S. Embassy" untaught, "U.N." O.
 A top-level `demonym_type = "dem"` tags demonyms ("French", "South Korean") as a type of their own in
 every corpus (training/data.py, `tag_demonyms`): the corpora disagree on whether they are places, and
 the runtime does not count that type as one. No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
