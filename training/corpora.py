@@ -34,7 +34,7 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
             if c.untaught_scope == "place-names":
                 # names from the sentences read (held-back documents are not among them)
                 names = taught_names(sents, is_place or (is_place := major_place_names()))
-                sents = [narrow_untaught(s, names) for s in sents]
+                sents = narrow_untaught(sents, names)
             out.extend(sents)
             groups.extend([g] * len(sents))
         if not out:

@@ -16,7 +16,7 @@ alias of Europe), "White House" (a press name of Washington) if the corpus tags 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 from geobatch.io.documents import Sentence
 from geobatch.labels import OUTSIDE, split_tag
@@ -27,19 +27,12 @@ MIN_SEEN = 2  # one annotation slip does not make a name
 MAJOR_CITY = 100_000
 
 
-def tag_spans(tags: Sequence[str]) -> Iterable[tuple[int, int, str]]:
-    """(start, end, type) of each BIO span; an I- that does not continue its type starts a span."""
-    i, n = 0, len(tags)
-    while i < n:
-        typ = split_tag(tags[i])[1]
-        if typ is None:
-            i += 1
-            continue
-        j = i + 1
-        while j < n and split_tag(tags[j]) == ("I", typ):
-            j += 1
-        yield i, j, typ
-        i = j
+def tag_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(start, end, type) of each BIO span, end exclusive, as seqeval reads them (the scoring's rule:
+    an I- that does not continue its type starts a span)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [(start, end + 1, typ) for typ, start, end in get_entities(list(tags))]
 
 
 def taught_names(sentences: Sequence[Sentence], is_place: Callable[[str], bool] | None = None,
@@ -72,14 +65,18 @@ def major_place_names() -> Callable[[str], bool]:
     return is_place
 
 
-def narrow_untaught(sentence: Sentence, names: set[tuple[str, ...]], untaught: str = UNTAUGHT) -> Sentence:
-    """The sentence with each untaught span cut down to the longest known names inside it, rest O."""
+def narrow_untaught(sentences: Sequence[Sentence], names: set[tuple[str, ...]], untaught: str = UNTAUGHT) -> list[Sentence]:
+    """The sentences with each untaught span cut down to the longest known names inside it, rest O."""
+    longest = max((len(n) for n in names), default=0)
+    return [_narrow(s, names, longest, untaught) for s in sentences]
+
+
+def _narrow(sentence: Sentence, names: set[tuple[str, ...]], longest: int, untaught: str) -> Sentence:
     tags = list(sentence.tags or ())
     if not any(split_tag(t)[1] == untaught for t in tags):
         return sentence
-    longest = max((len(n) for n in names), default=0)
     words = sentence.words
-    for i, j, typ in list(tag_spans(tags)):
+    for i, j, typ in tag_spans(tags):
         if typ != untaught:
             continue
         k = i
