@@ -53,13 +53,18 @@ def matmul_roofline(n: int = 1024, threads: int | None = None, rounds: int = 10)
     session = _session(model.SerializeToString(), threads)
     rng = np.random.default_rng(0)
     feed = {"a": rng.standard_normal((n, n), dtype=np.float32), "b": rng.standard_normal((n, n), dtype=np.float32)}
+    return Timing(f"MatMul {n}^3 fp32", _run_seconds(session, feed, rounds), 2 * n**3)
+
+
+def _run_seconds(session, feed: dict, rounds: int) -> list[float]:
+    """Seconds of each of `rounds` runs of one session, after one warm-up run (allocations, kernels)."""
     session.run(None, feed)
     seconds = []
     for _ in range(rounds):
         t = time.perf_counter()
         session.run(None, feed)
         seconds.append(time.perf_counter() - t)
-    return Timing(f"MatMul {n}^3 fp32", seconds, 2 * n**3)
+    return seconds
 
 
 def weight_gemm_rates(m: int = 4096, k: int = 384, n: int = 1536, threads: int | None = None, rounds: int = 10) -> dict[str, float]:
@@ -92,14 +97,7 @@ def weight_gemm_rates(m: int = 4096, k: int = 384, n: int = 1536, threads: int |
         finally:
             root.setLevel(level)
         for name, path in (("fp32", fp32), ("int8", int8)):
-            session = _session(path, threads)
-            session.run(None, feed)
-            best = float("inf")
-            for _ in range(rounds):
-                t = time.perf_counter()
-                session.run(None, feed)
-                best = min(best, time.perf_counter() - t)
-            rates[name] = 2 * m * k * n / best
+            rates[name] = Timing(name, _run_seconds(_session(path, threads), feed, rounds), 2 * m * k * n).best
     return rates
 
 
