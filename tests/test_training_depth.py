@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from geobatch.errors import InputError
-from training.depth import pick_layers
+from training.depth import parse_layers, pick_layers
 
 from conftest import SAMPLE_LABELLED, build_tiny_base
 
@@ -41,6 +41,22 @@ def test_pick_layers_refuses_more_layers_than_the_base_has():
         pick_layers(6, 0)
 
 
+def test_layers_given_by_index():
+    """--layers 0,1,2,3 keeps exactly those layers; a count still spreads them."""
+    assert parse_layers("4") == 4 and parse_layers("0,1,2,3") == (0, 1, 2, 3) and parse_layers(" 1, 4 ") == (1, 4)
+    assert pick_layers(6, (0, 1, 2, 3)) == [0, 1, 2, 3]
+    assert pick_layers(6, (2, 5)) == [2, 5]
+    with pytest.raises(InputError, match="names layer 6, but the base model has layers 0-5"):
+        pick_layers(6, (0, 6))
+    with pytest.raises(InputError, match="repeats a layer or is out of order"):
+        parse_layers("0,2,1")
+    with pytest.raises(InputError, match="repeats a layer or is out of order"):
+        parse_layers("1,1")
+    for bad in ("four", "0,,2", "-1", "1.5", ""):
+        with pytest.raises(InputError, match="neither a number of layers nor a list of layer indices"):
+            parse_layers(bad)
+
+
 def _onnx_layers(model_dir: Path) -> list[int]:
     """Encoder layer indices named in the exported graph (tf2onnx keeps the Keras scopes in node names)."""
     import onnx
@@ -49,7 +65,8 @@ def _onnx_layers(model_dir: Path) -> list[int]:
     return sorted({int(i) for node in graph.node for i in re.findall(r"layer_\._(\d+)/", node.name)})
 
 
-def test_shallow_copy_takes_the_picked_layers_weights():
+@pytest.mark.parametrize("layers, picked", [(3, [0, 2, 5]), ((0, 1, 2), [0, 1, 2])])
+def test_shallow_copy_takes_the_picked_layers_weights(layers, picked):
     tf = pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
     from transformers import BertConfig
 
@@ -62,11 +79,11 @@ def test_shallow_copy_takes_the_picked_layers_weights():
     full(**dummy_inputs())
     expected = {
         "emb": full.bert.embeddings.get_weights(),
-        "layers": [full.bert.encoder.layer[j].get_weights() for j in (0, 2, 5)],
+        "layers": [full.bert.encoder.layer[j].get_weights() for j in picked],
         "head": full.classifier.get_weights(),
     }
-    student, picks = shallow_copy(full, 3)
-    assert picks == [0, 2, 5]
+    student, picks = shallow_copy(full, layers)
+    assert picks == picked
     assert student.config.num_hidden_layers == 3 and student.config.geobatch_base_layers == 6
     assert len(student.bert.encoder.layer) == 3
     for got, want in zip(student.bert.embeddings.get_weights(), expected["emb"]):
@@ -209,6 +226,8 @@ def test_teacher_with_another_tokenizer_is_refused(four_layer_base, tiny_model_d
 @pytest.mark.parametrize("args, message", [
     (["--teacher", "/nonexistent/teacher"], "is not a directory"),
     (["--layers", "5"], "exceeds the base model's 4 layers"),
+    (["--layers", "0,4"], "names layer 4, but the base model has layers 0-3"),
+    (["--layers", "three"], "neither a number of layers nor a list of layer indices"),
     (["--teacher", "{teacher}", "--distill-weight", "1.5"], "outside 0..1"),
     (["--teacher", "{teacher}", "--distill-temperature", "0"], "not a positive number"),
 ])

@@ -8,6 +8,10 @@ stage of the base's computation (DistilBERT's student takes every other teacher 
 reason). With a fine-tuned checkpoint as --base-model its classifier is kept too, so the student
 starts as a pruned copy of that model rather than from a random head.
 
+`--layers 0,1,2,3` names the layers instead (0-based, the base's order): to compare another choice,
+e.g. the bottom layers that layer-dropping studies of pretrained BERTs keep (Sajjad et al., "On the
+effect of dropping layers of pre-trained transformer models", 2023).
+
 No TensorFlow at import time: pick_layers is plain Python (the card and the tests use it).
 """
 
@@ -20,8 +24,28 @@ from geobatch.errors import InputError
 _LAYER = re.compile(r"layer_\._(\d+)/")
 
 
-def pick_layers(base_layers: int, k: int) -> list[int]:
-    """K layer indices of a base with base_layers layers, evenly spaced, first and last included."""
+def parse_layers(value: str) -> int | tuple[int, ...]:
+    """`--layers`' value: a count ("4") or the layer indices to keep ("0,1,2,3")."""
+    parts = [p.strip() for p in str(value).split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise InputError(f"--layers {value} is neither a number of layers nor a list of layer indices",
+                         "pass a count (--layers 4) or 0-based indices in order (--layers 0,1,2,3)")
+    if len(parts) == 1:
+        return int(parts[0])
+    picks = tuple(int(p) for p in parts)
+    if list(picks) != sorted(set(picks)):
+        raise InputError(f"--layers {value} repeats a layer or is out of order", "list each layer once, in increasing order")
+    return picks
+
+
+def pick_layers(base_layers: int, k: int | tuple[int, ...]) -> list[int]:
+    """K layer indices of a base with base_layers layers, evenly spaced, first and last included; or
+    the indices given (checked against the base's depth)."""
+    if isinstance(k, tuple):
+        if k[-1] >= base_layers:
+            raise InputError(f"--layers {','.join(map(str, k))} names layer {k[-1]}, but the base model has layers 0-{base_layers - 1}",
+                             f"name layers 0 to {base_layers - 1}")
+        return list(k)
     if k < 1:
         raise InputError(f"--layers {k} is not a positive number", "use 1 up to the base model's depth")
     if k > base_layers:
@@ -36,15 +60,15 @@ def _local_name(variable) -> str:
     return variable.name.split("/", 1)[1] if "/" in variable.name else variable.name
 
 
-def shallow_copy(model, k: int):
-    """A new model of the same class and config with K layers, its weights copied from `model`:
+def shallow_copy(model, k: int | tuple[int, ...]):
+    """A new model of the same class and config with K layers (or the layers named), its weights copied from `model`:
     embeddings, the picked layers in order, and the head. Returns (student, picked layer indices)."""
     from .model import dummy_inputs
 
     config = model.config.__class__.from_dict(model.config.to_dict())
     base_layers = int(config.num_hidden_layers)
     picks = pick_layers(base_layers, k)
-    config.num_hidden_layers = k
+    config.num_hidden_layers = len(picks)
     config.geobatch_base_layers = getattr(model.config, "geobatch_base_layers", base_layers)
     source = {_local_name(v): v.numpy() for v in model.weights}
     cls = model.__class__

@@ -64,7 +64,7 @@ class TrainOptions:
     spec: str | None = None        # training spec (training/spec.py): several corpora instead of --train
     data_dir: str | None = None    # where the spec's paths are relative to (default: the spec's folder)
     with_heldout: bool = False     # also train on the documents the spec holds back for evaluation
-    layers: int | None = None      # keep this many of the base's encoder layers (training/depth.py)
+    layers: int | tuple[int, ...] | None = None  # keep this many of the base's encoder layers, or these (training/depth.py)
     teacher: str | None = None     # distil from this MODEL_DIR or checkpoint (training/distill.py)
     distill_temperature: float = 2.0
     distill_weight: float = 0.5    # share of the loss that is the teacher's; the rest is the gold tags'
@@ -197,7 +197,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         from .depth import shallow_copy
 
         model, layers_kept = shallow_copy(model, opts.layers)
-        log(f"encoder: {opts.layers} of the base's {base_layers} layers, {layers_kept}")
+        log(f"encoder: {len(layers_kept)} of the base's {base_layers} layers, {layers_kept}")
     class_weights = None
     if opts.class_weights == "balanced":
         class_weights = balanced_class_weights(np.concatenate([e.labels for e in train_enc]), len(labels))
@@ -316,7 +316,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         # epochs below improve on it (the slice and the rules may differ from the run that made it)
         t_val = time.time()
         meta["base_validation_metrics"] = base_metrics = evaluate()
-        log(f"epoch 0 (the base{f', {opts.layers} layers kept' if opts.layers else ''}): validation entity "
+        log(f"epoch 0 (the base{f', layers {layers_kept} kept' if layers_kept else ''}): validation entity "
             f"P {base_metrics['entity_precision']:.4f} R {base_metrics['entity_recall']:.4f} F1 {base_metrics['entity_f1']:.4f} "
             f"({time.time() - t_val:.0f}s)")
         ckpt.write_metadata(out, meta)

@@ -29,7 +29,7 @@ def _echo(msg: str) -> None:
 @click.option("--label-map", type=click.Path(), help="Type map file (JSON or `from to` lines); overrides --label-scheme.")
 @click.option("--base-model", help="Local Hugging Face directory or hub name (default: the packaged MiniLM-L6-H384-uncased).")
 @click.option("--head", type=click.Choice(["linear", "conv"]), default="linear", help="Classifier head.")
-@click.option("--layers", type=click.IntRange(1), help="Keep this many of the base encoder's layers, evenly spaced, first and last included (a faster, shallower model; docs/TRAINING.md).")
+@click.option("--layers", help="Keep this many of the base encoder's layers, evenly spaced, first and last included (a faster, shallower model; docs/TRAINING.md), or the layers named: 0,1,2,3.")
 @click.option("--teacher", type=click.Path(), help="Distil from this MODEL_DIR (run with ONNX Runtime) or checkpoint: same labels and tokenizer as the student.")
 @click.option("--distill-temperature", type=float, default=2.0, help="With --teacher: softmax temperature of the teacher's and the student's distributions.")
 @click.option("--distill-weight", type=float, default=0.5, help="With --teacher: share of the loss from the teacher (the rest from the gold tags).")
@@ -57,6 +57,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         raise GeobatchError("--data-dir and --with-heldout go with --spec", "pass --spec SPEC.toml, or leave them out")
     require_training()
     from training.data import SpanOptions
+    from training.depth import parse_layers
     from training.fit import TrainOptions, train
 
     opts = TrainOptions(
@@ -67,7 +68,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         weight_decay=weight_decay, class_weights=class_weights, patience=patience, seed=seed,
         max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
         spec=spec, data_dir=data_dir, with_heldout=with_heldout,
-        layers=layers, teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
+        layers=None if layers is None else parse_layers(layers), teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
     )
     if export_dir:
         # imported before training: fails early, and later edits to the module cannot change a long run
