@@ -111,6 +111,7 @@ def _spec(tmp_path: Path, body: str) -> Path:
     ('title = "x"\n', r"no \[\[corpus\]\] tables"),
     ('[[corpus]\n', "not valid TOML"),
     ('[[corpus]]\npath = "a.jsonl"\nuntaught_scope = "words"\n', "untaught_scope 'words'"),
+    ('[[corpus]]\npath = "a.jsonl"\njoin_split_names = "yes"\n', "join_split_names must be true or false"),
 ])
 def test_bad_specs_are_refused_in_one_line(tmp_path, body, message):
     with pytest.raises(InputError, match=message):

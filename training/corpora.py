@@ -9,6 +9,7 @@ import numpy as np
 from geobatch.errors import InputError
 
 from .data import SpanOptions, demonym_matcher, read_sentences, tag_demonyms
+from .split_names import join_split_names
 from .untaught import major_place_names, narrow_untaught, taught_names
 
 
@@ -29,6 +30,8 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
             keep = None if (opts.with_heldout or c.heldout is None) else (lambda doc_id, rule=c.heldout: not is_heldout(doc_id, rule))
             so = SpanOptions(c.id_column, c.text_column, c.spans_column, c.span_label, c.type_field, c.types, keep, c.skip_bad_spans)
             sents = read_sentences(c.path, c.format, c.max_sentences, so)
+            if c.join_split_names:  # before the demonyms: "North Korean" is one demonym only once joined
+                sents = join_split_names(sents, is_place or (is_place := major_place_names()))
             if matcher is not None:
                 sents = [tag_demonyms(s, matcher, spec.demonym_type) for s in sents]
             if c.untaught_scope == "place-names":

@@ -12,6 +12,7 @@
     heldout = "sha256-mod5"                   # documents kept for evaluation: "sha256-mod5" or "all"
     skip_bad_spans = true                     # leave out spans whose offsets do not slice the text (else refused)
     untaught_scope = "place-names"            # "?" spans: untaught only where they hold a place name (else "span")
+    join_split_names = true                   # adjacent spans that together name a place become one
 
 A type mapped to "*" is a place whose GMB type (geo or gpe) the corpus does not say: the loss accepts
 either (training/model.py, `masked_token_loss`), so such spans are never forced into one at random.
@@ -20,6 +21,8 @@ for spans such as GMB's organisations, which hold place names other corpora tag 
 `untaught_scope = "place-names"` only the words of such a span that the corpus elsewhere tags as a whole
 place and the gazetteer knows as a major place stay untaught, the rest is O (training/untaught.py):
 "U.S." in "U.S. Embassy" untaught, "U.N." O.
+With `join_split_names = true` adjacent spans whose words together are a place the gazetteer knows
+become one span ("Czech"/gpe "Republic"/geo -> "Czech Republic"; training/split_names.py).
 A top-level `demonym_type = "dem"` tags demonyms ("French", "South Korean") as a type of their own in
 every corpus (training/data.py, `tag_demonyms`): the corpora disagree on whether they are places, and
 the runtime does not count that type as one. No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
@@ -48,7 +51,7 @@ UNTAUGHT = "?"
 HELDOUT_RULES = ("sha256-mod5", "all")
 UNTAUGHT_SCOPES = ("span", "place-names")
 _KEYS = {"name", "path", "format", "id_column", "text_column", "spans_column", "type_field", "types", "span_label",
-         "weight", "heldout", "max_sentences", "skip_bad_spans", "untaught_scope"}
+         "weight", "heldout", "max_sentences", "skip_bad_spans", "untaught_scope", "join_split_names"}
 
 
 def is_heldout(doc_id: object, rule: str | None) -> bool:
@@ -80,11 +83,13 @@ class CorpusSpec:
     max_sentences: int | None = None
     skip_bad_spans: bool = False
     untaught_scope: str = "span"
+    join_split_names: bool = False
 
     def to_dict(self) -> dict:
         return {"name": self.name, "path": str(self.path), "format": self.format, "types": self.types,
                 "span_label": self.span_label, "weight": self.weight, "heldout": self.heldout,
-                "max_sentences": self.max_sentences, "untaught_scope": self.untaught_scope}
+                "max_sentences": self.max_sentences, "untaught_scope": self.untaught_scope,
+                "join_split_names": self.join_split_names}
 
 
 @dataclass
@@ -150,6 +155,8 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             raise _fail(p, where, f"max_sentences {max_sentences!r} is not a positive whole number", "use e.g. max_sentences = 10000")
         if not isinstance(item.get("skip_bad_spans", False), bool):
             raise _fail(p, where, "skip_bad_spans must be true or false", "write skip_bad_spans = true")
+        if not isinstance(item.get("join_split_names", False), bool):
+            raise _fail(p, where, "join_split_names must be true or false", "write join_split_names = true, or leave it out")
         scope = item.get("untaught_scope", "span")
         if scope not in UNTAUGHT_SCOPES:
             raise _fail(p, where, f"has untaught_scope {scope!r}", f"use one of {', '.join(UNTAUGHT_SCOPES)}, or leave it out")
@@ -163,5 +170,6 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             type_field=item.get("type_field"), types=dict(types) if types is not None else None,
             span_label=item.get("span_label"), weight=float(weight), heldout=heldout, max_sentences=max_sentences,
             skip_bad_spans=item.get("skip_bad_spans", False), untaught_scope=scope,
+            join_split_names=item.get("join_split_names", False),
         ))
     return out
