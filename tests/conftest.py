@@ -28,6 +28,23 @@ def packaged_minilm_dir() -> Path:
     return Path(gt.get_model_path())
 
 
+def sentences_through_spec(tmp: Path, sentences: list[list[tuple[str, str]]], spec_body: str) -> list:
+    """Write `sentences` ([(word, tag), ...] each) as tmp/gmb.csv and read them through a training spec
+    (its text; it names "gmb.csv"), as `geobatch train --spec` would: the sentences it trains on."""
+    from training.corpora import read_training_sentences
+    from training.fit import TrainOptions
+    from training.spec import load_spec
+
+    rows = ["Sentence #,Word,POS,Tag"]
+    for n, sent in enumerate(sentences, 1):
+        rows += [f"{'Sentence: %d' % n if i == 0 else ''},{w},NN,{t}" for i, (w, t) in enumerate(sent)]
+    (tmp / "gmb.csv").write_text("\n".join(rows) + "\n", encoding="cp1252")
+    spec_path = tmp / "spec.toml"
+    spec_path.write_text(spec_body)
+    spec = load_spec(spec_path)
+    return read_training_sentences(TrainOptions(train=[], output=str(tmp / "o"), spec=str(spec_path)), spec)[0]
+
+
 def build_tiny_base(out: Path, seed: int = 0, layers: int = 2) -> Path:
     """A randomly initialised BERT (2 layers unless told) saved like a user's TF checkpoint (config.json + tf_model.h5)."""
     pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from geobatch.io.documents import Sentence
+from training.spec import load_spec
 from training.split_names import join_split_names
 from training.untaught import major_place_names
+
+from conftest import sentences_through_spec
 
 NAMES = {"Czech Republic", "North Korean", "Syrian Arab Republic", "Palestinian", "Colombian", "Bordeaux"}
 
@@ -46,20 +49,11 @@ def test_the_gazetteer_knows_the_names_gmb_splits():
 def test_spec_joins_then_retypes_the_demonym(tmp_path):
     """Through a spec: "North Korean" joined is one demonym (dem), "Czech Republic" one place; without
     the key "Korean" stays a place after "North"."""
-    from training.corpora import read_training_sentences
-    from training.fit import TrainOptions
-    from training.spec import load_spec
-
-    rows = ["Sentence #,Word,POS,Tag"]
     sent = [("North", "B-geo"), ("Korean", "B-gpe"), ("envoys", "O"), ("left", "O"), ("the", "O"),
             ("Czech", "B-gpe"), ("Republic", "B-geo"), (".", "O")]
-    rows += [f"{'Sentence: 1' if i == 0 else ''},{w},NN,{t}" for i, (w, t) in enumerate(sent)]
-    (tmp_path / "gmb.csv").write_text("\n".join(rows) + "\n", encoding="cp1252")
     body = 'demonym_type = "dem"\n[[corpus]]\npath = "gmb.csv"\nformat = "gmb"\ntypes = { geo = "geo", gpe = "gpe" }\n'
     for key, want in (("", "B-geo B-gpe O O O B-dem B-geo O"), ("join_split_names = true\n", "B-dem I-dem O O O B-geo I-geo O")):
-        spec_path = tmp_path / "spec.toml"
-        spec_path.write_text(body + key)
-        spec = load_spec(spec_path)
-        assert spec.corpora[0].to_dict()["join_split_names"] is bool(key)
-        got, _ = read_training_sentences(TrainOptions(train=[], output=str(tmp_path / "o"), spec=str(spec_path)), spec)
+        got = sentences_through_spec(tmp_path, [sent], body + key)
         assert got[0].tags == want.split(), key
+        # recorded with each training file in training.json and the model card
+        assert load_spec(tmp_path / "spec.toml").corpora[0].to_dict()["join_split_names"] is bool(key)

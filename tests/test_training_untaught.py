@@ -6,6 +6,8 @@ from __future__ import annotations
 from geobatch.io.documents import Sentence
 from training.untaught import major_place_names, narrow_untaught, tag_spans, taught_names
 
+from conftest import sentences_through_spec
+
 
 def s(words: str, tags: str) -> Sentence:
     return Sentence("x", words.split(), tags.split())
@@ -45,22 +47,10 @@ def test_the_gazetteer_tells_a_country_from_an_organisation():
 
 
 def test_spec_narrows_gmb_organisations(tmp_path):
-    from training.corpora import read_training_sentences
-    from training.fit import TrainOptions
-    from training.spec import load_spec
-
-    rows = ["Sentence #,Word,POS,Tag"]
     sentences = [[("The", "O"), ("U.S.", "B-geo"), ("said", "O")]] * 2 + [
         [("The", "O"), ("U.N.", "B-geo"), ("said", "O")]] * 2 + [
         [("The", "O"), ("U.S.", "B-org"), ("Embassy", "I-org"), ("and", "O"), ("U.N.", "B-org"), ("met", "O")]]
-    for n, sent in enumerate(sentences, 1):
-        for i, (w, t) in enumerate(sent):
-            rows.append(f"{'Sentence: %d' % n if i == 0 else ''},{w},NN,{t}")
-    (tmp_path / "gmb.csv").write_text("\n".join(rows) + "\n", encoding="cp1252")
     body = '[[corpus]]\npath = "gmb.csv"\nformat = "gmb"\ntypes = { geo = "geo", org = "?" }\n'
     for scope, want in (("", "O B-? I-? O B-? O"), ('untaught_scope = "place-names"\n', "O B-? O O O O")):
-        spec_path = tmp_path / "spec.toml"
-        spec_path.write_text(body + scope)
-        spec = load_spec(spec_path)
-        got, _ = read_training_sentences(TrainOptions(train=[], output=str(tmp_path / "o"), spec=str(spec_path)), spec)
+        got = sentences_through_spec(tmp_path, sentences, body + scope)
         assert got[-1].tags == want.split(), scope
