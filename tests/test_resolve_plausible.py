@@ -124,6 +124,38 @@ def test_a_city_named_like_its_division_is_the_city(resolver):
     assert (got["resolved_name"], got["feature"]) == ("Chattogram", "admin1")
 
 
+def test_a_town_goes_by_the_head_of_its_official_name(resolver):
+    # GeoNames' "Frankfurt am Main" has "Frankfurt" only as an alternate name: with Wall Street in the
+    # text (US context) Frankfort, Kentucky used to win
+    got = resolve(resolver, "Apple shares fell on Wall Street and in Frankfurt.", "Wall Street", "Frankfurt")
+    assert (got["Frankfurt"]["resolved_name"], got["Frankfurt"]["country_code"]) == ("Frankfurt am Main", "DE")
+    got = resolve(resolver, "Fans travelled from Newcastle to London.", "Newcastle", "London")
+    assert got["Newcastle"]["resolved_name"] == "Newcastle upon Tyne"
+
+
+def test_the_largest_city_of_a_subdivision_named_after_it_is_the_city(resolver):
+    got = resolve(resolver, "Russian troops shelled Zaporizhzhia overnight, Ukraine's military said.",
+                  "Zaporizhzhia", "Ukraine")["Zaporizhzhia"]
+    assert (got["feature"], got["country_code"], got["population"]) == ("city", "UA", 710052)
+    # a subdivision's own name stays the subdivision's, though GeoNames files it for its city too
+    got = resolve(resolver, "Tornadoes hit Oklahoma and Kansas.", "Oklahoma", "Kansas")["Oklahoma"]
+    assert (got["resolved_name"], got["feature"]) == ("Oklahoma", "admin1")
+
+
+@MARINE
+def test_an_ocean_outranks_its_namesake_towns_unless_the_text_pins_them(resolver):
+    text = "Storms off the Atlantic flooded Cape May, New Jersey, and the Pacific was calm."
+    got = resolve(resolver, text, "Atlantic", "Cape May", "New Jersey", "Pacific")
+    assert got["Atlantic"]["resolved_name"] == "Atlantic Ocean"  # not Atlantic County, New Jersey
+    assert got["Pacific"]["resolved_name"] == "Pacific Ocean"
+    got = resolve(resolver, "The fair in Atlantic, Iowa, drew crowds.", "Atlantic", "Iowa")["Atlantic"]
+    assert (got["feature"], got["admin1_code"]) == ("city", "IA")
+    # a street named after an ocean is not in it
+    got = resolve(resolver, "Traffic on Atlantic Avenue in Brooklyn, New York, stopped.",
+                  "Atlantic Avenue", "Brooklyn", "New York")["Atlantic Avenue"]
+    assert got is None or got["feature"] != "water"
+
+
 def test_places_inside_organisation_names_stay_places(resolver):
     # news corpora annotate these as the place: the fragment rules must leave them alone
     got = resolve(resolver, "Officers of the Slidell PD and CDC Atlanta said so. Harare Mayor Bernard spoke.",

