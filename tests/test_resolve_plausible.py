@@ -156,6 +156,16 @@ def test_an_ocean_outranks_its_namesake_towns_unless_the_text_pins_them(resolver
     assert got is None or got["feature"] != "water"
 
 
+def test_a_name_left_after_dropping_a_generic_word_must_be_a_place_name(resolver):
+    got = resolve(resolver, "Surfers flocked to the Big Island, and ferries left for the Aran Islands.",
+                  "Big Island", "Aran Islands")
+    assert got["Big Island"] is None or got["Big Island"]["resolved_name"] != "Biga"  # alternate name "Big"
+    assert got["Aran Islands"] is None or got["Aran Islands"]["resolved_name"] != "Oran"
+    # ... while a place's own name behind the generic word is still found
+    got = resolve(resolver, "Officials in Hubei province and the city of Mosul said so.", "Hubei province", "city of Mosul")
+    assert got["Hubei province"]["country_code"] == "CN" and got["city of Mosul"]["country_code"] == "IQ"
+
+
 def test_places_inside_organisation_names_stay_places(resolver):
     # news corpora annotate these as the place: the fragment rules must leave them alone
     got = resolve(resolver, "Officers of the Slidell PD and CDC Atlanta said so. Harare Mayor Bernard spoke.",

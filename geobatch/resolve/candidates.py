@@ -85,8 +85,12 @@ class CandidateLookup:
     def _lookup(self, text: str, upper: bool) -> list[Candidate]:
         key = name_key(text)
         found = dict(self._exact(key, upper))
-        for variant in _variants(key, bool(found)):
+        for variant, loose in _variants(key, bool(found)):
             for r, v in self._exact(variant, False):
+                # what is left after dropping a generic word must be a place's own name: "Big Island"
+                # is not Biga (an alternate name "Big"), "Aran Islands" not Oran
+                if loose and v == ALTERNATE:
+                    continue
                 if r not in found or v < found[r]:
                     found[r] = v
         # "Washington state", "Hubei province", "Quebec City": the kind word picks among the namesakes
@@ -232,17 +236,18 @@ class CandidateLookup:
 
 
 def _variants(key: str, found: bool):
-    """Other spellings: abbreviated words spelled out always; generic words dropped when not found."""
+    """Other spellings as (key, loose): abbreviated words spelled out always; generic words dropped
+    (loose: a looser match) when the name itself is not found."""
     words = key.split()
     expanded = [aliases.WORD_EXPANSIONS.get(w, w) for w in words]
     if expanded != words:
-        yield " ".join(expanded)
+        yield " ".join(expanded), False
     if found:
         return
     for prefix in aliases.GENERIC_PREFIXES:
         if key.startswith(prefix):
-            yield key[len(prefix):]
+            yield key[len(prefix):], True
     if len(words) > 1 and words[-1] in aliases.GENERIC_WORDS:
-        yield " ".join(words[:-1])
+        yield " ".join(words[:-1]), True
     if len(words) > 1 and words[0] in aliases.GENERIC_WORDS:
-        yield " ".join(words[1:])
+        yield " ".join(words[1:]), True
