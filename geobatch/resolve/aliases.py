@@ -167,8 +167,8 @@ KIND_WORDS = {
 STREET_WORDS = {"street", "st", "road", "rd", "avenue", "ave", "boulevard", "blvd", "lane", "drive", "highway", "route"}
 
 # words that never name a place by themselves in a longer name ("Royal Street" is not "Street")
-PARTIAL_STOPWORDS = GENERIC_WORDS | {
-    "street", "st", "road", "rd", "avenue", "ave", "boulevard", "lane", "drive", "way", "highway", "route",
+PARTIAL_STOPWORDS = GENERIC_WORDS | STREET_WORDS | {
+    "way",
     "center", "centre", "tower", "towers", "point", "park", "square", "bridge", "river", "lake", "mountain",
     "mountains", "hill", "hills", "valley", "airport", "station", "university", "college", "school",
     "academy", "hospital", "church", "cathedral", "court", "house", "hall", "palace", "stadium", "arena",

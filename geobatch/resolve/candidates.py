@@ -138,22 +138,21 @@ class CandidateLookup:
         "Oklahoma" is the state, though GeoNames also files it as a name of Oklahoma City."""
         feat, cc, a1, name = self._feature, self._cc, self._a1, self.gaz.name
         named: dict = {}
-        subdivisions: dict = {}
+        by_alias: set = set()  # subdivisions the name reaches as an alias (by its own name, "Oklahoma" is the state)
         for r, v in found:
             if feat[r] in (ADMIN1, OTHER) and v in (PRIMARY, ALIAS, PRESS):
                 k = (cc[r], a1[r], name_key(name[r]))
                 named[k] = min(named.get(k, v), v)
-                if feat[r] == ADMIN1 and v == ALIAS:  # by its own name, "Oklahoma" is the state
-                    subdivisions[(cc[r], a1[r])] = min(subdivisions.get((cc[r], a1[r]), v), v)
+                if feat[r] == ADMIN1 and v == ALIAS:
+                    by_alias.add((cc[r], a1[r]))
         if not named:
             return found
         out = []
         for r, v in found:
             if feat[r] == CITY and v == ALTERNATE:
-                k = (cc[r], a1[r])
                 v = named.get((cc[r], a1[r], name_key(name[r])), v)
-                if v == ALTERNATE and k in subdivisions and self._population[r] >= self._largest_city(k) > 0:
-                    v = subdivisions[k]
+                if v == ALTERNATE and (cc[r], a1[r]) in by_alias and self._population[r] >= self._largest_city((cc[r], a1[r])) > 0:
+                    v = ALIAS
             out.append((r, v))
         return out
 
