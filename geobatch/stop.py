@@ -61,6 +61,29 @@ def sigterm_raises():
 
 
 @contextlib.contextmanager
+def signals_held():
+    """While inside: SIGINT and SIGTERM wait, and are handled as usual right after the block.
+
+    For a few statements that must not be cut in two: a unit's journal line is its commit point, and
+    a KeyboardInterrupt or Terminated raised between that line's fsync and the bookkeeping after it
+    made the commit undo a unit the journal already holds (its part files were unlinked, and it was
+    left out of manifest.json). Python runs signal handlers in the main thread only, so swapping them
+    there holds the signals whichever thread the kernel delivers them to."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(caught):  # each held signal once, in the order it came
+            signal.raise_signal(s)
+
+
+@contextlib.contextmanager
 def reports_interruption(out_dir: str | Path):
     """Around `with OutputDir.open(...)`: a signal that unwinds through it becomes `Interrupted`,
     once OUT_DIR is closed (journal folded, lock released), so the count is what a rerun finds."""
@@ -89,4 +112,4 @@ def interrupted(e: BaseException, out_dir: str | Path) -> Interrupted:
 
 
 __all__ = ["EXIT_SIGINT", "EXIT_SIGTERM", "Interrupted", "Terminated", "interrupted", "keep_sigterm_handler", "reports_interruption",
-           "sigterm_handler", "sigterm_raises"]
+           "signals_held", "sigterm_handler", "sigterm_raises"]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import GeobatchError
 from ..evaluate.metrics import MetricsAccumulator
+from ..stop import signals_held
 from .fingerprint import inputs_differ, with_content_hashes
 from .journal import JOURNAL, Journal, replay
 from .tables import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
@@ -169,12 +170,15 @@ class OutputDir:
                 "metrics": result.metrics.to_dict() if result.metrics is not None else None,
                 "committed_at": time.time(),
             }
-            self.journal.append(unit_id, entry)
+            # a signal waits until the journal line and the bookkeeping agree (stop.signals_held)
+            with signals_held():
+                self.journal.append(unit_id, entry)
+                self.units[unit_id] = entry
         except BaseException:
-            for rel in parts.values():
-                unlink_quietly(self.path / rel)
+            if unit_id not in self.units:
+                for rel in parts.values():
+                    unlink_quietly(self.path / rel)
             raise
-        self.units[unit_id] = entry
         return entry
 
     def totals(self) -> dict:
