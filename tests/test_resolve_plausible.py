@@ -166,6 +166,19 @@ def test_a_name_left_after_dropping_a_generic_word_must_be_a_place_name(resolver
     assert got["Hubei province"]["country_code"] == "CN" and got["city of Mosul"]["country_code"] == "IQ"
 
 
+@pytest.mark.parametrize("text,name,cc", [
+    ("Officials in La Paz said so.", "La Paz", "BO"),            # not El Salvador's La Paz department (64,000)
+    ("Fans in Manchester celebrated.", "Manchester", "GB"),      # not Jamaica's Manchester parish (62,000)
+    ("Hamas fighters fired rockets from Gaza into southern Israel.", "Gaza", "PS"),  # not Mozambique's province
+])
+def test_a_subdivision_smaller_than_its_namesake_city_is_not_the_bare_name(resolver, text, name, cc):
+    got = resolve(resolver, text, name)[name]
+    assert (got["feature"], got["country_code"]) == ("city", cc), got
+    # a state bigger than its namesake towns keeps its bonus
+    got = resolve(resolver, "Storms hit Virginia overnight.", "Virginia")["Virginia"]
+    assert (got["feature"], got["country_code"]) == ("admin1", "US")
+
+
 def test_places_inside_organisation_names_stay_places(resolver):
     # news corpora annotate these as the place: the fragment rules must leave them alone
     got = resolve(resolver, "Officers of the Slidell PD and CDC Atlanta said so. Harare Mayor Bernard spoke.",

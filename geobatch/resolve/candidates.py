@@ -115,13 +115,18 @@ class CandidateLookup:
             penalty, trust, partial = PARTIAL_PENALTY, PARTIAL_TRUST, True
         pairs = self._namesake_cities(list(found.items()))
         twins = self._admin_twins(pairs)
+        # a subdivision smaller than a town of the same name is not what the bare name usually means:
+        # El Salvador's La Paz department (64,000 people) is not La Paz, Bolivia; nor is Jamaica's
+        # Manchester parish Manchester
+        biggest_city = max((self._population[r] for r, v in pairs if self._feature[r] == CITY and v != ALTERNATE), default=0)
         cands = []
         for r, v in pairs:
             # a country inside a longer name ("US Federal Reserve") is safe; a state needs the country
             # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
             n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
             twin = TWIN_PENALTY if r in twins else 0.0
-            cands.append(Candidate(r, self._prior(r, v) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v, partial))
+            small = -FEATURE_BONUS[ADMIN1] if self._feature[r] == ADMIN1 and self._population[r] < biggest_city else 0.0
+            cands.append(Candidate(r, self._prior(r, v) + penalty + twin + small, VIA_TRUST.get(v, 0.8) * trust, n, v, partial))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
 
