@@ -29,6 +29,7 @@ VIA_BONUS = {PRIMARY: 0.0, ALIAS: 0.0, ABBREVIATION: 0.0, CODE: 0.0, DEMONYM: -0
 VIA_TRUST = {PRIMARY: 1.0, ALIAS: 1.0, ABBREVIATION: 1.0, PRESS: 1.0, CODE: 0.9, DEMONYM: 0.9, ALTERNATE: 0.8}
 PARTIAL_PENALTY, PARTIAL_TRUST = -2.0, 0.6
 MAX_CANDIDATES = 25
+SEA_WORDS = ("Ocean", "Sea")  # last words of the water bodies whose bare names outrank namesake towns
 ADMIN_TWIN_SHARE = 0.3
 TWIN_PENALTY = -2.5
 
@@ -43,23 +44,24 @@ _PARTIAL_NEEDS = {CONTINENT: STRONG, COUNTRY: STRONG, ADMIN1: NEEDS_COUNTRY, CIT
 
 
 class Candidate:
-    __slots__ = ("row", "prior", "trust", "needs", "via", "partial", "fragment")
+    __slots__ = ("row", "prior", "trust", "needs", "via", "partial", "fragment", "context")
 
     def __init__(self, row: int, prior: float, trust: float, needs: int, via: int = PRIMARY, partial: bool = False,
-                 fragment: bool = False):
+                 fragment: bool = False, context: bool = True):
         self.row, self.prior, self.trust, self.needs, self.via = row, prior, trust, needs, via
         self.partial, self.fragment = partial, fragment
+        self.context = context  # the document's country and admin1 mass may count for it (disambiguate.py)
 
     def scaled(self, trust: float) -> "Candidate":
         """This candidate reached through a longer name around the span (a fragment's)."""
-        return Candidate(self.row, self.prior, self.trust * trust, self.needs, self.via, self.partial, True)
+        return Candidate(self.row, self.prior, self.trust * trust, self.needs, self.via, self.partial, True, self.context)
 
 
 class CandidateLookup:
     """The Resolver's lookup half: span text -> candidates (memoised per surface form)."""
 
-    def _prior(self, row: int, via: int) -> float:
-        return (math.log10(self._population[row] + 10) + FEATURE_BONUS[self._feature[row]]
+    def _prior(self, row: int, via: int, feature_bonus: bool = True) -> float:
+        return (math.log10(self._population[row] + 10) + (FEATURE_BONUS[self._feature[row]] if feature_bonus else 0.0)
                 + VIA_BONUS.get(via, 0.0) + (CAPITAL_BONUS if self._capital[row] else 0.0))
 
     def _exact(self, key: str, upper_code: bool) -> list[tuple[int, int]]:
@@ -119,14 +121,20 @@ class CandidateLookup:
         # El Salvador's La Paz department (64,000 people) is not La Paz, Bolivia; nor is Jamaica's
         # Manchester parish Manchester
         biggest_city = max((self._population[r] for r, v in pairs if self._feature[r] == CITY and v != ALTERNATE), default=0)
+        # a town or county named after an ocean or a sea ("Atlantic", "Pacific, Missouri") is what a bare
+        # name means only where the text pins it (the patterns), not because the document is about its
+        # country: water has no country, so "the Atlantic" in a New Jersey story went to Atlantic County
+        sea = any(self._feature[r] == WATER and self.gaz.name[r].rsplit(" ", 1)[-1] in SEA_WORDS for r, _ in pairs)
         cands = []
         for r, v in pairs:
+            f = self._feature[r]
             # a country inside a longer name ("US Federal Reserve") is safe; a state needs the country
             # named elsewhere ("Central Plateau" is not Nigeria's Plateau), a town its state ("Royal Street")
-            n = _PARTIAL_NEEDS[self._feature[r]] if partial else needs
+            n = _PARTIAL_NEEDS[f] if partial else needs
             twin = TWIN_PENALTY if r in twins else 0.0
-            small = -FEATURE_BONUS[ADMIN1] if self._feature[r] == ADMIN1 and self._population[r] < biggest_city else 0.0
-            cands.append(Candidate(r, self._prior(r, v) + penalty + twin + small, VIA_TRUST.get(v, 0.8) * trust, n, v, partial))
+            bonus = not (f == ADMIN1 and self._population[r] < biggest_city)
+            cands.append(Candidate(r, self._prior(r, v, bonus) + penalty + twin, VIA_TRUST.get(v, 0.8) * trust, n, v, partial,
+                                   context=not (sea and f in (CITY, OTHER))))
         cands.sort(key=lambda c: -c.prior)
         return cands[:MAX_CANDIDATES]
 

@@ -37,7 +37,7 @@ from .focus import GAZETTEER, Resolutions, document_focus, fill_from_focus, focu
 from .index import Gazetteer
 from .patterns import NeighbourPatterns
 from .plausible import SMALL_TOWN, PlausibilityRules
-from .sources import ALTERNATE, CITY, CODE, DEMONYM, FEATURE_NAMES, OTHER, WATER
+from .sources import ALTERNATE, CITY, CODE, DEMONYM, FEATURE_NAMES, OTHER
 
 # context weights, in the candidates' prior units (candidates.py)
 SENTENCE_ADMIN1_WEIGHT = 1.0  # a town whose state is named in the same sentence (against a capital's bonus)
@@ -46,7 +46,6 @@ ADMIN1_WEIGHT = 1.5
 ADMIN1_CAP = 1.0  # admin1 mass counts up to this many names
 PATTERN_WEIGHT = 5.0  # above CAPITAL_BONUS + the gap between a capital and a small namesake ("Paris, Texas")
 SOFTMAX_SCALE = 2.0  # score units -> natural log odds
-SEA_WORDS = ("Ocean", "Sea")  # last words of the water bodies whose bare names outrank namesake towns
 FOREIGN_DOMINANT = 1.0  # context mass of one other country that makes a document "clearly about" it
 
 
@@ -102,7 +101,6 @@ class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
         containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
         after_place = self._after_place(text, spans, cands)
         same_sentence = self._states_in_sentence(text, spans, cands)
-        sea_named = [self._names_a_sea(cs) for cs in cands]
 
         # a name's mentions count once and never for themselves; names with the same candidates
         # ("Nyanza", "Nyanza Province") are one name here, so they cannot vouch for each other
@@ -137,10 +135,7 @@ class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
                 for c in cands[i]:
                     s = c.prior
                     cc = cc_of[c.row]
-                    # a town or county named after an ocean ("Atlantic", "Pacific, Missouri") is what a
-                    # bare name means only where the text pins it (the patterns below), not because the
-                    # document is about its country: "the Atlantic" in a New Jersey story is the ocean
-                    if cc and not (sea_named[i] and feat[c.row] in (CITY, OTHER)):
+                    if cc and c.context:  # not for a town named after an ocean (candidates.py)
                         s += COUNTRY_WEIGHT * min(total_c.get(cc, 0.0) - oc.get(cc, 0.0), 1.0)
                         a1 = a1_of[c.row]
                         if a1:
@@ -192,10 +187,6 @@ class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
         if self.focus_fallback and any(r is None for r in out):
             out = fill_from_focus(out, [int(s[0]) for s in spans])
         return Resolutions(out, focus, features)
-
-    def _names_a_sea(self, cands: list[Candidate]) -> bool:
-        """One of the candidates is an ocean or a sea (the name is "Atlantic", "Baltic", "North Sea")."""
-        return any(self._feature[c.row] == WATER and self.gaz.name[c.row].rsplit(" ", 1)[-1] in SEA_WORDS for c in cands)
 
     def _result(self, c: Candidate, raw_score: float, country_support: float, candidates: int) -> dict:
         """The output row of a gazetteer match; its score is the calibrated probability of being within
