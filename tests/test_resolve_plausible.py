@@ -179,6 +179,19 @@ def test_a_subdivision_smaller_than_its_namesake_city_is_not_the_bare_name(resol
     assert (got["feature"], got["country_code"]) == ("admin1", "US")
 
 
+def test_an_abbreviation_is_not_a_small_town_whose_name_folds_to_it(resolver):
+    # the recognizer writes "U.N." as a place; its key "un" is also Un, India (30,000 people)
+    got = resolve(resolver, "The U.N. envoy met NATO officials in Vienna.", "U.N.", "NATO", "Vienna")
+    assert got["U.N."] is None and got["NATO"] is None  # not Un (IN), not Nato (PH)
+    assert got["Vienna"]["country_code"] == "AT"
+    # abbreviations and press forms still resolve; a capitalised dateline keeps its city
+    got = resolve(resolver, "GAZA: Officials in the U.S. and the UK said so.", "GAZA", "U.S.", "UK")
+    assert [got[n]["country_code"] for n in ("GAZA", "U.S.", "UK")] == ["PS", "US", "GB"]
+    # "L.A." is Los Angeles, "La." Louisiana (both fold to the key "la")
+    got = resolve(resolver, "Flights from L.A. to Lafayette, La., resumed.", "L.A.", "Lafayette", "La.")
+    assert (got["L.A."]["resolved_name"], got["La."]["resolved_name"]) == ("Los Angeles", "Louisiana")
+
+
 def test_places_inside_organisation_names_stay_places(resolver):
     # news corpora annotate these as the place: the fragment rules must leave them alone
     got = resolve(resolver, "Officers of the Slidell PD and CDC Atlanta said so. Harare Mayor Bernard spoke.",

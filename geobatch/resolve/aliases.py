@@ -133,6 +133,10 @@ PRESS_CITY_NAMES = {
     ("FR", "11", "Paris"): ["Elysee Palace", "Élysée Palace", "Elysee"],
 }
 
+# dotted press forms whose key (dots dropped) is another place's: "L.A." is Los Angeles (AP), while "La."
+# and "LA" are Louisiana; the span text is replaced by the full name before lookup
+DOTTED_PRESS_FORMS = {"L.A.": "Los Angeles"}
+
 # the European Union is placed where GeoNames places Europe
 CONTINENT_ABBREVIATIONS = {"EU": ["EU", "E.U.", "European Union"]}
 

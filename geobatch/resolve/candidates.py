@@ -35,6 +35,10 @@ TWIN_PENALTY = -2.5
 
 _KIND_AFTER = re.compile(r"\s+(" + "|".join(sorted(aliases.KIND_WORDS)) + r")\b(?!\s+of\b)", re.IGNORECASE)
 
+# a span written like an abbreviation: dotted capitals ("U.N.", "L.A.") or 2-4 capitals alone ("NATO", "SA")
+ACRONYM = re.compile(r"^(?:(?:[A-Z]\.){2,}|[A-Z]{2,4})$")
+ACRONYM_MIN_POPULATION = 100_000  # the smallest place such a span may reach by a name (not an abbreviation)
+
 # how much support from the rest of the document a match needs
 STRONG, NEEDS_COUNTRY, NEEDS_ADMIN1 = 0, 1, 2
 
@@ -78,15 +82,22 @@ class CandidateLookup:
         hit = self._cache.get(surface)
         if hit is None:
             text = span_surface(surface)
-            hit = (name_key(text), self._lookup(text, bool(UPPER_CODE.match(text))))
+            text = aliases.DOTTED_PRESS_FORMS.get(text, text)  # "L.A." is Los Angeles; its key is Louisiana's "la"
+            hit = (name_key(text), self._lookup(text, bool(UPPER_CODE.match(text)), bool(ACRONYM.match(text))))
             if len(self._cache) > 200_000:
                 self._cache.clear()
             self._cache[surface] = hit
         return hit
 
-    def _lookup(self, text: str, upper: bool) -> list[Candidate]:
+    def _lookup(self, text: str, upper: bool, acronym: bool = False) -> list[Candidate]:
         key = name_key(text)
         found = dict(self._exact(key, upper))
+        if acronym:
+            # "U.N." and "NATO" are written as abbreviations: a town whose name only folds to the same key
+            # (Un, India; Nato, Philippines) is not what they mean. A big city stays, for datelines in
+            # capitals ("GAZA", "ROME"); abbreviations, codes, aliases and press forms are unaffected.
+            found = {r: v for r, v in found.items()
+                     if v not in (PRIMARY, ALTERNATE) or self._population[r] >= ACRONYM_MIN_POPULATION}
         for variant, loose in _variants(key, bool(found)):
             for r, v in self._exact(variant, False):
                 # what is left after dropping a generic word must be a place's own name: "Big Island"
