@@ -103,11 +103,15 @@ def test_continue_training_from_a_checkpoint(tiny_training, tmp_path, capsys):
               "--max-length", "64", "--learning-rate", "1e-4", "--max-sentences", "96", "--validation-fraction", "0.25",
               "--log-every", "100"]
     out, model_dir = tmp_path / "ckpt2", tmp_path / "model2"
-    assert main([*common, "--label-scheme", "locations", "--output", str(out), "--export", str(model_dir)]) == 0
+    # another training seed on the same validation slice (--split-seed: a second run scored like the first)
+    assert main([*common, "--label-scheme", "locations", "--seed", "7", "--split-seed", "13", "--output", str(out),
+                 "--export", str(model_dir)]) == 0
     tr = json.loads((model_dir / "model_card.json").read_text())["training"]
     assert tr["best_epoch"] == 1 and tr["total_epochs"] == first["best_epoch"] + 1
     assert tr["continued_from"]["checkpoint"] == str(ckpt) and tr["continued_from"]["total_epochs"] == first["best_epoch"]
-    # epoch 0: the base scored before training, on the same slice (same data, fraction, seed) as the
+    meta = json.loads((out / "training.json").read_text())
+    assert (meta["seed"], meta["split_seed"]) == (7, 13)
+    # epoch 0: the base scored before training, on the same slice (same data, fraction, split seed) as the
     # first run scored the epoch it kept, so the same weights give the same figures
     base_scores = json.loads((out / "training.json").read_text())["base_validation_metrics"]
     assert base_scores["entity_f1"] == pytest.approx(first["validation_metrics"]["entity_f1"], abs=1e-4)

@@ -56,6 +56,7 @@ class TrainOptions:
     class_weights: str = "none"
     patience: int = 2
     seed: int = 13
+    split_seed: int | None = None  # the validation hold-out's seed alone (None: seed)
     max_sentences: int | None = None
     validation_fraction: float = 0.05
     log_every: int = 50
@@ -102,6 +103,8 @@ def train(opts: TrainOptions, log=print) -> Path:
         raise InputError(f"--teacher {opts.teacher} is not a directory", "give an exported MODEL_DIR (model.onnx) or a training checkpoint")
     if not 0 <= opts.seed < 2**32:  # numpy's seeding range: a negative seed failed after the data was read
         raise InputError(f"--seed {opts.seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
+    if opts.split_seed is not None and not 0 <= opts.split_seed < 2**32:
+        raise InputError(f"--split-seed {opts.split_seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
     resolved = [Path(t).resolve() for t in opts.train]
     twice = sorted({str(t) for t in opts.train if resolved.count(Path(t).resolve()) > 1})
     if twice:  # read twice, its sentences would count double (and land on both sides of the hold-out)
@@ -143,10 +146,11 @@ def train(opts: TrainOptions, log=print) -> Path:
             raise InputError(f"--validation {opts.validation} holds no sentences", "check the file and --format, or leave --validation out")
         val_source = opts.validation
     else:
-        kept, held = holdout_split(list(zip(train_sents, groups)), opts.validation_fraction, opts.seed)
+        split_seed = opts.seed if opts.split_seed is None else opts.split_seed
+        kept, held = holdout_split(list(zip(train_sents, groups)), opts.validation_fraction, split_seed)
         train_sents, groups = [s for s, _ in kept], [g for _, g in kept]
         val_sents = [s for s, _ in held]
-        val_source = f"{opts.validation_fraction:g} of --train held out (seed {opts.seed})"
+        val_source = f"{opts.validation_fraction:g} of --train held out (seed {split_seed})"
     labels = model_labels(train_sents)
     if len(labels) < 2:
         raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
@@ -296,6 +300,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         "validation_metrics": None,
         "history": [],
         "seed": opts.seed,
+        "split_seed": opts.seed if opts.split_seed is None else opts.split_seed,
         "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout,
                  "demonym_type": corpora.demonym_type} if corpora is not None else None,
         "mixed_precision": gpu,

@@ -41,7 +41,10 @@ def _echo(msg: str) -> None:
 @click.option("--weight-decay", type=click.FloatRange(0), default=0.01)
 @click.option("--class-weights", type=click.Choice(["none", "balanced"]), default="none")
 @click.option("--patience", type=click.IntRange(1), default=2, help="Early stop after this many epochs without validation F1 gain.")
-@click.option("--seed", type=int, default=13)
+@click.option("--seed", type=int, default=13, help="Seeds batch order, sampling and dropout, and (unless --split-seed) the validation hold-out.")
+@click.option("--split-seed", type=int, default=None,
+              help="Seed of the validation hold-out alone (default: --seed): a second training seed that keeps the same slice, "
+                   "e.g. a student scored on its teacher's slice.")
 @click.option("--max-sentences", type=click.IntRange(1), help="Read at most this many training sentences.")
 @click.option("--validation-fraction", type=float, default=0.05)
 @click.option("--log-every", type=click.IntRange(1), default=50, help="Progress line every N steps.")
@@ -49,7 +52,7 @@ def _echo(msg: str) -> None:
 @click.option("--export", "export_dir", type=click.Path(), help="Also export the best checkpoint to this MODEL_DIR.")
 def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
             base_model, head, layers, teacher, distill_temperature, distill_weight, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
-            patience, seed, max_sentences, validation_fraction, log_every, output, export_dir):
+            patience, seed, split_seed, max_sentences, validation_fraction, log_every, output, export_dir):
     """Fine-tune a BERT token classifier on annotated data."""
     if not train_files and not spec:
         raise GeobatchError("no training data given", "pass --train FILE (repeatable) or --spec SPEC.toml")
@@ -65,7 +68,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         spans=SpanOptions(id_column, text_column, spans_column, span_label),
         label_scheme=label_scheme, label_map=label_map, base_model=base_model, head=head, epochs=epochs,
         batch_size=batch_size, max_length=max_length, learning_rate=learning_rate, warmup_fraction=warmup_fraction,
-        weight_decay=weight_decay, class_weights=class_weights, patience=patience, seed=seed,
+        weight_decay=weight_decay, class_weights=class_weights, patience=patience, seed=seed, split_seed=split_seed,
         max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
         spec=spec, data_dir=data_dir, with_heldout=with_heldout,
         layers=None if layers is None else parse_layers(layers), teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
