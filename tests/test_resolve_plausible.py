@@ -211,3 +211,11 @@ def test_fragment_helpers_read_the_words_around_a_span():
     assert not ends_longer_name(text, text.index("Scotland"), lambda w: False)  # a sentence ended before it
     u = text.index("United")
     assert starts_longer_name(text, u + 6, lambda w: False)
+
+
+@pytest.mark.parametrize("surface", ["😀", "-", "☃ ﷺ", "…", "''"])
+def test_a_span_without_a_word_resolves_to_nothing(resolver, surface):
+    # the model may tag a leading emoji or a dash; that raised IndexError and failed the whole document
+    text = f"{surface} Paris and Berlin"
+    got = resolver.resolve_document(text, [(0, len(surface), None), (len(surface) + 1, len(surface) + 6, None)])
+    assert got[0] is None and got[1]["country_code"] == "FR"

@@ -91,6 +91,8 @@ class CandidateLookup:
 
     def _lookup(self, text: str, upper: bool, acronym: bool = False) -> list[Candidate]:
         key = name_key(text)
+        if not key:  # a span of emoji, symbols or punctuation names nothing (and has no words to look at)
+            return []
         found = dict(self._exact(key, upper))
         if acronym:
             # "U.N." and "NATO" are written as abbreviations: a town whose name only folds to the same key

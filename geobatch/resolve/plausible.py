@@ -193,6 +193,8 @@ class PlausibilityRules:
     def _plausible(self, text: str, start: int, end: int, key: str, cands: list[Candidate]) -> tuple[str, list[Candidate]]:
         """(key, candidates) of a span after the fragment rules of plausible.py and the dotted
         abbreviation rule ("Mont" is not "Mont.", Montana)."""
+        if not key:  # emoji, a dash: no word, so no name of its own and none it could be part of
+            return key, []
         longer = longer_name(text, start, end, self._is_known_name)
         if longer is not None:
             k, cs = self._entry(longer)
