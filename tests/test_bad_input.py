@@ -354,6 +354,22 @@ def test_csv_with_quoted_newlines_reads_one_row_each(tmp_path, tiny_onnx_dir):  
     assert spans == {("nl", "Paris"), ("crlf", "London"), ("quotes", "Berlin"), ("quotes", "Germany"), ("plain", "France")}
 
 
+def test_csv_quote_never_closed_is_refused_with_its_line(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    # Arrow accepts a quoted field still open at the end of the file: rows 3.. became row 2's text,
+    # exit 0, and the manifest reconciled (it counts the rows Arrow made)
+    p = tmp_path / "in.csv"
+    rows = "".join(f"{i},Paris row {i}\n" for i in range(3, 50))
+    p.write_text('id,text\n1,Paris\n2,"Berlin has an unclosed quote\n' + rows)
+    err = usage_error(capsys, tmp_path, tiny_onnx_dir, p)
+    assert "starts on line 3 is never closed" in err
+    # a bare quote inside an unquoted field (an odd count) is read as Arrow reads it: not refused
+    q = tmp_path / "bare.csv"
+    q.write_text('id,text\n1,"a 5"" screen"\n2,5" screen in Paris\n')
+    out = tmp_path / "bare_out"
+    assert run("--model", tiny_onnx_dir, "--input", q, "--output", out) == 0
+    accounted(out, 2)
+
+
 def test_one_megabyte_document(tmp_path, tiny_onnx_dir):  # noqa: F811
     base = 'Paris, "quoted" river\nmarket 東京 😀 London Germany x. '
     text = base * (1_000_000 // len(base.encode()) + 1)
