@@ -345,6 +345,17 @@ def test_overwrite_that_fails_midway_leaves_no_metrics_of_the_previous_run(tmp_p
     assert not (out / "metrics.json").exists()
 
 
+def test_overwrite_never_deletes_files_geobatch_did_not_write(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": [PARIS]})
+    out = tmp_path / "out"
+    (out / "spans").mkdir(parents=True)
+    (out / "spans" / "notes.txt").write_text("mine")
+    assert resolve_cli(src, out, "--overwrite") == 2
+    err = capsys.readouterr().err.strip()
+    assert "did not write where its spans go (spans/notes.txt)" in err and len(err.splitlines()) == 1
+    assert (out / "spans" / "notes.txt").read_text() == "mine"
+
+
 # -- geobatch run: a spans value of the wrong type (minimal edit in geobatch/pipeline.py) -------------
 
 

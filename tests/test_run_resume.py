@@ -98,6 +98,24 @@ def test_other_model_refused_unless_overwrite(tmp_path, tiny_onnx_dir, corpus, c
     assert "settings differ (chunk_size)" in capsys.readouterr().err
 
 
+def test_overwrite_never_deletes_files_geobatch_did_not_write(tmp_path, tiny_onnx_dir, corpus, capsys):  # noqa: F811
+    # a folder of the user's own named docs/ used to get "has docs/tokens/spans but no manifest.json;
+    # pass --overwrite", and --overwrite then deleted it
+    out = tmp_path / "out"
+    (out / "docs").mkdir(parents=True)
+    (out / "docs" / "README.md").write_text("mine")
+    args = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(corpus), "--output", str(out)]
+    for extra in ([], ["--overwrite"]):
+        assert main([*args, *extra]) == 2
+        assert "did not write where its tables go (docs/README.md)" in one_error_line(capsys)
+        assert (out / "docs" / "README.md").read_text() == "mine"
+    # geobatch's own output, even from another job, is still replaced
+    (out / "docs" / "README.md").unlink()
+    assert main(args) == 0
+    assert main([*args[:-2], "--output", str(out), "--chunk-size", "3", "--overwrite"]) == 0
+    assert len(pq.read_table(out / "docs")) == N
+
+
 def _write_lock(out, pid):
     out.mkdir(parents=True, exist_ok=True)
     (out / LOCK).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "create_time": psutil.Process(pid).create_time()

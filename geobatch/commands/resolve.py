@@ -33,6 +33,7 @@ import pyarrow as pa
 from ..errors import GeobatchError, InputError
 from ..io.gold import gold_coordinates  # one definition of a gold point for run and resolve
 from ..io.check import check_input
+from ..io.commit import foreign_files
 from ..io.corpus import iter_chunks
 from ..io.inputs import Columns, resolve_inputs
 from ..io.readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
@@ -87,6 +88,10 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     infos = [check_input(f, cols) for f in files]
     out = Path(output)
     spans_dir = out / "spans"
+    foreign = foreign_files(out, ("spans",))
+    if foreign:  # --overwrite empties spans/: never with files geobatch did not write there
+        raise GeobatchError(f"{out} has files geobatch did not write where its spans go ({', '.join(foreign)})",
+                            "move them away, or choose another --output (--overwrite would delete them)")
     if spans_dir.is_dir() and any(spans_dir.iterdir()) and not overwrite:
         raise GeobatchError(f"{spans_dir} already holds part files", "pass --overwrite or choose another --output")
     try:

@@ -45,6 +45,22 @@ METRICS = "metrics.json"
 FORMAT_VERSION = 1
 
 
+def foreign_files(path: Path, tables=TABLES, show: int = 3) -> list[str]:
+    """Entries of docs/ tokens/ spans/ that are not geobatch's parts (part-*.parquet, or a temporary
+    .part-*.tmp-PID left by a crash): a user's own files, which replacing the output would delete."""
+    found = []
+    for t in tables:
+        d = path / t
+        if not d.is_dir():
+            if d.exists():
+                found.append(f"{t} (a file)")
+            continue
+        for p in sorted(d.iterdir()):
+            if not (p.is_file() and (p.name.startswith("part-") and p.name.endswith(".parquet") or p.name.startswith(".part-"))):
+                found.append(f"{t}/{p.name}")
+    return found[:show] + ([f"{len(found) - show} more"] if len(found) > show else [])
+
+
 def _identity_diff(old: dict, new: dict) -> list[str]:
     out = []
     if old.get("model_sha256") != new.get("model_sha256"):
@@ -93,7 +109,11 @@ class OutputDir:
                         f"{path} holds the output of a different job: {'; '.join(diff)}",
                         "pass --overwrite to replace it, or choose another --output",
                     )
-            elif manifest is None and not overwrite and any((path / t).exists() for t in (*TABLES, JOURNAL)):
+            foreign = foreign_files(path)
+            if foreign:  # --overwrite empties docs/ tokens/ spans/: never with files geobatch did not write there
+                raise GeobatchError(f"{path} has files geobatch did not write where its tables go ({', '.join(foreign)})",
+                                    "move them away, or choose another --output (--overwrite would delete them)")
+            if manifest is None and not overwrite and ((path / JOURNAL).exists() or any(any((path / t).iterdir()) for t in TABLES if (path / t).is_dir())):
                 raise GeobatchError(f"{path} has docs/tokens/spans but no {MANIFEST}", "pass --overwrite to replace them, or choose another --output")
             if overwrite:
                 for t in TABLES:
