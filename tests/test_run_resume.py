@@ -116,6 +116,22 @@ def test_overwrite_never_deletes_files_geobatch_did_not_write(tmp_path, tiny_onn
     assert len(pq.read_table(out / "docs")) == N
 
 
+def test_an_output_inside_the_input_folder_is_not_read_as_input(tmp_path, tiny_onnx_dir, corpus):  # noqa: F811
+    # the nightly rerun read last night's part files as input and stopped on their columns
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    os.replace(corpus, folder / "in.jsonl")
+    out = folder / "out"
+    for inp in (folder, folder / "*"):
+        args = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--input", str(inp), "--output", str(out)]
+        assert main(args) == 0
+        assert main(args) == 0  # the rerun: same inputs, resumed, nothing read twice
+        m = json.loads((out / "manifest.json").read_text())
+        assert [i["path"] for i in m["job"]["inputs"]] == [str(folder / "in.jsonl")]
+        assert len(pq.read_table(out / "docs")) == N
+        assert main([*args, "--overwrite"]) == 0
+
+
 def _write_lock(out, pid):
     out.mkdir(parents=True, exist_ok=True)
     (out / LOCK).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "create_time": psutil.Process(pid).create_time()

@@ -80,7 +80,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     from ..resolve.focus import DOCUMENT_FOCUS, GAZETTEER
 
     say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
-    files = resolve_inputs(list(inputs), fmt)
+    files = resolve_inputs(list(inputs), fmt, output)
     cols = Columns(text=text_column, id=id_column, spans=spans_column, spans_required=True)
     for f in files:
         if f.format not in ("jsonl", "parquet", "csv"):

@@ -53,7 +53,7 @@ def job_identity(config: RunConfig, model, inputs, pipeline: Pipeline) -> dict:
 def prepare(config: RunConfig, note=print):
     """Validate everything that can stop the job, before OUT_DIR is touched."""
     model = load_model_dir(config.model)
-    inputs = resolve_inputs(config.inputs, config.format)
+    inputs = resolve_inputs(config.inputs, config.format, config.output)
     o = config.pipeline
     cols = Columns(o.text_column, o.id_column, o.spans_column)
     infos = [check_input(i, cols) for i in inputs]

@@ -166,7 +166,7 @@ def plan_sources(config: RunConfig, note) -> tuple[ModelDir, list[Source], Colum
     o = config.pipeline
     cols = Columns(o.text_column, o.id_column, o.spans_column)
     local_paths = [p for p in config.inputs if not _is_uri(p)]
-    inputs = (resolve_inputs(local_paths, config.format) if local_paths else []) + \
+    inputs = (resolve_inputs(local_paths, config.format, None if _is_uri(str(config.output)) else config.output) if local_paths else []) + \
         (_remote_inputs([p for p in config.inputs if _is_uri(p)], config.format) if len(local_paths) < len(config.inputs) else [])
     word_rows = sorted({i.format for i in inputs if i.format not in ROW_FORMATS})
     if word_rows:

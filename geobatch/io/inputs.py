@@ -129,42 +129,16 @@ def _listed_files(root: Path) -> list[Path]:
     return out
 
 
-def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
+def resolve_inputs(paths: list[str], fmt: str | None = None, output: str | os.PathLike | None = None) -> list[InputFile]:
     """Expand files, directories (their files with a known extension, sorted) and globs (a folder
-    they match is expanded like a directory)."""
+    they match is expanded like a directory). Files under `output` (the job's OUT_DIR) are left out of
+    directories and globs: an OUT_DIR inside the input folder held last night's part files, which
+    tonight's run then read as input (and refused for their columns)."""
     if not paths:
         raise InputError("no --input given", "pass --input FILE, DIR or GLOB")
     found: list[str] = []
     for raw in paths:
-        if any(ch in raw for ch in "*?["):
-            hits = []
-            for h in sorted(globmod.glob(raw, recursive=True)):
-                if os.path.isfile(h):
-                    hits.append(h)
-                elif os.path.isdir(h):  # a matched folder (partitions: date=2024-*) is read like one given by name
-                    hits += sorted(str(p) for p in _listed_files(Path(h)) if fmt or _data_suffix(p) in EXTENSIONS)
-            if not hits:
-                raise InputError(f"--input {raw} matches no file", "check the pattern (quote it so the shell leaves it alone)")
-            found += hits
-        elif os.path.isdir(raw):
-            files = _listed_files(Path(raw))
-            hits = sorted(str(p) for p in files if fmt or _data_suffix(p) in EXTENSIONS)
-            if not hits:
-                others = sorted(p.name for p in files)
-                if others and all(_data_suffix(o) in PLAIN_TEXT_EXTENSIONS for o in others):
-                    raise InputError(f"input directory {raw} holds only plain-text files ({len(others)}, e.g. {others[0]}), not corpora",
-                                     plain_text_fix(raw))
-                skipped = f" ({len(others)} file(s) with other extensions, e.g. {others[0]})" if others else ""
-                raise InputError(f"input directory {raw} holds no input files{skipped}",
-                                 f"put {', '.join(sorted(EXTENSIONS))} files there, pass files, or pass --format to read other extensions")
-            found += hits
-        elif os.path.exists(raw):
-            if not os.path.isfile(raw):  # reading a pipe's first bytes up front would lose them, and resume rereads inputs
-                raise InputError(f"input {raw} is not a regular file (a pipe or a device)",
-                                 "write it to a file first and pass that (a job must be able to read its input again to resume)")
-            found.append(raw)
-        else:
-            raise InputError(f"input {raw} does not exist", "check the path")
+        found += _expanded(raw, fmt, output)
     out = []
     seen = set()
     for f in found:
@@ -175,6 +149,49 @@ def resolve_inputs(paths: list[str], fmt: str | None = None) -> list[InputFile]:
         st = os.stat(ap)
         out.append(InputFile(ap, format_for(ap, fmt), st.st_size, st.st_mtime_ns))
     return out
+
+
+def _outside(files: list, output) -> list:
+    if output is None:
+        return files
+    root = os.path.realpath(output)
+    return [f for f in files if not (os.path.realpath(f) + os.sep).startswith(root + os.sep)]
+
+
+def _expanded(raw: str, fmt: str | None, output) -> list[str]:
+    """The files one --input names."""
+    found: list[str] = []
+    if any(ch in raw for ch in "*?["):
+        hits = []
+        for h in sorted(globmod.glob(raw, recursive=True)):
+            if os.path.isfile(h):
+                hits.append(h)
+            elif os.path.isdir(h):  # a matched folder (partitions: date=2024-*) is read like one given by name
+                hits += sorted(str(p) for p in _listed_files(Path(h)) if fmt or _data_suffix(p) in EXTENSIONS)
+        hits = _outside(hits, output)
+        if not hits:
+            raise InputError(f"--input {raw} matches no file", "check the pattern (quote it so the shell leaves it alone)")
+        found += hits
+    elif os.path.isdir(raw):
+        files = _outside(_listed_files(Path(raw)), output)
+        hits = sorted(str(p) for p in files if fmt or _data_suffix(p) in EXTENSIONS)
+        if not hits:
+            others = sorted(p.name for p in files)
+            if others and all(_data_suffix(o) in PLAIN_TEXT_EXTENSIONS for o in others):
+                raise InputError(f"input directory {raw} holds only plain-text files ({len(others)}, e.g. {others[0]}), not corpora",
+                                 plain_text_fix(raw))
+            skipped = f" ({len(others)} file(s) with other extensions, e.g. {others[0]})" if others else ""
+            raise InputError(f"input directory {raw} holds no input files{skipped}",
+                             f"put {', '.join(sorted(EXTENSIONS))} files there, pass files, or pass --format to read other extensions")
+        found += hits
+    elif os.path.exists(raw):
+        if not os.path.isfile(raw):  # reading a pipe's first bytes up front would lose them, and resume rereads inputs
+            raise InputError(f"input {raw} is not a regular file (a pipe or a device)",
+                             "write it to a file first and pass that (a job must be able to read its input again to resume)")
+        found.append(raw)
+    else:
+        raise InputError(f"input {raw} does not exist", "check the path")
+    return found
 
 
 def id_prefixes(inputs: list[InputFile], infos: list[InputInfo]) -> list[str]:
