@@ -96,10 +96,14 @@ class Pipeline:
                 f"--location-labels {','.join(unknown)}: the model predicts no such type (its types: {', '.join(types)})",
                 "name types the model has, or leave --location-labels out to use its place types",
             )
-        self.max_length = int(self.options.max_length or self.model.max_length)
+        # `is None`, not `or`: --max-length 0 ran silently with the card's value
+        self.max_length = int(self.model.max_length if self.options.max_length is None else self.options.max_length)
         budget = self.max_length - SPECIAL_TOKENS
+        if budget < 1:  # said before the stride, which the user may not have given
+            raise GeobatchError(f"--max-length {self.max_length} leaves no room for a wordpiece beside [CLS] and [SEP]",
+                                f"use --max-length >= 3, or leave it out for the model's {self.model.max_length}")
         self.stride = budget // 4 if self.options.stride is None else int(self.options.stride)
-        if budget < 1 or not 0 <= self.stride < budget:
+        if not 0 <= self.stride < budget:
             raise GeobatchError(
                 f"--max-length {self.max_length} / --stride {self.stride} leave no room to advance",
                 f"use --max-length >= 3 and 0 <= --stride < max_length - 2 ({budget})",

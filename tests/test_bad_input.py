@@ -578,3 +578,28 @@ def test_every_input_row_is_accounted_for(tmp_path, tiny_onnx_dir):  # noqa: F81
     assert np.isclose(m["error_rate"], 5 / 13)
     assert run("--model", tiny_onnx_dir, "--input", p, "--input", c, "--input", q, "--output", out, "--chunk-size", 3,
                "--max-error-rate", "0.5") == 0
+
+
+def test_messages_name_the_actual_problem(tmp_path, tiny_onnx_dir, corpus, capsys):  # noqa: F811
+    """Each of these said something untrue or unhelpful: a model path that is a file 'does not exist',
+    an --output that is a file 'File exists', a CSV read as Parquet 'may be truncated or corrupt'."""
+    line = usage_error(capsys, tmp_path, str(corpus), str(corpus))
+    assert "is a file, not a model directory" in line
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for out, said in ((a_file, "is a file, not a directory"), (a_file / "sub", f"{a_file} is a file")):
+        assert run("--model", tiny_onnx_dir, "--input", corpus, "--output", out) == 2
+        assert said in one_error_line(capsys)
+    csv_file = tmp_path / "in.csv"
+    csv_file.write_text("id,text\n1,Paris\n")
+    line = usage_error(capsys, tmp_path, tiny_onnx_dir, str(csv_file), extra=["--format", "parquet"])
+    assert "is not a Parquet file (it does not start with PAR1)" in line and "--format" in line
+
+
+def test_a_control_character_in_jsonl_is_reported_once_per_word(tmp_path, tiny_onnx_dir):  # noqa: F811
+    p = tmp_path / "in.jsonl"
+    p.write_text('{"id":"a","text":"x\x01y"}\n{"id":"b","text":"Paris"}\n')
+    out = tmp_path / "out"
+    run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--max-error-rate", "0.6")
+    err = docs_by_id(out)["0"]["error"]
+    assert "Invalid control character at column" in err and " at at " not in err

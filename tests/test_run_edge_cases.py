@@ -322,6 +322,18 @@ def test_max_length_beyond_the_models_positions_stops_before_writing(tmp_path, t
         assert_contract(out, {"long": text})
 
 
+@pytest.mark.parametrize("value", ["0", "2", "-5"])
+def test_max_length_without_room_for_a_wordpiece_is_refused(tmp_path, tiny_onnx_dir, capsys, value):  # noqa: F811
+    # 0 ran silently with the card's value (`or`); 2 and -5 blamed a --stride nobody gave
+    p = tmp_path / "in.jsonl"
+    p.write_text(json.dumps({"id": "a", "text": "Paris"}) + "\n")
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--max-length", value) == 2
+    assert not out.exists()
+    line = one_error_line(capsys)
+    assert f"--max-length {value} leaves no room for a wordpiece" in line and "stride" not in line
+
+
 # -- gold spans over long documents ----------------------------------------------------------------------
 
 def _tags_from_spans_by_scan(offsets, spans, default_label=None):

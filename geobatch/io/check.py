@@ -63,6 +63,11 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
             try:
                 pf = pq.ParquetFile(inp.path)
             except (pa.ArrowException, OSError) as e:
+                with open(inp.path, "rb") as f:
+                    magic = f.read(4)
+                if magic != b"PAR1":  # not Parquet at all (a CSV under --format parquet), rather than a damaged one
+                    raise InputError(f"{inp.path} is not a Parquet file (it does not start with PAR1)",
+                                     "pass the right --format (or none: the extension decides), or convert the file") from None
                 raise InputError(f"{inp.path} is not a readable Parquet file ({one_line(e)})", "replace the file (it may be truncated or corrupt)") from None
             schema = pf.schema_arrow
             info = _check_columns(inp, schema.names, cols)
@@ -125,7 +130,7 @@ def _check_jsonl(inp: InputFile, cols: Columns) -> InputInfo:
             try:
                 rec = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                first_problem = first_problem or (f"line {n}: {e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError)
+                first_problem = first_problem or (f"line {n}: {e.msg.removesuffix(' at')} at column {e.colno}" if isinstance(e, json.JSONDecodeError)
                                                   else f"line {n}: not valid UTF-8")
                 continue
             if first is None and looked == 1 and isinstance(rec, list):

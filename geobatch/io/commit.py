@@ -91,6 +91,11 @@ class OutputDir:
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
+            if path.exists() and not path.is_dir():
+                raise GeobatchError(f"--output {path} is a file, not a directory", "choose a directory path for --output (new or geobatch's)") from None
+            blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+            if blocker is not None:
+                raise GeobatchError(f"cannot create output directory {path}: {blocker} is a file", "choose an --output whose parent folders are folders") from None
             raise GeobatchError(f"cannot create output directory {path}: {e.strerror}", "choose a writable --output") from None
         if not os.access(path, os.W_OK):
             raise GeobatchError(f"output directory {path} is not writable", "choose a writable --output")

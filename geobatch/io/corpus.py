@@ -134,7 +134,7 @@ def _jsonl_chunks(path: str, size: int) -> Iterator[tuple[list, int]]:
             except UnicodeDecodeError as e:
                 rec = BadRecord(f"line {lineno} is not valid UTF-8 ({e.reason} at byte {e.start})")
             except json.JSONDecodeError as e:
-                rec = BadRecord(f"line {lineno} is not JSON ({e.msg} at column {e.colno})")
+                rec = BadRecord(f"line {lineno} is not JSON ({e.msg.removesuffix(' at')} at column {e.colno})")
             records.append(rec)
             if len(records) == size:
                 yield records, raw.tell()

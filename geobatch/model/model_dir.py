@@ -92,6 +92,8 @@ class ModelDir:
 
 def load_model_dir(path: str | Path) -> ModelDir:
     p = Path(path)
+    if p.is_file():  # "does not exist" sent users looking for a path that is there
+        raise ModelError(f"--model {p} is a file, not a model directory", "pass the directory that holds model.onnx (made by `geobatch export`)")
     if not p.is_dir():
         raise ModelError(f"model directory {p} does not exist", "pass --model DIR made by `geobatch export`")
     missing = [f for f in REQUIRED_FILES if not (p / f).is_file()]
