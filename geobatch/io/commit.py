@@ -45,6 +45,26 @@ METRICS = "metrics.json"
 FORMAT_VERSION = 1
 
 
+def _parts_intact(path: Path, entry: dict) -> bool:
+    """A finished unit's part files are all there, of the size they were committed at (units of older
+    outputs record none), and end in Parquet's magic bytes: a truncated or overwritten part is redone
+    on resume instead of being trusted (the resumed output was unreadable)."""
+    sizes = entry.get("part_bytes") or {}
+    for name, rel in entry["parts"].items():
+        p = path / rel
+        try:
+            size = p.stat().st_size
+            if name in sizes and size != sizes[name]:
+                return False
+            with open(p, "rb") as f:
+                f.seek(max(size - 4, 0))
+                if f.read(4) != b"PAR1":
+                    return False
+        except OSError:
+            return False
+    return True
+
+
 def foreign_files(path: Path, tables=TABLES, show: int = 3) -> list[str]:
     """Entries of docs/ tokens/ spans/ that are not geobatch's parts (part-*.parquet, or a temporary
     .part-*.tmp-PID left by a crash): a user's own files, which replacing the output would delete."""
@@ -134,7 +154,7 @@ class OutputDir:
                 manifest["job"] = identity  # the same job; its inputs' mtimes may be new (copied again)
             manifest["complete"] = False
             # a unit counts as finished only while all its part files are there; otherwise it is redone
-            lost = [u for u, e in manifest["units"].items() if not all((path / p).is_file() for p in e["parts"].values())]
+            lost = [u for u, e in manifest["units"].items() if not _parts_intact(path, e)]
             for u in lost:
                 del manifest["units"][u]
             keep = {p for u in manifest["units"].values() for p in u["parts"].values()}
@@ -189,6 +209,7 @@ class OutputDir:
                 **info,
                 "input_rows": result.input_rows,
                 "parts": parts,
+                "part_bytes": {name: (self.path / rel).stat().st_size for name, rel in parts.items()},
                 "rows": rows,
                 "status": result.status_counts(),
                 "stats": result.stats.to_dict(),
