@@ -310,11 +310,12 @@ def test_non_string_text_marks_the_row(tmp_path, tiny_onnx_dir):  # noqa: F811
     assert run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--max-error-rate", "0.9") == 0
 
 
-def test_invalid_utf8_in_csv_marks_the_row(tmp_path, tiny_onnx_dir):  # noqa: F811
+def test_invalid_utf8_in_csv_marks_the_row(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
     p = tmp_path / "in.csv"
     p.write_bytes(b"id,text,other\n1,Paris ok,x\n2,bad \xff\xfe here,y\n3,London,\xff\n")
     out = tmp_path / "out"
     assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 1
+    assert "iconv -f cp1252 -t utf-8" in "".join(capsys.readouterr())  # the summary names the usual cause and its fix
     docs = docs_by_id(out)
     assert docs["2"]["status"] == "error" and docs["2"]["error"] == "text is not valid UTF-8 (invalid start byte at byte 4)"
     assert docs["1"]["status"] == docs["3"]["status"] == "ok"  # a bad byte in another column harms nothing

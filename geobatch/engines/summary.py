@@ -64,7 +64,11 @@ def _reasons_line(found: dict) -> str:
         parts.append(f"{g['rows']:,} x {g['reason']} (e.g. doc_id {g['example_doc_id']!r}{': ' + detail if detail else ''})")
     more = found["other_reasons"]
     tail = f"; {found['other_rows']:,} rows for {more} other reason{'s' if more != 1 else ''}" if more else ""
-    return f"Error reasons: {'; '.join(parts)}{tail}. Each row's reason is in docs/ column 'error'."
+    hint = ""
+    if any("not valid UTF-8" in g["reason"] for g in found["reasons"]):
+        # the usual cause is a file saved as Windows-1252/Latin-1 (Excel's CSV), which rows cannot fix
+        hint = " Text that is not UTF-8 usually means the file was saved as cp1252/Latin-1: convert it (iconv -f cp1252 -t utf-8 FILE > NEW_FILE) and rerun with --overwrite."
+    return f"Error reasons: {'; '.join(parts)}{tail}. Each row's reason is in docs/ column 'error'.{hint}"
 
 
 def _rate_exceeded(error_rate: float, max_error_rate: float) -> str:
