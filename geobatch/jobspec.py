@@ -107,6 +107,7 @@ def load_job_spec(path: str | Path) -> JobSpec:
         report_path = None
     elif isinstance(report, str) and report:
         report_path = _resolve_path(base, report)
+        _check_report_path(p, report_path)  # now, not after a night's run
     else:
         raise GeobatchError(f"job spec {p}: report must be true, false or a path, not {report!r}", "write report = true")
 
@@ -118,6 +119,15 @@ def load_job_spec(path: str | Path) -> JobSpec:
         report=report_path,
         options=dict(options),
     )
+
+
+def _check_report_path(spec: Path, report: str) -> None:
+    r = Path(report)
+    if r.is_dir():
+        raise GeobatchError(f"job spec {spec}: report {report} is a directory", "give a file path for the report, e.g. report = \"runs/report.html\"")
+    blocker = next((d for d in r.parents if d.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise GeobatchError(f"job spec {spec}: report {report} cannot be written: {blocker} is a file", "give a report path under a folder")
 
 
 def _long_name(opt: str) -> str:

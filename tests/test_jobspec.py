@@ -253,3 +253,13 @@ def test_focus_fallback_is_a_job_spec_switch_of_the_real_run(tmp_path):
     resolve_cmd = lookup_command("resolve")
     ctx = resolve_cmd.make_context("geobatch resolve", ["--input", "a.jsonl", "--output", "o"], resilient_parsing=True)
     assert ctx.params["focus_fallback"] is False
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(tmp_path):
+    # it used to be found only after the whole run, when the report was written
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_dir").mkdir()
+    for report, needle in (("../a_file/r.html", "a_file is a file"), ("../a_dir", "is a directory")):
+        with pytest.raises(GeobatchError, match=needle):
+            load_job_spec(write_spec(tmp_path, f'model="m"\ninputs=["i"]\noutput="o"\nreport="{report}"\n'))
+    assert load_job_spec(write_spec(tmp_path, 'model="m"\ninputs=["i"]\noutput="o"\nreport="new/r.html"\n')).report.endswith("new/r.html")
