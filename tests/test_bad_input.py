@@ -604,3 +604,9 @@ def test_a_control_character_in_jsonl_is_reported_once_per_word(tmp_path, tiny_o
     run("--model", tiny_onnx_dir, "--input", p, "--output", out, "--max-error-rate", "0.6")
     err = docs_by_id(out)["0"]["error"]
     assert "Invalid control character at column" in err and " at at " not in err
+
+
+def test_csv_with_two_columns_of_the_wanted_name_is_refused(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    p = tmp_path / "in.csv"
+    p.write_text("id,text,text\n1,Paris,Rome\n")  # the second text was dropped without a word
+    assert "has 2 columns named 'text'" in usage_error(capsys, tmp_path, tiny_onnx_dir, str(p))

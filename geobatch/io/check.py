@@ -89,6 +89,10 @@ def check_input(inp: InputFile, cols: Columns) -> InputInfo:
                 raise InputError(f"{inp.path} has a header line that is not valid UTF-8", "save the file as UTF-8") from None
             reader.close() if hasattr(reader, "close") else None
             _refuse_other_separator(inp.path, names, cols)
+            twice = sorted({n for n in (cols.text, cols.id, cols.spans) if n and names.count(n) > 1})
+            if twice:  # Arrow would read the first and drop the other without a word
+                raise InputError(f"{inp.path} has {names.count(twice[0])} columns named {twice[0]!r}",
+                                 "rename the one that is not meant, or pass --text-column/--id-column naming another column")
             info = _check_columns(inp, names, cols)
             _refuse_unclosed_quote(inp.path)
             return info
