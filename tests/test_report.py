@@ -135,6 +135,9 @@ def test_report_cli_writes_to_output_option(tmp_path, capsys):
     target = tmp_path / "r" / "x.html"
     assert cli.main(["report", str(out), "--output", str(target)]) == 0
     assert target.is_file() and str(target) in capsys.readouterr().out
+    (tmp_path / "a_file").write_text("x")  # under a file: mkdir said only "File exists"
+    assert cli.main(["report", str(out), "--output", str(tmp_path / "a_file" / "x.html")]) == 2
+    assert f"{tmp_path / 'a_file'} is a file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "unrelated"])
