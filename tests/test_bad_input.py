@@ -359,7 +359,7 @@ def test_csv_quote_never_closed_is_refused_with_its_line(tmp_path, tiny_onnx_dir
     # Arrow accepts a quoted field still open at the end of the file: rows 3.. became row 2's text,
     # exit 0, and the manifest reconciled (it counts the rows Arrow made)
     p = tmp_path / "in.csv"
-    rows = "".join(f"{i},Paris row {i}\n" for i in range(3, 50))
+    rows = "".join(f"{i},Paris row {i} and more words after it\n" for i in range(3, 5000))  # > csv's 128 KiB field limit
     p.write_text('id,text\n1,Paris\n2,"Berlin has an unclosed quote\n' + rows)
     err = usage_error(capsys, tmp_path, tiny_onnx_dir, p)
     assert "starts on line 3 is never closed" in err

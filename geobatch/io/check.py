@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import sys
 
 import pyarrow as pa
 
@@ -174,6 +175,8 @@ def _refuse_unclosed_quote(path: str) -> None:
     import csv
     import io
 
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)  # the runaway field is long: the default 128 KiB limit would stop first
     with open_bytes(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as f:
         reader = csv.reader(f, strict=True)
         start = 1
@@ -185,6 +188,8 @@ def _refuse_unclosed_quote(path: str) -> None:
                 return  # a quoting quirk Arrow reads its own way; not the field-runs-to-the-end case
             raise InputError(f"{path}: the quoted field that starts on line {start} is never closed, so every line after it would be read as "
                              "part of that one field", 'close the quote (a quote inside a quoted field is written "")') from None
+        finally:
+            csv.field_size_limit(limit)
 
 
 def _refuse_other_separator(path: str, names: list[str], cols: Columns) -> None:
