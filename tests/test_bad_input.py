@@ -481,6 +481,15 @@ def test_jsonl_ids_are_used_where_records_have_them(tmp_path, tiny_onnx_dir, cap
     assert sorted(d["doc_id"] for d in read(out, "docs")) == ["0", "2", "x"]
 
 
+def test_jsonl_ids_that_are_not_strings_are_written_as_json(tmp_path, tiny_onnx_dir):  # noqa: F811
+    # a list id used to come out as Python's repr "['x']", a dict as "{'k': 1}", true as "True"
+    p = write_jsonl(tmp_path / "in.jsonl", [{"id": ["x", 1], "text": "Paris"}, {"id": {"k": "é"}, "text": "Rome"},
+                                            {"id": True, "text": "Oslo"}, {"id": 7, "text": "Lima"}])
+    out = tmp_path / "out"
+    assert main(["run", "--no-resolve", "--quiet", "--model", str(tiny_onnx_dir), "--input", str(p), "--output", str(out)]) == 0
+    assert sorted(d["doc_id"] for d in read(out, "docs")) == sorted(['["x", 1]', '{"k": "é"}', "true", "7"])
+
+
 # -- write failure ----------------------------------------------------------------------------
 
 def test_disk_full_mid_write_leaves_no_partial_part(tmp_path, tiny_onnx_dir, capsys, monkeypatch):  # noqa: F811

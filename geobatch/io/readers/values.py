@@ -8,6 +8,7 @@ meets it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -36,6 +37,10 @@ def id_value(v: Any) -> str | None:
         return None
     if isinstance(v, (bytes, bytearray)):
         return bytes(v).decode("utf-8", errors="replace")
+    if isinstance(v, (list, dict, tuple)):  # JSON, not Python's repr ("['x']"), so a consumer can parse it back
+        v = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+    elif isinstance(v, bool):
+        v = "true" if v else "false"  # as the JSON it came from, not Python's True
     return _LONE_SURROGATE.sub("\ufffd", str(v))  # like undecodable bytes above: Arrow cannot store a lone surrogate
 
 
