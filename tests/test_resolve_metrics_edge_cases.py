@@ -356,6 +356,19 @@ def test_overwrite_never_deletes_files_geobatch_did_not_write(tmp_path, capsys):
     assert (out / "spans" / "notes.txt").read_text() == "mine"
 
 
+def test_resolve_never_writes_into_a_run_output(tmp_path, tiny_onnx_dir, capsys):  # noqa: F811
+    # "--overwrite" replaced the run's spans/ and metrics.json under a manifest that still counted them
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": TEXT, "spans": [PARIS]})
+    out = tmp_path / "run"
+    assert main(["run", "--model", str(tiny_onnx_dir), "--input", str(src), "--output", str(out), "--no-resolve", "--quiet"]) == 0
+    before = sorted(p.name for p in (out / "spans").iterdir())
+    for extra in ([], ["--overwrite"]):
+        assert resolve_cli(src, out, *extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is the output of a `geobatch run`" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in (out / "spans").iterdir()) == before
+
+
 # -- geobatch run: a spans value of the wrong type (minimal edit in geobatch/pipeline.py) -------------
 
 

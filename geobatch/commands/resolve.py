@@ -33,7 +33,8 @@ import pyarrow as pa
 from ..errors import GeobatchError, InputError
 from ..io.gold import gold_coordinates  # one definition of a gold point for run and resolve
 from ..io.check import check_input
-from ..io.commit import foreign_files
+from ..io.commit import MANIFEST, foreign_files
+from ..io.journal import JOURNAL
 from ..io.corpus import iter_chunks
 from ..io.inputs import Columns, resolve_inputs
 from ..io.readers.spans import DEFAULT_SKIP_TYPES, SpanShapeError, SpanStats, parse_spans, span_warnings
@@ -88,6 +89,11 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     infos = [check_input(f, cols) for f in files]
     out = Path(output)
     spans_dir = out / "spans"
+    if (out / MANIFEST).exists() or (out / JOURNAL).exists() or (out / "docs").is_dir():
+        # a `geobatch run` output: its spans/ and metrics.json are the run's; --overwrite would have
+        # replaced them with these, under a manifest that still counted the run's
+        raise GeobatchError(f"{out} is the output of a `geobatch run` (it has {MANIFEST} or docs/); resolve would replace that run's spans and metrics",
+                            "choose another --output for geobatch resolve")
     foreign = foreign_files(out, ("spans",))
     if foreign:  # --overwrite empties spans/: never with files geobatch did not write there
         raise GeobatchError(f"{out} has files geobatch did not write where its spans go ({', '.join(foreign)})",
