@@ -92,6 +92,15 @@ def test_span_documents_to_word_tags(tmp_path):
     assert tags["Louisiana"] == "O" and tags[","] == "O" and tags["Floods"] == "O"
 
 
+@pytest.mark.parametrize("line", ["[1, 2]", '"just text"', "7"])
+def test_span_documents_line_that_is_not_an_object_is_a_user_error(tmp_path, line):
+    # training read such a line with AttributeError's traceback ('list' object has no attribute 'get')
+    p = tmp_path / "d.jsonl"
+    p.write_text(json.dumps({"id": "a", "text": "Paris", "spans": []}) + "\n" + line + "\n")
+    with pytest.raises(InputError, match="line 2 is a JSON .*, not an object"):
+        list(read_span_documents(p))
+
+
 def test_span_documents_parquet(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq

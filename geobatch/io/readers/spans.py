@@ -252,9 +252,12 @@ def iter_records(path: Path) -> Iterator[dict]:
                 if not line.strip():
                     continue
                 try:
-                    yield json.loads(line)
+                    rec = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise InputError(f"{path} line {lineno} is not JSON ({e.msg})", "give one JSON object per line") from None
+                if not isinstance(rec, dict):  # a list or a string line failed later with AttributeError's traceback
+                    raise InputError(f"{path} line {lineno} is a JSON {type(rec).__name__}, not an object", "give one JSON object per line")
+                yield rec
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
 
