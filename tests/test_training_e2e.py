@@ -123,3 +123,17 @@ def test_continue_training_from_a_checkpoint(tiny_training, tmp_path, capsys):
     assert main([*common, "--label-map", str(label_map), "--output", str(tmp_path / "ckpt3")]) == 2
     err = capsys.readouterr().err
     assert "checkpoint trained on labels" in err and len(err.strip().splitlines()) == 1
+
+
+def test_export_of_a_damaged_checkpoint_is_one_line(tiny_training, tmp_path, capsys):
+    # a truncated tf_model.h5 ended export in h5py's 70-line traceback
+    import shutil
+
+    from geobatch.cli import main
+
+    ckpt = shutil.copytree(tiny_training[0], tmp_path / "ckpt")
+    with open(ckpt / "tf_model.h5", "r+b") as f:
+        f.truncate(1000)
+    assert main(["export", str(ckpt), "--output", str(tmp_path / "model")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error")]
+    assert len(err) == 1 and "its weights cannot be read" in err[0] and not (tmp_path / "model").exists()

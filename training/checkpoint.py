@@ -93,7 +93,12 @@ def save_model(path: Path, model) -> None:
 def load_model(path: Path, head: str):
     from .model import load_checkpoint_model
 
-    return load_checkpoint_model(path, head)
+    try:
+        return load_checkpoint_model(path, head)
+    except (OSError, ValueError) as e:  # a truncated or overwritten tf_model.h5: h5py's traceback before
+        first = " ".join(str(e).split()).split(". ")[0][:160]  # transformers adds a PyTorch hint that does not apply
+        raise InputError(f"checkpoint {path}: its weights cannot be read ({first}: tf_model.h5 may be truncated or overwritten)",
+                         "restore the checkpoint from a copy, or retrain it") from None
 
 
 def write_parity_batch(path: Path, batch: dict) -> None:
