@@ -137,6 +137,18 @@ def test_training_file_given_twice_is_refused(tmp_path, capsys):
     one_line_error(capsys, "more than once")
     assert not (tmp_path / "ckpt").exists()
 
+def test_a_copy_of_a_training_file_counts_as_the_same_file(tmp_path, capsys):
+    # by path alone, a copy trained twice or validated on training sentences
+    args = train_args(tmp_path)
+    copy = tmp_path / "copy.conll"
+    copy.write_text(CONLL, encoding="utf-8")
+    assert main([*args, "--validation", str(copy)]) == 2
+    one_line_error(capsys, "is also a --train file (or a copy of one)")
+    assert main([*args, "--train", str(copy)]) == 2
+    one_line_error(capsys, "more than once (as a path or a copy)")
+    assert not (tmp_path / "ckpt").exists()
+
+
 def test_empty_validation_file_is_refused_before_training(tmp_path, capsys):
     empty = tmp_path / "val.conll"
     empty.write_text("\n\n", encoding="utf-8")

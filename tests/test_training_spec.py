@@ -95,6 +95,7 @@ def test_merged_places_for_selection():
 
 def _spec(tmp_path: Path, body: str) -> Path:
     (tmp_path / "a.jsonl").write_text('{"id": "1", "text": "Paris", "spans": [{"start": 0, "end": 5, "label": "geo"}]}\n')
+    (tmp_path / "copy.jsonl").write_bytes((tmp_path / "a.jsonl").read_bytes())
     p = tmp_path / "spec.toml"
     p.write_text(body)
     return p
@@ -112,6 +113,10 @@ def _spec(tmp_path: Path, body: str) -> Path:
     ('[[corpus]\n', "not valid TOML"),
     ('[[corpus]]\npath = "a.jsonl"\nuntaught_scope = "words"\n', "untaught_scope 'words'"),
     ('[[corpus]]\npath = "a.jsonl"\njoin_split_names = "yes"\n', "join_split_names must be true or false"),
+    ('[[corpus]]\npath = "a.jsonl"\ntypes = { geo = "B-geo" }\n', "maps type 'geo' to 'B-geo', which is a tag"),
+    ('[[corpus]]\npath = "a.jsonl"\n[[corpus]]\nname = "b"\npath = "a.jsonl"\n', "is the same file as corpus 'a'"),
+    ('[[corpus]]\npath = "a.jsonl"\n[[corpus]]\npath = "copy.jsonl"\n', "is the same file as corpus 'a'"),
+    ('[[corpus]]\npath = "."\n', "is a directory"),
 ])
 def test_bad_specs_are_refused_in_one_line(tmp_path, body, message):
     with pytest.raises(InputError, match=message):

@@ -186,6 +186,29 @@ def holdout_split(sentences: Sequence[Sentence], fraction: float, seed: int) -> 
     return [sentences[i] for i in keep], [sentences[i] for i in val]
 
 
+def same_content(paths) -> Callable[[str, str], bool]:
+    """A test of whether two of `paths` are the same file by content (a copy counts; files that do not
+    exist are compared by path and left to the readers' own errors). Sizes first: hashes only on a tie."""
+    sizes = {}
+    for p in paths:
+        try:
+            sizes[p] = Path(p).stat().st_size
+        except OSError:
+            sizes[p] = None
+    digests: dict = {}
+
+    def digest(p):
+        if p not in digests:
+            digests[p] = sha256_file(p)
+        return digests[p]
+
+    def same(a, b) -> bool:
+        if Path(a).resolve() == Path(b).resolve():
+            return True
+        return sizes.get(a) is not None and sizes.get(a) == sizes.get(b) and digest(a) == digest(b)
+    return same
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

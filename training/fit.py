@@ -31,6 +31,7 @@ from .data import (
     model_labels,
     read_sentences,
     runtime_tokenizer,
+    same_content,
     sha256_file,
     word_predictions,
 )
@@ -105,13 +106,14 @@ def train(opts: TrainOptions, log=print) -> Path:
         raise InputError(f"--seed {opts.seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
     if opts.split_seed is not None and not 0 <= opts.split_seed < 2**32:
         raise InputError(f"--split-seed {opts.split_seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
-    resolved = [Path(t).resolve() for t in opts.train]
-    twice = sorted({str(t) for t in opts.train if resolved.count(Path(t).resolve()) > 1})
+    # by content, not path: a copy of a file is the same sentences
+    same = same_content([*opts.train, *([opts.validation] if opts.validation else [])])
+    twice = sorted({str(t) for t in opts.train if sum(same(t, u) for u in opts.train) > 1})
     if twice:  # read twice, its sentences would count double (and land on both sides of the hold-out)
-        raise InputError(f"--train names {', '.join(twice)} more than once", "give each training file once")
-    if opts.validation and any(Path(opts.validation).resolve() == Path(t).resolve() for t in opts.train):
+        raise InputError(f"--train names {', '.join(twice)} more than once (as a path or a copy)", "give each training file once")
+    if opts.validation and any(same(opts.validation, t) for t in opts.train):
         # validating on training sentences makes early stopping and the kept epoch meaningless
-        raise InputError(f"--validation {opts.validation} is also a --train file",
+        raise InputError(f"--validation {opts.validation} is also a --train file (or a copy of one)",
                          "validate on other sentences: another file, or leave --validation out to hold out --validation-fraction")
     corpora = None
     if opts.spec:

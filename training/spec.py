@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geobatch.errors import InputError
+from geobatch.labels import split_tag
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -147,6 +148,10 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
         if types is not None:
             if not isinstance(types, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in types.items()):
                 raise _fail(p, where, "types must map type names to type names", 'write types = { COUNTRY = "*", ZIP = "O" }')
+            for src, dst in types.items():  # "B-geo" trained as the labels B-B-geo / I-B-geo (--label-map refuses it too)
+                if dst not in (ANY_PLACE, UNTAUGHT, "O") and (split_tag(dst) != ("I", dst) or dst != dst.strip()):
+                    raise _fail(p, where, f"maps type {src!r} to {dst!r}, which is a tag or not a type name",
+                                f'map types to types, e.g. {src} = "{split_tag(dst.strip())[1] or "O"}"')
         for key in ("format", "id_column", "text_column", "spans_column", "type_field", "span_label"):
             if key in item and not isinstance(item[key], str):
                 raise _fail(p, where, f"{key} must be text", f'write {key} = "..."')
@@ -164,6 +169,8 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
         fpath = fpath if fpath.is_absolute() else root / fpath
         if not fpath.exists():
             raise _fail(p, where, f"file {fpath} does not exist", "check path and --data-dir")
+        if fpath.is_dir():
+            raise _fail(p, where, f"path {fpath} is a directory", "name the corpus file itself")
         out.corpora.append(CorpusSpec(
             name=name, path=fpath, format=item.get("format"), id_column=item.get("id_column", "id"),
             text_column=item.get("text_column", "text"), spans_column=item.get("spans_column", "spans"),
@@ -172,4 +179,13 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             skip_bad_spans=item.get("skip_bad_spans", False), untaught_scope=scope,
             join_split_names=item.get("join_split_names", False),
         ))
+    # one file under two names: its sentences would count twice and land on both sides of the hold-out
+    from .data import same_content
+
+    paths = [str(c.path) for c in out.corpora]
+    same = same_content(paths)
+    for k, c in enumerate(out.corpora):
+        for d in out.corpora[:k]:
+            if same(str(c.path), str(d.path)):
+                raise _fail(p, f"corpus {c.name!r} ", f"is the same file as corpus {d.name!r} ({c.path})", "list each file once")
     return out
