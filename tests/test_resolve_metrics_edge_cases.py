@@ -369,6 +369,23 @@ def test_resolve_never_writes_into_a_run_output(tmp_path, tiny_onnx_dir, capsys)
     assert sorted(p.name for p in (out / "spans").iterdir()) == before
 
 
+def test_location_labels_resolve_only_those_spans(tmp_path, capsys):
+    # without it a span labelled per ("Jordan" the person) was placed in the country, and a demonym in France
+    text = "Paris Hilton met Jordan in Jordan and the French envoy."
+    spans = [{"start": 0, "end": 12, "label": "per"}, {"start": 17, "end": 23, "label": "per"},
+             {"start": 27, "end": 33, "label": "gpe"}, {"start": 42, "end": 48, "label": "dem"}]
+    src = write_jsonl(tmp_path / "d.jsonl", {"id": "d1", "text": text, "spans": spans})
+    out = tmp_path / "out"
+    assert resolve_cli(src, out, "--location-labels", "gpe,geo") == 0
+    got = [(r["text"], r["label"], r["resolved_name"]) for r in spans_rows(out)]
+    assert got == [("Paris Hilton", "per", None), ("Jordan", "per", None), ("Jordan", "gpe", "Jordan"), ("French", "dem", None)]
+    m = metrics(out)
+    assert m["location_labels"] == ["geo", "gpe"] and m["spans_not_location_label"] == 3
+    assert main(["resolve", "--input", str(src), "--output", str(tmp_path / "said"), "--location-labels", "gpe"]) == 0
+    assert "3 not of --location-labels" in capsys.readouterr().out
+    assert resolve_cli(src, tmp_path / "out2", "--location-labels", " , ") == 2
+
+
 # -- geobatch run: a spans value of the wrong type (minimal edit in geobatch/pipeline.py) -------------
 
 

@@ -73,14 +73,20 @@ def _records(chunk) -> list:
 @click.option("--focus-fallback/--no-focus-fallback", default=False, show_default=True,
               help="Place spans the gazetteer lacks at their document's focus (resolved_by=document_focus, "
                    "geonameid null) instead of leaving them null.")
+@click.option("--location-labels", default=None,
+              help="Resolve only spans with these labels (comma-separated, e.g. geo,gpe); the others are written "
+                   "unresolved and not scored [default: every span, whatever its label].")
 @click.option("--quiet", is_flag=True)
 def command(inputs, output, fmt, id_column, text_column, spans_column, span_label, chunk_size, overwrite,
-            focus_fallback, quiet):
+            focus_fallback, location_labels, quiet):
     """Resolve given (gold) spans to coordinates; score them when gold coordinates are present."""
     from ..resolve import EMPTY_RESULT, GeoScore, Resolver, geo_errors_km
     from ..resolve.focus import DOCUMENT_FOCUS, GAZETTEER
 
     say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    places = None if location_labels is None else {x.strip() for x in location_labels.split(",") if x.strip()}
+    if places is not None and not places:
+        raise GeobatchError("--location-labels names no label", "give labels separated by commas, e.g. --location-labels geo,gpe")
     files = resolve_inputs(list(inputs), fmt, output)
     cols = Columns(text=text_column, id=id_column, spans=spans_column, spans_required=True)
     for f in files:
@@ -118,7 +124,7 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
     # a `surface` that is not text[start:end]), counted with a few documents that have them
     stats = SpanStats()
     score = GeoScore()
-    n_spans = n_resolved = n_focus = n_gold = 0
+    n_spans = n_resolved = n_focus = n_gold = n_other = 0
     resolve_s = resolve_cpu_s = 0.0
     schema = spans_schema()
     written = []
@@ -147,7 +153,12 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                     raise InputError(f"{f.path} document {doc_id}: spans are not valid JSON ({e})", "fix the spans column") from None
                 stats.documents += 1
                 t, c = time.perf_counter(), time.process_time()
-                results = resolver.resolve_document(text, [(s.start, s.end, s.label) for s in spans])
+                # a person or a demonym is not looked up, nor does it lend the others context ("Jordan"/per)
+                wanted = [j for j, sp in enumerate(spans) if places is None or sp.label in places]
+                found = resolver.resolve_document(text, [(spans[j].start, spans[j].end, spans[j].label) for j in wanted])
+                results = [None] * len(spans)
+                for j, r in zip(wanted, found):
+                    results[j] = r
                 resolve_s += time.perf_counter() - t
                 resolve_cpu_s += time.process_time() - c
                 for j, (s, r) in enumerate(zip(spans, results)):
@@ -156,6 +167,9 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
                            "text": text[s.start:s.end], "label": s.label, "confidence": None, "confidence_min": None,
                            **r, "gold_latitude": None, "gold_longitude": None, "error_km": None}
                     gold = gold_coordinates(s.extra)
+                    if places is not None and s.label not in places:
+                        n_other += 1
+                        gold = None  # not a place by the user's labels: not scored
                     if gold is not None:
                         err = float(geo_errors_km([r["latitude"]], [r["longitude"]], [gold[0]], [gold[1]])[0])
                         score.add([err], [r["resolved_by"]], [r["resolution_score"]])
@@ -179,6 +193,8 @@ def command(inputs, output, fmt, id_column, text_column, spans_column, span_labe
         "spans": n_spans,
         **stats.metrics(),  # spans_skipped_type, spans_skipped_bad_offsets(_documents), ... as `geobatch run`'s
         "skipped_types": list(DEFAULT_SKIP_TYPES),
+        "location_labels": sorted(places) if places is not None else None,
+        "spans_not_location_label": n_other,  # written unresolved, not scored (--location-labels)
         "resolved": n_resolved,
         "located_by_focus": n_focus,
         "focus_fallback": focus_fallback,
@@ -206,7 +222,8 @@ def _summary(m: dict) -> None:
     t = m["timing"]
     click.echo(f"resolved {m['resolved']}/{m['spans']} spans in {m['documents']} documents, "
                f"{m['located_by_focus']} more placed at their document's focus "
-               f"({m['spans_skipped_type']} skipped by type, {m['spans_skipped_bad_offsets']} for bad offsets); "
+               f"({m['spans_skipped_type']} skipped by type, {m['spans_skipped_bad_offsets']} for bad offsets"
+               + (f", {m['spans_not_location_label']} not of --location-labels" if m.get("location_labels") else "") + "); "
                f"{t['spans_per_s']} spans/s "
                f"({t['spans_per_cpu_s']} per CPU second), peak RSS {t['peak_rss_mb']} MB")
     g = m["geo"]
