@@ -237,6 +237,17 @@ def _fake_checkpoint(tmp_path: Path) -> Path:
     return ck
 
 
+def test_export_of_a_path_that_is_no_checkpoint_prints_one_line_only(tmp_path):
+    # TensorFlow loaded first and printed 6-8 start-up lines to stderr before the error
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "geobatch", "export", str(tmp_path / "nope"), "--output", str(tmp_path / "m")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nope'} is not a geobatch checkpoint (no training.json); give the --output directory of `geobatch train`"]
+
+
 def test_export_of_a_partly_copied_checkpoint_is_one_line(tmp_path, capsys):
     pytest.importorskip("tensorflow")
     ck = _fake_checkpoint(tmp_path)

@@ -15,6 +15,10 @@ from ._train_extra import require_training
 def command(checkpoint, output, opset, tolerance):
     """Export a training checkpoint to ONNX, checked against TensorFlow."""
     require_training()
+    from training import checkpoint as ckpt
+
+    # before TensorFlow loads: its start-up log lines buried the one-line error of a wrong path
+    ckpt.read_metadata(checkpoint)
     from training.onnx_export import export
 
     export(checkpoint, output, opset=opset, tolerance=tolerance, log=click.echo)
