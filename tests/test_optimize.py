@@ -304,6 +304,9 @@ def test_option_and_output_mistakes(tmp_path, capsys):
     assert "nothing to do" in _error(capsys, ["optimize", str(src), "--output", str(out)])
     assert "exclude each other" in _error(capsys, ["optimize", str(src), "--quantize", "int8", "--fp16", "--output", str(out)])
     assert "source model directory" in _error(capsys, ["optimize", str(src), "--fuse", "--output", str(src)])
+    # inside the source: it wrote there, and the model could not be re-exported over it
+    assert "is inside" in _error(capsys, ["optimize", str(src), "--fuse", "--output", str(src / "fused")])
+    assert not (src / "fused").exists()
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     assert "already exists" in _error(capsys, ["optimize", str(src), "--fuse", "--output", str(out)])

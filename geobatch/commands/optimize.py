@@ -67,6 +67,14 @@ def command(model_dir, output, variant, defaults, fuse, quantize, fp16, per_chan
             raise GeobatchError(f"{model_dir} is itself an optimized model; variants belong to the exported model directory",
                                 f"run geobatch optimize {source or 'ROOT_MODEL_DIR'} ... --variant {variant}")
         output = str(Path(model_dir) / variants.VARIANTS_DIR / variant)
+        if Path(output).exists():  # the generic "--output ... already exists" named an option nobody gave
+            raise GeobatchError(f"{model_dir} already has a variant {variant!r} ({output})",
+                                f"choose another --variant name, or delete {output} (and rerun to rebuild it)")
+    elif output:
+        src, dst = Path(model_dir).resolve(), Path(output).resolve()
+        if src in dst.parents:  # it wrote into the source, which then could not be re-exported
+            raise GeobatchError(f"--output {output} is inside {model_dir}, which optimize never writes to",
+                                "choose a directory outside the model, or --variant NAME for one the model lists")
     if output:
         from geobatch.model.optimize import optimize_model_dir
 
