@@ -53,6 +53,13 @@ def test_type_map_maps_each_span_and_any_place_stays_untyped(typed_docs):
     assert dict(zip(s2.words, s2.tags)) == {"The": "O", "French": "O", "left": "O", "Kenya": "B-*", ".": "O"}
 
 
+def test_type_field_label_means_the_spans_own_label(tmp_path):
+    # the reader keeps "label" out of a span's extra fields, so type_field = "label" found no type at all
+    p = write_docs(tmp_path / "l.jsonl", [{"id": "a", "text": "Rain in Paris.", "spans": [{"start": 8, "end": 13, "label": "CITY"}]}])
+    (s,) = read_sentences(p, None, None, SpanOptions(type_field="label", types={"CITY": "geo"}))
+    assert dict(zip(s.words, s.tags))["Paris"] == "B-geo"
+
+
 def test_a_type_the_map_does_not_name_is_refused(typed_docs):
     so = SpanOptions("doc_id", "text", "toponyms", type_field="type", types={"CITY": "geo", "COUNTRY": "*"})
     with pytest.raises(InputError, match="Demonym are not in the corpus's type map"):

@@ -120,7 +120,8 @@ def read_sentences(
     seen_types: dict[str, int] = {}
 
     def model_label(span) -> str | None:
-        source = span.extra.get(so.type_field) if so.type_field else span.label
+        # "label" is the span's own label (the reader keeps it out of extra): type_field = "label" meant it
+        source = span.extra.get(so.type_field) if so.type_field and so.type_field != "label" else span.label
         source = source if source is not None else so.span_label
         if so.types is None or source is None:
             return source
