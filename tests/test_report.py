@@ -142,6 +142,16 @@ def test_a_run_that_did_not_finish_says_so(tmp_path):
     assert "the input had no gold labels" not in page
 
 
+def test_a_rerun_with_nothing_to_do_keeps_the_speed_of_the_session_that_worked(tmp_path):
+    out = make_out_dir(tmp_path)
+    (out / "manifest.json").write_text(json.dumps({
+        "docs_this_session": 0, "docs_per_s": 0.0, "real_tokens_per_s": 0.0, "wall_time_s": 0.25,
+        "sessions": [{"docs": 480, "wall_time_s": 12.0}, {"docs": 0, "wall_time_s": 0.25}]}))
+    page = write_report(out).read_text(encoding="utf-8")
+    cards = re.findall(r"<div class='card'><b>([^<]*)</b>([^<]*)</div>", page)
+    assert [c for c in cards if c[1].startswith("docs per s")] == [("40.0", "docs per s (last session that processed documents)")]
+
+
 def test_report_cli_writes_to_output_option(tmp_path, capsys):
     out = make_out_dir(tmp_path)
     target = tmp_path / "r" / "x.html"

@@ -235,9 +235,18 @@ def render_html(data: ReportData) -> str:
     title = f"geobatch report: {data.out_dir.name}"
     cards = [("documents", data.doc_totals.get("documents") or m.get("documents")), ("spans", data.n_spans),
              ("resolved places", len(places)), ("resolved mentions", sum(p.count for p in places))]
+    # a rerun with nothing left to do (a nightly job done already) wrote 0 docs/s for its own session:
+    # show the speed of the last session that processed documents instead, and say so
+    worked = [x for x in m.get("sessions", []) if isinstance(x, dict) and x.get("docs") and x.get("wall_time_s")]
+    idle = m.get("docs_this_session") == 0 and worked
     for k in ("docs_per_s", "real_tokens_per_s", "padding_fraction", "provider", "wall_time_s"):
+        if idle and k in ("docs_per_s", "real_tokens_per_s", "wall_time_s"):
+            continue
         if k in m and _is_scalar(m[k]):
             cards.append((k.replace("_", " "), m[k]))
+    if idle:
+        last = worked[-1]
+        cards.append(("docs per s (last session that processed documents)", last["docs"] / last["wall_time_s"]))
     card_html = "".join(f"<div class='card'><b>{_e(_fmt(v))}</b>{_e(k)}</div>" for k, v in cards if v is not None)
 
     # a stopped, killed or still running job: say so before any figure (they cover committed units only)
