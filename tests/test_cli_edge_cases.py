@@ -149,6 +149,13 @@ def test_a_copy_of_a_training_file_counts_as_the_same_file(tmp_path, capsys):
     assert not (tmp_path / "ckpt").exists()
 
 
+@pytest.mark.parametrize("opt", [["--distill-weight", "0.7"], ["--distill-temperature", "3"]])
+def test_distillation_options_without_a_teacher_are_refused(tmp_path, capsys, opt):
+    assert main([*train_args(tmp_path), *opt]) == 2
+    one_line_error(capsys, f"{opt[0]} without --teacher")
+    assert not (tmp_path / "ckpt").exists()
+
+
 def test_empty_validation_file_is_refused_before_training(tmp_path, capsys):
     empty = tmp_path / "val.conll"
     empty.write_text("\n\n", encoding="utf-8")

@@ -58,6 +58,11 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         raise GeobatchError("no training data given", "pass --train FILE (repeatable) or --spec SPEC.toml")
     if (data_dir or with_heldout) and not spec:
         raise GeobatchError("--data-dir and --with-heldout go with --spec", "pass --spec SPEC.toml, or leave them out")
+    ctx = click.get_current_context()
+    given = [f"--{n.replace('_', '-')}" for n in ("distill_weight", "distill_temperature")
+             if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
+    if given and not teacher:  # silently ignored before: a run without the distillation its user asked for
+        raise GeobatchError(f"{' and '.join(given)} without --teacher", "pass --teacher MODEL_DIR_OR_CHECKPOINT, or leave them out")
     require_training()
     from training.data import SpanOptions
     from training.depth import parse_layers
