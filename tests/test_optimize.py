@@ -153,7 +153,9 @@ def test_int8_keeps_the_labels(source_dir, int8_dir):
         agree += int((a.argmax(-1) == b.argmax(-1))[decided].sum())
         total += int(decided.sum())
         tokens += len(decided)
-    assert total / tokens >= 0.75
+    # coverage guards against a vacuous test only: the freshly trained tiny model decides 70-90 % of
+    # the tokens by 0.05 from run to run (0.705 failed a 0.75 floor on 2026-12-06); half is plenty
+    assert total / tokens >= 0.5
     assert agree / total >= 0.99
     ops = _ops(int8_dir)
     assert ops["MatMulInteger"] + ops["QAttention"] + ops["DynamicQuantizeMatMul"] > 0
@@ -201,7 +203,7 @@ def test_fp16_is_for_cuda_and_keeps_io_types(source_dir, tmp_path):
         decided = _decided_tokens(a, margin=0.02)
         assert np.array_equal(a.argmax(-1)[decided], b.argmax(-1)[decided])
         total, tokens = total + int(decided.sum()), tokens + len(decided)
-    assert total / tokens >= 0.75
+    assert total / tokens >= 0.5  # not vacuous (see test_int8_keeps_the_labels)
 
 
 # -- patterns, without TensorFlow ----------------------------------------------------------------
