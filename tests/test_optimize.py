@@ -59,7 +59,11 @@ def fused_dir(source_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def int8_dir(source_dir, tmp_path_factory) -> Path:
-    return _optimize(source_dir, tmp_path_factory.mktemp("opt") / "int8", "--fuse", "--quantize", "int8")
+    # The suite's tiny model is trained afresh each run and leaves near-tied tokens, whose flips under
+    # per-tensor int8 took the whole-token agreement to 98.72 % in one CI run (< the 99 % gate) and
+    # errored every test using this fixture. The gate itself is test_parity_gate_writes_nothing's;
+    # test_int8_keeps_the_labels checks 99 % over the tokens that are not near-tied.
+    return _optimize(source_dir, tmp_path_factory.mktemp("opt") / "int8", "--fuse", "--quantize", "int8", "--min-agreement", "0.95")
 
 
 def _feeds(model_dir: Path) -> list[dict[str, np.ndarray]]:
