@@ -125,8 +125,10 @@ def _check_report_path(spec: Path, report: str) -> None:
     r = Path(report)
     if r.is_dir():
         raise GeobatchError(f"job spec {spec}: report {report} is a directory", "give a file path for the report, e.g. report = \"runs/report.html\"")
-    blocker = next((d for d in r.parents if d.exists()), None)
-    if blocker is not None and not blocker.is_dir():
+    from .io.write import file_in_the_way
+
+    blocker = file_in_the_way(r)
+    if blocker is not None:
         raise GeobatchError(f"job spec {spec}: report {report} cannot be written: {blocker} is a file", "give a report path under a folder")
 
 

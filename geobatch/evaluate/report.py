@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import GeobatchError
 from ..io.journal import JOURNAL
-from ..io.write import WriteError, write_atomic_bytes
+from ..io.write import WriteError, file_in_the_way, write_atomic_bytes
 from ..labels import LOCATION_TYPES
 from .report_data import HIST_BINS, PlaceStats, ReportData, collect, reliability_rows
 from .report_map import ATTRIBUTION, world_map_svg
@@ -317,8 +317,8 @@ def write_report(out_dir: str | Path, output: str | Path | None = None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic_bytes(target, page)  # a temporary name per process, removed on failure
     except OSError as e:
-        blocker = next((d for d in target.parents if d.exists() and not d.is_dir()), None)
-        if blocker is not None:  # mkdir's "File exists" hid which part of the path is wrong
+        blocker = file_in_the_way(target)
+        if blocker is not None:
             raise GeobatchError(f"cannot write {target}: {blocker} is a file", "give a report path under a folder") from None
         raise GeobatchError(f"cannot write {target}: {e.strerror or e}", "choose a writable --output") from None
     except WriteError as e:  # the durable writer's message speaks of a run's units; a report has none

@@ -35,7 +35,7 @@ from .fingerprint import inputs_differ, with_content_hashes
 from .journal import JOURNAL, Journal, replay
 from .tables import DOCS_SCHEMA, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema
 from .lock import LOCK, OutputLock, remove_dead_lock_leftovers
-from .write import EMPTY_UNIT, TABLES, WriteError, remove_stale, unlink_quietly, write_atomic_bytes, write_part
+from .write import EMPTY_UNIT, TABLES, WriteError, file_in_the_way, remove_stale, unlink_quietly, write_atomic_bytes, write_part
 
 if TYPE_CHECKING:
     from ..engines.workers import EncodedUnit
@@ -113,7 +113,7 @@ class OutputDir:
         except OSError as e:
             if path.exists() and not path.is_dir():
                 raise GeobatchError(f"--output {path} is a file, not a directory", "choose a directory path for --output (new or geobatch's)") from None
-            blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+            blocker = file_in_the_way(path)
             if blocker is not None:
                 raise GeobatchError(f"cannot create output directory {path}: {blocker} is a file", "choose an --output whose parent folders are folders") from None
             raise GeobatchError(f"cannot create output directory {path}: {e.strerror}", "choose a writable --output") from None

@@ -30,6 +30,12 @@ class WriteError(GeobatchError):
     exit_code = 1
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The nearest parent of `path` that exists and is a file, not a folder (mkdir's "File exists" does
+    not say which part of the path is wrong), or None."""
+    return next((d for d in Path(path).parents if d.exists() and not d.is_dir()), None)
+
+
 def part_name(unit_id: str) -> str:
     return f"part-{unit_id}.parquet"
 
