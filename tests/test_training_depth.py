@@ -164,7 +164,8 @@ def test_layers_and_teacher_train_export_and_run(four_layer_base, tiny_model_dir
     assert card["parity_max_abs_diff"] <= 1e-4
     assert card["training"]["layers"] == 2 and card["training"]["base_layers"] == 4
     assert card["training"]["layers_kept"] == [0, 3]
-    assert card["training"]["distillation"] == {"path": str(tiny_model_dir), "kind": "onnx", "temperature": 3.0, "weight": 0.7}
+    assert card["training"]["distillation"] == {"path": str(tiny_model_dir), "kind": "onnx", "temperature": 3.0, "weight": 0.7,
+                                                "hidden_weight": 0.0}
     assert _onnx_layers(student) == [0, 1]
 
     from geobatch.cli import main
@@ -188,6 +189,51 @@ def test_teacher_checkpoint_and_a_full_depth_student(four_layer_base, tiny_train
     assert card["training"]["layers"] == 4 and card["training"]["base_layers"] == 4 and card["training"]["layers_kept"] is None
     assert card["training"]["distillation"]["kind"] == "checkpoint"
     assert _onnx_layers(student) == [0, 1, 2, 3]
+
+
+def test_hidden_state_loss_is_the_relative_error_at_first_pieces():
+    pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
+    from training.data import IGNORE
+    from training.distill import hidden_state_loss
+    from training.tf_env import tf
+
+    rng = np.random.default_rng(1)
+    labels = np.array([[0, IGNORE, 2, IGNORE], [1, 3, IGNORE, IGNORE]], np.int32)
+    teacher = rng.normal(size=(2, 4, 2, 5)).astype(np.float32)
+    student = [rng.normal(size=(2, 4, 5)).astype(np.float32) for _ in range(2)]
+    at = labels != IGNORE
+    want = np.mean([np.sum((student[j][at] - teacher[:, :, j][at]) ** 2) / np.sum(teacher[:, :, j][at] ** 2) for j in range(2)])
+    got = float(hidden_state_loss(tf.constant(labels), [tf.constant(x) for x in student], tf.constant(teacher)))
+    assert got == pytest.approx(want, rel=1e-5)
+    # a student that already says what its teacher says: nothing to learn, whatever lies off the first pieces
+    same = [np.where(at[..., None], teacher[:, :, j], 9.0).astype(np.float32) for j in range(2)]
+    assert float(hidden_state_loss(tf.constant(labels), [tf.constant(x) for x in same], tf.constant(teacher))) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_layer_outputs_distilled_from_a_checkpoint_teacher(four_layer_base, tmp_path, capsys):
+    """--distill-hidden: a 2-layer student of a 4-layer teacher reads the teacher's layers 0 and 3
+    (those it was copied from), trains, exports with parity, and the card records the weight."""
+    rc, teacher, _ = _train(tmp_path, four_layer_base, "teacher")
+    assert rc == 0
+    capsys.readouterr()
+    rc, _, student = _train(tmp_path, teacher, "student", "--layers", "2", "--teacher", str(teacher), "--distill-hidden", "1")
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert re.search(r"\(checkpoint\): logits and layers \[0, 3\]' outputs for \d+ inputs", out)
+    card = json.loads((student / "model_card.json").read_text())
+    assert card["training"]["distillation"]["hidden_weight"] == 1.0
+    assert card["parity_max_abs_diff"] <= 1e-4
+    assert _onnx_layers(student) == [0, 1]
+
+
+def test_layer_outputs_need_a_checkpoint_teacher_of_the_base_s_depth(four_layer_base, tiny_training, tiny_model_dir, tmp_path, capsys):
+    for teacher, message in ((tiny_model_dir, "is an exported model (logits only)"), (tiny_training[0], "the teacher has 2 layers")):
+        rc, ckpt, _ = _train(tmp_path, four_layer_base, f"student-{teacher.name}", "--layers", "2", "--teacher", str(teacher),
+                             "--distill-hidden", "1")
+        err = capsys.readouterr().err
+        lines = [l for l in err.splitlines() if l.strip()]
+        assert rc == 2 and len(lines) == 1 and message in lines[0] and "Traceback" not in err, err
+        assert not (ckpt / "tf_model.h5").exists()
 
 
 def _copy_teacher(src: Path, dst: Path) -> Path:
@@ -230,6 +276,8 @@ def test_teacher_with_another_tokenizer_is_refused(four_layer_base, tiny_model_d
     (["--layers", "three"], "neither a number of layers nor a list of layer indices"),
     (["--teacher", "{teacher}", "--distill-weight", "1.5"], "outside 0..1"),
     (["--teacher", "{teacher}", "--distill-temperature", "0"], "not a positive number"),
+    (["--teacher", "{teacher}", "--distill-hidden", "-1"], "not a number >= 0"),
+    (["--distill-hidden", "1"], "without --teacher"),
 ])
 def test_bad_depth_and_distillation_options(four_layer_base, tiny_model_dir, tmp_path, capsys, args, message):
     args = [a.replace("{teacher}", str(tiny_model_dir)) for a in args]

@@ -10,6 +10,13 @@ assembled from them by `teacher_batch`, whatever order an epoch draws.
 The loss (`distillation_loss`) is (1 - weight) * the usual masked cross-entropy with the gold tags
 + weight * T^2 * KL(teacher_T || student_T) over every word's first piece, T the temperature (Hinton et
 al. 2015: T^2 keeps the soft term's gradients on the scale of the hard one's as T changes).
+
+With `--distill-hidden H` (a checkpoint teacher only: an exported model gives logits alone) the
+student also learns the teacher's layer outputs, as TinyBERT and patient distillation do: its layer j
+(a copy of the teacher's layer picks[j], training/depth.py) is pulled towards that teacher layer's
+output, at the same first pieces. The term is a relative squared error, sum ||s - t||^2 / sum ||t||^2
+per layer, averaged over layers: scale-free, so one weight H means the same whatever the encoder's
+activation scale. The teacher's outputs are kept as float16 like its logits (K x hidden per position).
 """
 
 from __future__ import annotations
@@ -78,20 +85,28 @@ def labelled_positions(e: Encoded) -> np.ndarray:
     return np.flatnonzero(e.labels != IGNORE)
 
 
-def teacher_logits(teacher: Teacher, encoded: Sequence[Encoded], batch_size: int = 64, log=print) -> list[np.ndarray]:
-    """For each input, the teacher's logits at its labelled positions: float16 [n_positions, n_labels]."""
+def teacher_logits(teacher: Teacher, encoded: Sequence[Encoded], batch_size: int = 64, log=print,
+                   hidden_layers: Sequence[int] | None = None):
+    """For each input, the teacher's logits at its labelled positions: float16 [n_positions, n_labels].
+    With hidden_layers (teacher layer indices, a checkpoint teacher), also those layers' outputs at the
+    same positions, float16 [n_positions, len(hidden_layers), hidden]: returns (logits, hidden)."""
     from .batching import iterate_batches
 
     t0 = time.time()
     out: list[np.ndarray | None] = [None] * len(encoded)
-    run = _onnx_runner(teacher) if teacher.kind == "onnx" else _checkpoint_runner(teacher)
+    hidden: list[np.ndarray | None] = [None] * len(encoded)
+    run = _onnx_runner(teacher) if teacher.kind == "onnx" else _checkpoint_runner(teacher, hidden_layers)
     for idx, batch in iterate_batches(encoded, batch_size):
-        logits = run(batch)
+        logits, states = run(batch) if hidden_layers else (run(batch), None)
         for row, i in enumerate(idx):
-            out[i] = logits[row, labelled_positions(encoded[i])].astype(np.float16)
-    held = sum(a.nbytes for a in out if a is not None) / 2**20
-    log(f"teacher {teacher.path} ({teacher.kind}): logits for {len(encoded)} inputs in {time.time() - t0:.1f}s ({held:.1f} MiB held)")
-    return out  # type: ignore[return-value]
+            at = labelled_positions(encoded[i])
+            out[i] = logits[row, at].astype(np.float16)
+            if states is not None:
+                hidden[i] = states[row, at].astype(np.float16)
+    held = sum(a.nbytes for a in (*out, *hidden) if a is not None) / 2**20
+    what = f"logits and layers {list(hidden_layers)}' outputs" if hidden_layers else "logits"
+    log(f"teacher {teacher.path} ({teacher.kind}): {what} for {len(encoded)} inputs in {time.time() - t0:.1f}s ({held:.1f} MiB held)")
+    return (out, hidden) if hidden_layers else out  # type: ignore[return-value]
 
 
 def _onnx_runner(teacher: Teacher):
@@ -111,17 +126,60 @@ def _onnx_runner(teacher: Teacher):
     return run
 
 
-def _checkpoint_runner(teacher: Teacher):
+def _checkpoint_runner(teacher: Teacher, hidden_layers: Sequence[int] | None = None):
     from . import checkpoint as ckpt
 
     meta = ckpt.read_metadata(teacher.path)
     model = ckpt.load_model(teacher.path, meta.get("head", "linear"))
 
-    def run(batch: dict) -> np.ndarray:
-        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                     token_type_ids=batch["token_type_ids"], training=False).logits.numpy()
+    def run(batch: dict):
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"],
+                    output_hidden_states=bool(hidden_layers), training=False)
+        if not hidden_layers:
+            return out.logits.numpy()
+        # hidden_states[0] is the embeddings' output, [j + 1] layer j's
+        return out.logits.numpy(), np.stack([out.hidden_states[j + 1].numpy() for j in hidden_layers], axis=2)
 
     return run
+
+
+def check_hidden_teacher(teacher: Teacher, student_config, picks: Sequence[int], head: str) -> None:
+    """--distill-hidden needs layer outputs to compare: a checkpoint teacher, the linear head, and a
+    student whose layers are copies of the teacher's (the same depth before --layers, the same width)."""
+    if teacher.kind != "checkpoint":
+        raise InputError(f"--distill-hidden needs the teacher's layer outputs; --teacher {teacher.path} is an exported model (logits only)",
+                         "give the teacher's training checkpoint (the directory passed to its --output)")
+    if head != "linear":
+        raise InputError("--distill-hidden works with --head linear only", "leave --distill-hidden out, or train the linear head")
+    theirs = json.loads((teacher.path / "config.json").read_text(encoding="utf-8"))
+    base_layers = int(getattr(student_config, "geobatch_base_layers", student_config.num_hidden_layers))
+    if theirs.get("num_hidden_layers") != base_layers or theirs.get("hidden_size") != student_config.hidden_size or max(picks) >= base_layers:
+        raise InputError(f"--distill-hidden: the teacher has {theirs.get('num_hidden_layers')} layers of width {theirs.get('hidden_size')}, "
+                         f"the student's base {base_layers} of width {student_config.hidden_size}",
+                         "distil layer outputs from the model whose checkpoint is the student's --base-model")
+
+
+def hidden_batch(hidden: Sequence[np.ndarray], items: Sequence[Encoded], idx: Sequence[int], width: int) -> np.ndarray:
+    """The padded [batch, width, layers, hidden] teacher layer outputs of one batch (zeros where no loss reads)."""
+    first = hidden[idx[0]]
+    out = np.zeros((len(idx), width, *first.shape[1:]), np.float32)
+    for row, i in enumerate(idx):
+        out[row, labelled_positions(items[i])] = hidden[i]
+    return out
+
+
+def hidden_state_loss(labels, student_states, teacher_states):
+    """Mean over the student's layers of sum ||s - t||^2 / sum ||t||^2 at every word's first piece.
+    student_states: the student's layer outputs (hidden_states[1:]), teacher_states [B, W, K, H]."""
+    from .tf_env import tf
+
+    mask = tf.cast(tf.not_equal(labels, IGNORE), tf.float32)[..., None]
+    terms = []
+    for j, s in enumerate(student_states):
+        t = teacher_states[:, :, j, :]
+        err = tf.reduce_sum(tf.square(tf.cast(s, tf.float32) - t) * mask)
+        terms.append(err / tf.maximum(tf.reduce_sum(tf.square(t) * mask), 1e-6))
+    return tf.add_n(terms) / len(terms)
 
 
 def teacher_batch(logits: Sequence[np.ndarray], items: Sequence[Encoded], idx: Sequence[int], width: int, n_labels: int) -> np.ndarray:

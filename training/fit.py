@@ -70,6 +70,7 @@ class TrainOptions:
     teacher: str | None = None     # distil from this MODEL_DIR or checkpoint (training/distill.py)
     distill_temperature: float = 2.0
     distill_weight: float = 0.5    # share of the loss that is the teacher's; the rest is the gold tags'
+    distill_hidden: float = 0.0    # weight of the layer-output term (training/distill.py); 0: logits only
 
 
 def _seed_everything(seed: int) -> None:
@@ -98,6 +99,8 @@ def train(opts: TrainOptions, log=print) -> Path:
         raise InputError(f"--learning-rate {opts.learning_rate:g} is not a positive number", "use e.g. 1e-4 (5e-5 to continue a checkpoint)")
     if opts.teacher is not None and not (math.isfinite(opts.distill_temperature) and opts.distill_temperature > 0):
         raise InputError(f"--distill-temperature {opts.distill_temperature:g} is not a positive number", "use e.g. 2")
+    if opts.teacher is not None and not (math.isfinite(opts.distill_hidden) and opts.distill_hidden >= 0):
+        raise InputError(f"--distill-hidden {opts.distill_hidden:g} is not a number >= 0", "use e.g. 1 (0 leaves the layer outputs out)")
     if opts.teacher is not None and not 0 <= opts.distill_weight <= 1:
         raise InputError(f"--distill-weight {opts.distill_weight:g} is outside 0..1", "use e.g. 0.5 (0 ignores the teacher, 1 the gold tags)")
     if opts.teacher is not None and not Path(opts.teacher).expanduser().is_dir():  # before the data is read
@@ -182,12 +185,13 @@ def train(opts: TrainOptions, log=print) -> Path:
             log(f"note: {st.words_without_pieces} {name} words produce no wordpiece (predicted O)")
     if val_stats.unknown_tags:
         log(f"note: validation tags unseen in training, scored as O in the targets: {val_stats.unknown_tags}")
-    teacher, soft_targets = None, None
+    teacher, soft_targets, hidden_targets = None, None, None
     if opts.teacher:
         from .distill import load_teacher, teacher_logits
 
         teacher = load_teacher(opts.teacher, labels, tokenizer)
-        soft_targets = teacher_logits(teacher, train_enc, max(opts.batch_size, 64), log=log)
+        if not opts.distill_hidden:  # with layer outputs, read once the student's layers are known (below)
+            soft_targets = teacher_logits(teacher, train_enc, max(opts.batch_size, 64), log=log)
 
     from .model import balanced_class_weights, build_model, masked_token_loss
     from .tf_env import has_gpu, keras, tf
@@ -204,6 +208,12 @@ def train(opts: TrainOptions, log=print) -> Path:
 
         model, layers_kept = shallow_copy(model, opts.layers)
         log(f"encoder: {len(layers_kept)} of the base's {base_layers} layers, {layers_kept}")
+    if teacher is not None and opts.distill_hidden:
+        from .distill import check_hidden_teacher
+
+        picks = layers_kept or list(range(base_layers))
+        check_hidden_teacher(teacher, model.config, picks, opts.head)
+        soft_targets, hidden_targets = teacher_logits(teacher, train_enc, max(opts.batch_size, 64), log=log, hidden_layers=picks)
     class_weights = None
     if opts.class_weights == "balanced":
         class_weights = balanced_class_weights(np.concatenate([e.labels for e in train_enc]), len(labels))
@@ -213,7 +223,7 @@ def train(opts: TrainOptions, log=print) -> Path:
 
     from transformers import create_optimizer
 
-    from .distill import teacher_batch
+    from .distill import hidden_batch, teacher_batch
 
     enc_groups = [groups[e.sentence] for e in train_enc]
     weights = [c.weight for c in corpora.corpora] if corpora is not None else [1.0]
@@ -233,17 +243,23 @@ def train(opts: TrainOptions, log=print) -> Path:
 
     spec = tf.TensorSpec([None, None], tf.int32)
     soft_spec = tf.TensorSpec([None, None, len(labels)], tf.float32)
+    hidden_spec = tf.TensorSpec([None, None, None, int(model.config.hidden_size)], tf.float32)
+    with_hidden = hidden_targets is not None
 
     # one trace for every batch shape: dynamic padding must not cause retracing
-    @tf.function(input_signature=[spec, spec, spec, spec, soft_spec])
-    def train_step(input_ids, attention_mask, token_type_ids, labels_, soft):
+    @tf.function(input_signature=[spec, spec, spec, spec, soft_spec, hidden_spec])
+    def train_step(input_ids, attention_mask, token_type_ids, labels_, soft, soft_hidden):
         with tf.GradientTape() as tape:
-            logits = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, training=True).logits
+            out = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                        output_hidden_states=with_hidden, training=True)
+            logits = out.logits
             loss = masked_token_loss(labels_, logits, class_weights, target_sets)
             if teacher is not None:
-                from .distill import distillation_loss
+                from .distill import distillation_loss, hidden_state_loss
 
                 loss = distillation_loss(labels_, logits, soft, loss, opts.distill_temperature, opts.distill_weight)
+                if with_hidden:
+                    loss = loss + opts.distill_hidden * hidden_state_loss(labels_, out.hidden_states[1:], soft_hidden)
             scaled = optimizer.get_scaled_loss(loss) if gpu else loss
         grads = tape.gradient(scaled, model.trainable_variables)
         if gpu:
@@ -309,7 +325,8 @@ def train(opts: TrainOptions, log=print) -> Path:
         "layers": int(model.config.num_hidden_layers),
         "base_layers": int(getattr(model.config, "geobatch_base_layers", base_layers)),
         "layers_kept": layers_kept,
-        "distillation": {**teacher.describe(), "temperature": opts.distill_temperature, "weight": opts.distill_weight} if teacher else None,
+        "distillation": {**teacher.describe(), "temperature": opts.distill_temperature, "weight": opts.distill_weight,
+                         "hidden_weight": opts.distill_hidden} if teacher else None,
         "options": options,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -336,13 +353,16 @@ def train(opts: TrainOptions, log=print) -> Path:
         order = epoch_order(enc_groups, weights, opts.seed * 1000 + epoch)
         epoch_inputs = [train_enc[i] for i in order]
         epoch_soft = [soft_targets[i] for i in order] if soft_targets is not None else None
+        epoch_hidden = [hidden_targets[i] for i in order] if hidden_targets is not None else None
         for step, (idx, batch) in enumerate(iterate_batches(epoch_inputs, opts.batch_size, seed=opts.seed * 1000 + epoch), 1):
             if step > steps_per_epoch:
                 break
             width = batch["input_ids"].shape[1]
             soft = (teacher_batch(epoch_soft, epoch_inputs, idx, width, len(labels)) if epoch_soft is not None
                     else np.zeros((len(idx), width, len(labels)), np.float32))
-            loss = train_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], batch["labels"], soft)
+            soft_hidden = (hidden_batch(epoch_hidden, epoch_inputs, idx, width) if epoch_hidden is not None
+                           else np.zeros((len(idx), width, 0, int(model.config.hidden_size)), np.float32))
+            loss = train_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], batch["labels"], soft, soft_hidden)
             losses.append(float(loss))
             seen += len(idx)
             if step % opts.log_every == 0 or step == steps_per_epoch:
