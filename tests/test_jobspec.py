@@ -263,3 +263,21 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(tmp_path
         with pytest.raises(GeobatchError, match=needle):
             load_job_spec(write_spec(tmp_path, f'model="m"\ninputs=["i"]\noutput="o"\nreport="{report}"\n'))
     assert load_job_spec(write_spec(tmp_path, 'model="m"\ninputs=["i"]\noutput="o"\nreport="new/r.html"\n')).report.endswith("new/r.html")
+
+
+def test_a_job_s_refusal_names_the_spec_key_not_the_flag(tmp_path, capsys):
+    """A run's advice says --overwrite; in a job the user sets overwrite = true in [options]."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_onnx import build_tiny_model_dir
+
+    build_tiny_model_dir(tmp_path / "jobs" / "model", max_length=64)  # the spec's paths are relative to its folder
+    out = tmp_path / "jobs" / "out"
+    (out / "docs").mkdir(parents=True)
+    (out / "docs" / "part-00000-000000.parquet").write_bytes(b"PAR1")  # geobatch-shaped, but no manifest
+    spec = write_spec(tmp_path, f'model = "model"\ninputs = ["{ROOT / "data" / "sample_corpus.parquet"}"]\noutput = "out"\n'
+                                '[options]\nno-resolve = true\nquiet = true\n')
+    assert cli_module.main(["job", "run", str(spec)]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip() and not l.startswith("job ")]
+    assert len(err) == 1 and "overwrite = true under [options] in" in err[0] and "--overwrite" not in err[0], err

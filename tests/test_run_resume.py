@@ -132,6 +132,15 @@ def test_an_output_inside_the_input_folder_is_not_read_as_input(tmp_path, tiny_o
         assert main([*args, "--overwrite"]) == 0
 
 
+def test_an_input_inside_the_output_is_named_as_such(tmp_path, tiny_onnx_dir, corpus, capsys):  # noqa: F811
+    # it said "holds no input files", which sends the user looking at the corpus, not the paths
+    out = tmp_path / "out"
+    args = ["run", "--quiet", "--no-resolve", "--model", str(tiny_onnx_dir), "--output", str(out)]
+    assert main([*args, "--input", str(corpus)]) == 0
+    assert main([*args, "--input", str(out / "docs")]) == 2
+    assert "lies inside --output" in one_error_line(capsys)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "same_size"])
 def test_a_damaged_part_of_a_finished_unit_is_redone(tmp_path, tiny_onnx_dir, corpus, damage):  # noqa: F811
     # resume used to check only that part files exist: a truncated part was trusted, the summary

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import click
 
+from ..errors import GeobatchError
 from ..jobspec import command_line, load_job_spec, lookup_command, report_arguments, run_arguments
 
 
 def _invoke(name: str, cmd: click.Command, args: list[str]):
     # standalone_mode=False: errors propagate to geobatch's main(), which prints them as one line
     return cmd.main(args=args, prog_name=f"geobatch {name}", standalone_mode=False)
+
+
+def in_spec_terms(e: GeobatchError, spec_name: str) -> GeobatchError:
+    """A run's advice names its command-line flag; a job's user sets the spec key instead."""
+    for attr in ("problem", "fix"):
+        text = getattr(e, attr)
+        if text and "--overwrite" in text:
+            text = text.replace("pass --overwrite", f"set overwrite = true under [options] in {spec_name}")
+            setattr(e, attr, text.replace("--overwrite", "overwrite = true"))
+    return e
 
 
 @click.group(name="job")
@@ -38,7 +49,10 @@ def run_job(spec: str, dry_run: bool):
         return 0
     for name, a in steps:
         click.echo(f"job {job.path.name}: {command_line(name, a)}", err=True)
-        rv = _invoke(name, run_cmd if name == "run" else lookup_command(name), a)
+        try:
+            rv = _invoke(name, run_cmd if name == "run" else lookup_command(name), a)
+        except GeobatchError as e:
+            raise in_spec_terms(e, job.path.name) from None
         if isinstance(rv, int) and rv != 0:
             return rv
     return 0

@@ -173,8 +173,12 @@ def _expanded(raw: str, fmt: str | None, output) -> list[str]:
             raise InputError(f"--input {raw} matches no file", "check the pattern (quote it so the shell leaves it alone)")
         found += hits
     elif os.path.isdir(raw):
-        files = _outside(_listed_files(Path(raw)), output)
+        listed = _listed_files(Path(raw))
+        files = _outside(listed, output)
         hits = sorted(str(p) for p in files if fmt or _data_suffix(p) in EXTENSIONS)
+        if not hits and output is not None and _outside([raw], output) == []:  # read from inside the output: its own parts
+            raise InputError(f"input directory {raw} lies inside --output {output}: everything in it is geobatch's output",
+                             "point --input at the corpus, or write --output somewhere else")
         if not hits:
             others = sorted(p.name for p in files)
             if others and all(_data_suffix(o) in PLAIN_TEXT_EXTENSIONS for o in others):
