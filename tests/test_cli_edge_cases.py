@@ -12,6 +12,7 @@ import pytest
 from geobatch.cli import main
 from geobatch.errors import InputError
 from geobatch.labels import LabelScheme, label_list, load_label_map, split_tag
+from conftest import SAMPLE_LABELLED
 from run_helpers import one_error_line
 
 CONLL = "Troops O\nreached O\nParis B-geo\nand O\nFrance B-gpe\n\nNew B-geo\nYork I-geo\nis O\nbig O\n\n"
@@ -253,6 +254,22 @@ def test_export_of_a_path_that_is_no_checkpoint_prints_one_line_only(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'nope'} is not a geobatch checkpoint (no training.json); give the --output directory of `geobatch train`"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--layers", "0"], "--layers 0 is not a positive number"),
+    (["--export", "{out}/model"], "overlap"),
+])
+def test_train_option_errors_come_before_tensorflow_loads(tmp_path, args, needle):
+    # refused only after TensorFlow had loaded, whose start-up lines came first on stderr
+    import subprocess
+    import sys
+
+    out = tmp_path / "ckpt"
+    r = subprocess.run([sys.executable, "-m", "geobatch", "train", "--train", str(SAMPLE_LABELLED), "--output", str(out),
+                        *[a.replace("{out}", str(out)) for a in args]], capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], r.stderr
 
 
 def test_export_of_a_partly_copied_checkpoint_is_one_line(tmp_path, capsys):

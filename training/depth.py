@@ -31,6 +31,8 @@ def parse_layers(value: str) -> int | tuple[int, ...]:
         raise InputError(f"--layers {value} is neither a number of layers nor a list of layer indices",
                          "pass a count (--layers 4) or 0-based indices in order (--layers 0,1,2,3)")
     if len(parts) == 1:
+        if int(parts[0]) < 1:  # here, before TensorFlow loads, rather than when the student is built
+            raise InputError(f"--layers {value} is not a positive number", "use 1 up to the base model's depth")
         return int(parts[0])
     picks = tuple(int(p) for p in parts)
     if list(picks) != sorted(set(picks)):

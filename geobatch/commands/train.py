@@ -82,13 +82,13 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         distill_hidden=distill_hidden,
     )
     if export_dir:
-        # imported before training: fails early, and later edits to the module cannot change a long run
-        from training.onnx_export import check_output, export
-
         ck, md = Path(output).resolve(), Path(export_dir).resolve()
         if ck == md or ck in md.parents or md in ck.parents:
             # the checkpoint written inside the model dir (or the reverse) makes the export refuse it, after training
             raise GeobatchError(f"--output {output} and --export {export_dir} overlap", "give the checkpoint and the model directory separate paths")
+        # imported before training: fails early, and later edits to the module cannot change a long run
+        from training.onnx_export import check_output, export
+
         check_output(export_dir)  # an unusable --export dir would otherwise fail only after the training
     checkpoint = train(opts, log=_echo)
     if export_dir:
