@@ -79,6 +79,16 @@ def test_label_map_type_the_data_lacks_is_reported_before_training(tmp_path, cap
     assert any("gpee" in l and "gpe" in l and "its types: geo, gpe" in l for l in lines), lines
 
 
+def test_label_map_key_in_another_case_is_refused(tmp_path, capsys):
+    # "GEO" for the data's "geo" dropped every geo tag to O, with only a note
+    m = tmp_path / "map.json"
+    m.write_text('{"GEO": "tar", "gpe": "inc"}', encoding="utf-8")
+    (tmp_path / "train.conll").write_text(CONLL, encoding="utf-8")
+    rc = main(["train", "--train", str(tmp_path / "train.conll"), "--label-map", str(m), "--output", str(tmp_path / "ck")])
+    assert rc == 2
+    assert "--label-map names 'GEO', the data writes 'geo'" in one_error_line(capsys)
+
+
 # -- training data ---------------------------------------------------------------------------------
 def test_bioes_tags_are_read_as_iob2_not_as_new_types(tmp_path):
     from training.data import apply_scheme, read_sentences

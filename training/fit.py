@@ -139,6 +139,10 @@ def train(opts: TrainOptions, log=print) -> Path:
     if corpora is None:
         types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
         unused = scheme.unused_map_keys(types)
+        by_case = {u: t for u in unused for t in types if u.lower() == t.lower()}
+        if by_case:  # types are case-sensitive: "GEO" would drop every geo tag to O, silently but for a note
+            raise InputError(f"--label-map names {', '.join(f'{u!r}' for u in by_case)}, the data writes "
+                             f"{', '.join(f'{t!r}' for t in by_case.values())}", "write the types as the data does (they are case-sensitive)")
         if unused:
             log(f"note: --label-map names {', '.join(unused)}, which --train does not have (its types: {', '.join(types) or 'none'}); "
                 "a misspelt type is dropped to O")
