@@ -269,15 +269,26 @@ def test_export_of_a_path_that_is_no_checkpoint_prints_one_line_only(tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (["--layers", "0"], "--layers 0 is not a positive number"),
     (["--export", "{out}/model"], "overlap"),
+    (["--teacher", "{onnx}", "--distill-hidden", "1"], "is an exported model (logits only)"),
+    (["--teacher", "{ckpt}", "--distill-hidden", "1", "--head", "conv"], "--head linear only"),
+    (["--teacher", "{ckpt}", "--distill-hidden", "1", "--base-model", "{base4}", "--export", "{out}-model"], "the teacher has 2 layers"),
+    (["--layers", "7", "--base-model", "{ckpt}", "--export", "{out}-model"], "exceeds the base model's 2 layers"),
 ])
-def test_train_option_errors_come_before_tensorflow_loads(tmp_path, args, needle):
+def test_train_option_errors_come_before_tensorflow_loads(tmp_path, tiny_training, args, needle):
     # refused only after TensorFlow had loaded, whose start-up lines came first on stderr
     import subprocess
     import sys
 
+    from conftest import build_tiny_base
+
     out = tmp_path / "ckpt"
-    r = subprocess.run([sys.executable, "-m", "geobatch", "train", "--train", str(SAMPLE_LABELLED), "--output", str(out),
-                        *[a.replace("{out}", str(out)) for a in args]], capture_output=True, text=True, timeout=300)
+    paths = {"{out}": str(out), "{ckpt}": str(tiny_training[0]), "{onnx}": str(tiny_training[1])}
+    if "{base4}" in args:
+        paths["{base4}"] = str(build_tiny_base(tmp_path / "base4", layers=4))
+    for k, v in paths.items():
+        args = [a.replace(k, v) for a in args]
+    r = subprocess.run([sys.executable, "-m", "geobatch", "train", "--train", str(SAMPLE_LABELLED), "--output", str(out), *args],
+                       capture_output=True, text=True, timeout=300)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and needle in lines[0], r.stderr
 

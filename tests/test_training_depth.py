@@ -224,6 +224,12 @@ def test_layer_outputs_distilled_from_a_checkpoint_teacher(four_layer_base, tmp_
     assert card["training"]["distillation"]["hidden_weight"] == 1.0
     assert card["parity_max_abs_diff"] <= 1e-4
     assert _onnx_layers(student) == [0, 1]
+    # continuing the student: its layers are still the teacher's 0 and 3 (it paired them with 0 and 1)
+    rc, _, again = _train(tmp_path, tmp_path / "student-ckpt", "again", "--teacher", str(teacher), "--distill-hidden", "1")
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "logits and layers [0, 3]' outputs" in out
+    assert json.loads((again / "model_card.json").read_text())["training"]["layers_kept"] == [0, 3]
 
 
 def test_layer_outputs_need_a_checkpoint_teacher_of_the_base_s_depth(four_layer_base, tiny_training, tiny_model_dir, tmp_path, capsys):
@@ -274,6 +280,7 @@ def test_teacher_with_another_tokenizer_is_refused(four_layer_base, tiny_model_d
     (["--layers", "5"], "exceeds the base model's 4 layers"),
     (["--layers", "0,4"], "names layer 4, but the base model has layers 0-3"),
     (["--layers", "three"], "neither a number of layers nor a list of layer indices"),
+    (["--layers", "0,\u00b2"], "neither a number of layers nor a list of layer indices"),
     (["--teacher", "{teacher}", "--distill-weight", "1.5"], "outside 0..1"),
     (["--teacher", "{teacher}", "--distill-temperature", "0"], "not a positive number"),
     (["--teacher", "{teacher}", "--distill-hidden", "-1"], "not a number >= 0"),

@@ -27,7 +27,7 @@ _LAYER = re.compile(r"layer_\._(\d+)/")
 def parse_layers(value: str) -> int | tuple[int, ...]:
     """`--layers`' value: a count ("4") or the layer indices to keep ("0,1,2,3")."""
     parts = [p.strip() for p in str(value).split(",")]
-    if not all(p.isdigit() for p in parts):
+    if not all(re.fullmatch(r"[0-9]+", p) for p in parts):  # str.isdigit takes "²", which int() refuses
         raise InputError(f"--layers {value} is neither a number of layers nor a list of layer indices",
                          "pass a count (--layers 4) or 0-based indices in order (--layers 0,1,2,3)")
     if len(parts) == 1:

@@ -7,7 +7,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +19,11 @@ from . import checkpoint as ckpt
 from .base import check_base_config, check_continuation, resolve_base
 from .batching import iterate_batches, pad_batch
 from .corpora import epoch_order, read_training_sentences
+from .options import TrainOptions, check_options  # noqa: F401  (TrainOptions: the command's import)
 from .scoring import entity_metrics, merged_places, untaught_as_outside
 from .spec import ANY_PLACE, UNTAUGHT
 from .data import (
     Encoded,
-    SpanOptions,
     apply_scheme,
     detect_format,
     encode_sentences,
@@ -35,42 +35,6 @@ from .data import (
     sha256_file,
     word_predictions,
 )
-
-
-@dataclass
-class TrainOptions:
-    train: list[str]
-    output: str
-    validation: str | None = None
-    format: str | None = None
-    spans: SpanOptions = field(default_factory=SpanOptions)
-    label_scheme: str = "full"
-    label_map: str | None = None
-    base_model: str | None = None
-    head: str = "linear"
-    epochs: int = 3
-    batch_size: int = 32
-    max_length: int = 128
-    learning_rate: float = 1e-4
-    warmup_fraction: float = 0.06
-    weight_decay: float = 0.01
-    class_weights: str = "none"
-    patience: int = 2
-    seed: int = 13
-    split_seed: int | None = None  # the validation hold-out's seed alone (None: seed)
-    max_sentences: int | None = None
-    validation_fraction: float = 0.05
-    log_every: int = 50
-    conv_filters: int = 256
-    max_steps: int | None = None   # stop each epoch early (tests); never set for real runs
-    spec: str | None = None        # training spec (training/spec.py): several corpora instead of --train
-    data_dir: str | None = None    # where the spec's paths are relative to (default: the spec's folder)
-    with_heldout: bool = False     # also train on the documents the spec holds back for evaluation
-    layers: int | tuple[int, ...] | None = None  # keep this many of the base's encoder layers, or these (training/depth.py)
-    teacher: str | None = None     # distil from this MODEL_DIR or checkpoint (training/distill.py)
-    distill_temperature: float = 2.0
-    distill_weight: float = 0.5    # share of the loss that is the teacher's; the rest is the gold tags'
-    distill_hidden: float = 0.0    # weight of the layer-output term (training/distill.py); 0: logits only
 
 
 def _seed_everything(seed: int) -> None:
@@ -91,24 +55,7 @@ def _parity_batch(encoded: list[Encoded], n: int = 16) -> dict:
 def train(opts: TrainOptions, log=print) -> Path:
     """Run the whole fine-tuning; returns the checkpoint directory (best epoch's weights)."""
     out = Path(opts.output)
-    ckpt.check_output(out)
-    if opts.class_weights not in ("none", "balanced"):
-        raise InputError(f"unknown --class-weights {opts.class_weights!r}", "use none or balanced")
-    # a negative rate climbs the loss, zero trains nothing: both finish "successfully" with a useless model
-    if not (math.isfinite(opts.learning_rate) and opts.learning_rate > 0):
-        raise InputError(f"--learning-rate {opts.learning_rate:g} is not a positive number", "use e.g. 1e-4 (5e-5 to continue a checkpoint)")
-    if opts.teacher is not None and not (math.isfinite(opts.distill_temperature) and opts.distill_temperature > 0):
-        raise InputError(f"--distill-temperature {opts.distill_temperature:g} is not a positive number", "use e.g. 2")
-    if opts.teacher is not None and not (math.isfinite(opts.distill_hidden) and opts.distill_hidden >= 0):
-        raise InputError(f"--distill-hidden {opts.distill_hidden:g} is not a number >= 0", "use e.g. 1 (0 leaves the layer outputs out)")
-    if opts.teacher is not None and not 0 <= opts.distill_weight <= 1:
-        raise InputError(f"--distill-weight {opts.distill_weight:g} is outside 0..1", "use e.g. 0.5 (0 ignores the teacher, 1 the gold tags)")
-    if opts.teacher is not None and not Path(opts.teacher).expanduser().is_dir():  # before the data is read
-        raise InputError(f"--teacher {opts.teacher} is not a directory", "give an exported MODEL_DIR (model.onnx) or a training checkpoint")
-    if not 0 <= opts.seed < 2**32:  # numpy's seeding range: a negative seed failed after the data was read
-        raise InputError(f"--seed {opts.seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
-    if opts.split_seed is not None and not 0 <= opts.split_seed < 2**32:
-        raise InputError(f"--split-seed {opts.split_seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
+    check_options(opts)
     # by content, not path: a copy of a file is the same sentences
     same = same_content([*opts.train, *([opts.validation] if opts.validation else [])])
     twice = sorted({str(t) for t in opts.train if sum(same(t, u) for u in opts.train) > 1})
@@ -212,6 +159,11 @@ def train(opts: TrainOptions, log=print) -> Path:
 
         model, layers_kept = shallow_copy(model, opts.layers)
         log(f"encoder: {len(layers_kept)} of the base's {base_layers} layers, {layers_kept}")
+    # a student as --base-model: its layers are layers_kept of the original encoder; picks compose with them
+    # (the card, and --distill-hidden's pairing with the teacher's layers, speak of the original's indices)
+    held = (lineage or {}).get("layers_kept")
+    if held:
+        layers_kept = [held[i] for i in layers_kept] if layers_kept else list(held)
     if teacher is not None and opts.distill_hidden:
         from .distill import check_hidden_teacher
 

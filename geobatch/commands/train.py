@@ -68,7 +68,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
     require_training()
     from training.data import SpanOptions
     from training.depth import parse_layers
-    from training.fit import TrainOptions, train
+    from training.fit import TrainOptions, check_options, train
 
     opts = TrainOptions(
         train=list(train_files), output=output, validation=validation, format=fmt,
@@ -81,6 +81,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         layers=None if layers is None else parse_layers(layers), teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
         distill_hidden=distill_hidden,
     )
+    check_options(opts)  # before TensorFlow loads (the export's import below), so a wrong option is one line
     if export_dir:
         ck, md = Path(output).resolve(), Path(export_dir).resolve()
         if ck == md or ck in md.parents or md in ck.parents:
