@@ -107,7 +107,7 @@ def load_job_spec(path: str | Path) -> JobSpec:
         report_path = None
     elif isinstance(report, str) and report:
         report_path = _resolve_path(base, report)
-        _check_report_path(p, report_path)  # now, not after a night's run
+        _check_report_path(p, report_path, output)  # now, not after a night's run
     else:
         raise GeobatchError(f"job spec {p}: report must be true, false or a path, not {report!r}", "write report = true")
 
@@ -121,7 +121,12 @@ def load_job_spec(path: str | Path) -> JobSpec:
     )
 
 
-def _check_report_path(spec: Path, report: str) -> None:
+def _check_report_path(spec: Path, report: str, output: str) -> None:
+    from .io.commit import clashes_with_output
+
+    clash = clashes_with_output(output, report)
+    if clash:
+        raise GeobatchError(f"job spec {spec}: report {report} {clash}", 'write report = true (OUTPUT/report.html) or a path outside the output')
     r = Path(report)
     if r.is_dir():
         raise GeobatchError(f"job spec {spec}: report {report} is a directory", "give a file path for the report, e.g. report = \"runs/report.html\"")
@@ -172,7 +177,7 @@ def _find_param(command: click.Command, names: tuple[str, ...]) -> click.Paramet
     return None
 
 
-def _emit(param: click.Parameter, flag: str, values: list[str]) -> list[str]:
+def _emit(param: click.Parameter, flag: str, values: list[str], key: str | None = None) -> list[str]:
     if isinstance(param, click.Argument):
         return list(values)
     if param.multiple:
@@ -180,7 +185,8 @@ def _emit(param: click.Parameter, flag: str, values: list[str]) -> list[str]:
     if param.nargs > 1 or param.nargs == -1:
         return [flag, *values]
     if len(values) != 1:
-        raise GeobatchError(f"{flag} takes one value, the job spec gives {len(values)}", f"give a single value for {flag}")
+        name = f"option {key!r}" if key else flag.lstrip("-")
+        raise GeobatchError(f"job spec: {name} takes one value, not a list of {len(values)}", f"write {key or flag.lstrip('-')} = one value")
     return [flag, values[0]]
 
 
@@ -236,7 +242,7 @@ def run_arguments(spec: JobSpec, command: click.Command) -> list[str]:
                 except click.BadParameter as e:
                     raise GeobatchError(f"job spec {spec.path.name}: [options] {key} = {value!r}: {e.format_message()}",
                                         f"fix the value in the spec; see geobatch run --help for --{key_norm}") from None
-        args += _emit(param, f"--{key_norm}", values)
+        args += _emit(param, f"--{key_norm}", values, key)
     return args
 
 

@@ -281,3 +281,30 @@ def test_a_job_s_refusal_names_the_spec_key_not_the_flag(tmp_path, capsys):
     assert cli_module.main(["job", "run", str(spec)]) == 2
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip() and not l.startswith("job ")]
     assert len(err) == 1 and "overwrite = true under [options] in" in err[0] and "--overwrite" not in err[0], err
+
+
+@pytest.mark.parametrize("report, needle", [
+    ("out/manifest.json", "is the run's own manifest.json"),
+    ("out/docs/report.html", "lies in the run's docs/ folder"),
+    ("out", "is the run's output folder"),
+])
+def test_a_report_path_that_would_damage_the_output_is_refused_before_the_run(tmp_path, report, needle):
+    # the report overwrote manifest.json (the rerun could not resume) or sat in docs/ (the rerun refused it)
+    with pytest.raises(GeobatchError, match=needle):
+        load_job_spec(write_spec(tmp_path, f'model="m"\ninputs=["i"]\noutput="out"\nreport="{report}"\n'))
+    assert load_job_spec(write_spec(tmp_path, 'model="m"\ninputs=["i"]\noutput="out"\nreport="out/night.html"\n')).report.endswith("night.html")
+
+
+def test_a_list_for_a_single_value_option_names_the_spec_key(tmp_path):
+    spec = load_job_spec(write_spec(tmp_path, 'model = "m"\ninputs = ["a.jsonl"]\noutput = "out"\n[options]\nbatch-size = [8, 16]\n'))
+    with pytest.raises(GeobatchError, match="option 'batch-size' takes one value, not a list of 2"):
+        run_arguments(spec, lookup_command("run"))
+
+
+def test_a_job_s_run_advice_names_spec_keys(tmp_path, capsys):
+    """--text-column in run's advice is the spec's text-column key; --model the spec's model."""
+    spec = write_spec(tmp_path, f'model = "nowhere"\ninputs = ["{ROOT / "data" / "sample_corpus.csv"}"]\noutput = "out"\n'
+                                '[options]\nno-resolve = true\nquiet = true\n')
+    assert cli_module.main(["job", "run", str(spec)]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip() and not l.startswith("job ")]
+    assert len(err) == 1 and "--model" not in err[0] and "pass model DIR" in err[0] and "keys of job.toml" in err[0], err

@@ -160,6 +160,11 @@ def test_report_cli_writes_to_output_option(tmp_path, capsys):
     (tmp_path / "a_file").write_text("x")  # under a file: mkdir said only "File exists"
     assert cli.main(["report", str(out), "--output", str(tmp_path / "a_file" / "x.html")]) == 2
     assert f"{tmp_path / 'a_file'} is a file" in capsys.readouterr().err
+    manifest = (out / "manifest.json").read_bytes()
+    for inside in ("manifest.json", "spans/r.html"):  # the run's resume record, a folder the next run owns
+        assert cli.main(["report", str(out), "--output", str(out / inside)]) == 2
+        assert "write the report beside the tables" in capsys.readouterr().err
+    assert (out / "manifest.json").read_bytes() == manifest and not (out / "spans" / "r.html").exists()
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "unrelated"])

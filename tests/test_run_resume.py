@@ -139,6 +139,8 @@ def test_an_input_inside_the_output_is_named_as_such(tmp_path, tiny_onnx_dir, co
     assert main([*args, "--input", str(corpus)]) == 0
     assert main([*args, "--input", str(out / "docs")]) == 2
     assert "lies inside --output" in one_error_line(capsys)
+    assert main([*args, "--input", str(out / "docs" / "*.parquet")]) == 2
+    assert "matches only files inside --output" in one_error_line(capsys)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "same_size"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from ..errors import GeobatchError
-from ..jobspec import command_line, load_job_spec, lookup_command, report_arguments, run_arguments
+from ..jobspec import command_line, load_job_spec, lookup_command, option_table, report_arguments, run_arguments
 
 
 def _invoke(name: str, cmd: click.Command, args: list[str]):
@@ -13,13 +15,29 @@ def _invoke(name: str, cmd: click.Command, args: list[str]):
     return cmd.main(args=args, prog_name=f"geobatch {name}", standalone_mode=False)
 
 
-def in_spec_terms(e: GeobatchError, spec_name: str) -> GeobatchError:
-    """A run's advice names its command-line flag; a job's user sets the spec key instead."""
+_TOP_LEVEL = {"model": "model", "input": "inputs", "output": "output"}
+
+
+def in_spec_terms(e: GeobatchError, spec_name: str, run_options) -> GeobatchError:
+    """A run's advice names its command-line flags; a job's user sets the spec's keys instead
+    (`--text-column` is the key text-column under [options], `--input` the key inputs)."""
+    named = False
+
+    def key(m: re.Match) -> str:
+        nonlocal named
+        flag = m.group(1)
+        if flag in _TOP_LEVEL or flag in run_options:
+            named = True
+            return _TOP_LEVEL.get(flag, flag)
+        return m.group(0)
+
     for attr in ("problem", "fix"):
         text = getattr(e, attr)
-        if text and "--overwrite" in text:
-            text = text.replace("pass --overwrite", f"set overwrite = true under [options] in {spec_name}")
-            setattr(e, attr, text.replace("--overwrite", "overwrite = true"))
+        if text:
+            text = text.replace("pass --overwrite", f"set overwrite = true under [options] in {spec_name}").replace("--overwrite", "overwrite = true")
+            setattr(e, attr, re.sub(r"--([a-z][a-z0-9-]*)", key, text))
+    if named:
+        e.fix = f"{e.fix or 'fix it'} (keys of {spec_name}: model, inputs, output at the top, the rest under [options])"
     return e
 
 
@@ -52,7 +70,9 @@ def run_job(spec: str, dry_run: bool):
         try:
             rv = _invoke(name, run_cmd if name == "run" else lookup_command(name), a)
         except GeobatchError as e:
-            raise in_spec_terms(e, job.path.name) from None
+            if name != "run":  # report's --output is the spec's report, and its advice is its own
+                raise
+            raise in_spec_terms(e, job.path.name, option_table(run_cmd)) from None
         if isinstance(rv, int) and rv != 0:
             return rv
     return 0

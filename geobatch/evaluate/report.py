@@ -310,8 +310,13 @@ def render_html(data: ReportData) -> str:
 
 
 def write_report(out_dir: str | Path, output: str | Path | None = None) -> Path:
-    data = collect(out_dir)
     target = Path(output) if output else Path(out_dir) / "report.html"
+    from ..io.commit import clashes_with_output
+
+    clash = clashes_with_output(out_dir, target)
+    if clash:  # a report over manifest.json lost the run's resume record; one in docs/ blocked the next run
+        raise GeobatchError(f"report {target} {clash}", f"write the report beside the tables, e.g. {Path(out_dir) / 'report.html'}, or outside {out_dir}")
+    data = collect(out_dir)
     page = render_html(data).encode("utf-8")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

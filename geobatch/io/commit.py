@@ -42,6 +42,26 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
+
+
+def clashes_with_output(out_dir, path) -> str | None:
+    """Why writing another file (a report) at `path` would damage the run output in out_dir: it is
+    the folder itself, one of geobatch's own files there, or inside docs/, tokens/ or spans/ (the next
+    run refuses files it did not write there). None when it is harmless (e.g. OUT_DIR/report.html)."""
+    from .journal import JOURNAL
+    from .lock import LOCK
+
+    out, target = Path(out_dir).resolve(), Path(path).resolve()
+    if target == out:
+        return "is the run's output folder"
+    if out not in target.parents:
+        return None
+    first = target.relative_to(out).parts[0]
+    if first in TABLES:
+        return f"lies in the run's {first}/ folder"
+    if target.parent == out and first in (MANIFEST, METRICS, JOURNAL, LOCK):
+        return f"is the run's own {first}"
+    return None
 FORMAT_VERSION = 1
 
 

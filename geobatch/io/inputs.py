@@ -168,7 +168,11 @@ def _expanded(raw: str, fmt: str | None, output) -> list[str]:
                 hits.append(h)
             elif os.path.isdir(h):  # a matched folder (partitions: date=2024-*) is read like one given by name
                 hits += sorted(str(p) for p in _listed_files(Path(h)) if fmt or _data_suffix(p) in EXTENSIONS)
+        inside = hits
         hits = _outside(hits, output)
+        if not hits and inside:
+            raise InputError(f"--input {raw} matches only files inside --output {output}: they are geobatch's output",
+                             "point --input at the corpus, or write --output somewhere else")
         if not hits:
             raise InputError(f"--input {raw} matches no file", "check the pattern (quote it so the shell leaves it alone)")
         found += hits
