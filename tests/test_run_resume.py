@@ -337,8 +337,14 @@ def test_a_signal_right_after_a_journal_line_keeps_that_unit(tmp_path, tiny_onnx
 
     monkeypatch.setattr(Journal, "append", append_then_signal)
     out = tmp_path / "out"
-    with sigterm_raises(), pytest.raises(StoppedRun) as stopped:
-        run_local(config(tiny_onnx_dir, corpus, out))
+    # a test runner started in the background (`cmd &` in a script) inherits SIGINT ignored, and Python
+    # then keeps it ignored: give SIGINT its usual KeyboardInterrupt for this test
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with sigterm_raises(), pytest.raises(StoppedRun) as stopped:
+            run_local(config(tiny_onnx_dir, corpus, out))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert stopped.value.exit_code == code
     assert str(stopped.value).startswith(f"interrupted by {name}: 2 units (4 input rows) committed")
     m = json.loads((out / "manifest.json").read_text())
