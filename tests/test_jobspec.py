@@ -308,3 +308,10 @@ def test_a_job_s_run_advice_names_spec_keys(tmp_path, capsys):
     assert cli_module.main(["job", "run", str(spec)]) == 2
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip() and not l.startswith("job ")]
     assert len(err) == 1 and "--model" not in err[0] and "pass model DIR" in err[0] and "keys of job.toml" in err[0], err
+
+
+def test_a_directory_as_the_job_spec_is_one_line(tmp_path, capsys):
+    # click's usage block came first
+    assert cli_module.main(["job", "run", str(tmp_path)]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and "cannot read job spec" in err[0] and "TOML job spec" in err[0], err

@@ -47,7 +47,7 @@ def command():
 
 
 @command.command(name="run")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())  # a directory: load_job_spec says so in one line
 @click.option("--dry-run", is_flag=True, help="Print the commands the spec stands for and exit.")
 def run_job(spec: str, dry_run: bool):
     """Run the job in SPEC: `geobatch run` with the spec's model, inputs, output and [options],
