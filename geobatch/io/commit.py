@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
+FORMAT_VERSION = 1
 
 
 def clashes_with_output(out_dir, path) -> str | None:
@@ -62,7 +63,6 @@ def clashes_with_output(out_dir, path) -> str | None:
     if target.parent == out and first in (MANIFEST, METRICS, JOURNAL, LOCK):
         return f"is the run's own {first}"
     return None
-FORMAT_VERSION = 1
 
 
 def _parts_intact(path: Path, entry: dict) -> bool:
