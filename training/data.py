@@ -10,7 +10,6 @@ loss and the metrics only ever see one prediction per word.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,11 +210,10 @@ def same_content(paths) -> Callable[[str, str], bool]:
 
 
 def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The runtime's file hash (the same digest a run's manifest records; an unreadable file is one line)."""
+    from geobatch.io.fingerprint import content_sha256
+
+    return content_sha256(str(path))
 
 
 def runtime_tokenizer(tokenizer: Tokenizer) -> Tokenizer:

@@ -143,22 +143,6 @@ def _checkpoint_runner(teacher: Teacher, hidden_layers: Sequence[int] | None = N
     return run
 
 
-def check_hidden_teacher(teacher: Teacher, student_config, picks: Sequence[int], head: str) -> None:
-    """--distill-hidden needs layer outputs to compare: a checkpoint teacher, the linear head, and a
-    student whose layers are copies of the teacher's (the same depth before --layers, the same width)."""
-    if teacher.kind != "checkpoint":
-        raise InputError(f"--distill-hidden needs the teacher's layer outputs; --teacher {teacher.path} is an exported model (logits only)",
-                         "give the teacher's training checkpoint (the directory passed to its --output)")
-    if head != "linear":
-        raise InputError("--distill-hidden works with --head linear only", "leave --distill-hidden out, or train the linear head")
-    theirs = json.loads((teacher.path / "config.json").read_text(encoding="utf-8"))
-    base_layers = int(getattr(student_config, "geobatch_base_layers", student_config.num_hidden_layers))
-    if theirs.get("num_hidden_layers") != base_layers or theirs.get("hidden_size") != student_config.hidden_size or max(picks) >= base_layers:
-        raise InputError(f"--distill-hidden: the teacher has {theirs.get('num_hidden_layers')} layers of width {theirs.get('hidden_size')}, "
-                         f"the student's base {base_layers} of width {student_config.hidden_size}",
-                         "distil layer outputs from the model whose checkpoint is the student's --base-model")
-
-
 def hidden_batch(hidden: Sequence[np.ndarray], items: Sequence[Encoded], idx: Sequence[int], width: int) -> np.ndarray:
     """The padded [batch, width, layers, hidden] teacher layer outputs of one batch (zeros where no loss reads)."""
     first = hidden[idx[0]]

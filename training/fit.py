@@ -164,11 +164,8 @@ def train(opts: TrainOptions, log=print) -> Path:
     held = (lineage or {}).get("layers_kept")
     if held:
         layers_kept = [held[i] for i in layers_kept] if layers_kept else list(held)
-    if teacher is not None and opts.distill_hidden:
-        from .distill import check_hidden_teacher
-
+    if teacher is not None and opts.distill_hidden:  # checked against the teacher by check_options
         picks = layers_kept or list(range(base_layers))
-        check_hidden_teacher(teacher, model.config, picks, opts.head)
         soft_targets, hidden_targets = teacher_logits(teacher, train_enc, max(opts.batch_size, 64), log=log, hidden_layers=picks)
     class_weights = None
     if opts.class_weights == "balanced":

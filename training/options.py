@@ -91,18 +91,24 @@ def _config(path: Path) -> dict:
 
 
 def _check_hidden_options(opts: TrainOptions) -> None:
-    """--distill-hidden's needs that files alone tell (training/distill.py checks them again on the models)."""
+    """--distill-hidden needs layer outputs to compare: a checkpoint teacher, the linear head, and a
+    student whose layers are copies of the teacher's (its base as deep and as wide as the teacher,
+    before --layers). The one place these are checked: from the files, before TensorFlow loads."""
+    from .base import resolve_base
+
     teacher = Path(opts.teacher).expanduser()
     if not (teacher / "training.json").exists() and (teacher / "model.onnx").exists():
         raise InputError(f"--distill-hidden needs the teacher's layer outputs; --teacher {opts.teacher} is an exported model (logits only)",
                          "give the teacher's training checkpoint (the directory passed to its --output)")
     if opts.head != "linear":
         raise InputError("--distill-hidden works with --head linear only", "leave --distill-hidden out, or train the linear head")
-    if not opts.base_model or not (Path(opts.base_model) / "config.json").is_file():
-        return
-    theirs, base = _config(teacher), _config(Path(opts.base_model))
-    depth = base.get("geobatch_base_layers", base.get("num_hidden_layers"))
-    if theirs and base and (theirs.get("num_hidden_layers") != depth or theirs.get("hidden_size") != base.get("hidden_size")):
+    base = resolve_base(opts.base_model)
+    if not base.is_local:
+        raise InputError(f"--distill-hidden needs a local --base-model (its depth is compared with the teacher's), not {opts.base_model}",
+                         "give the teacher's checkpoint, or a directory of the encoder it was trained from")
+    theirs, config = _config(teacher), _config(Path(base.path))
+    depth = config.get("geobatch_base_layers", config.get("num_hidden_layers"))
+    if theirs.get("num_hidden_layers") != depth or theirs.get("hidden_size") != config.get("hidden_size"):
         raise InputError(f"--distill-hidden: the teacher has {theirs.get('num_hidden_layers')} layers of width {theirs.get('hidden_size')}, "
-                         f"the student's base {depth} of width {base.get('hidden_size')}",
+                         f"the student's base {depth} of width {config.get('hidden_size')}",
                          "distil layer outputs from the model whose checkpoint is the student's --base-model")

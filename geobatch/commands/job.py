@@ -19,23 +19,28 @@ _TOP_LEVEL = {"model": "model", "input": "inputs", "output": "output"}
 
 
 def in_spec_terms(e: GeobatchError, spec_name: str, run_options) -> GeobatchError:
-    """A run's advice names its command-line flags; a job's user sets the spec's keys instead
-    (`--text-column` is the key text-column under [options], `--input` the key inputs)."""
+    """A run's advice names its command-line flags; a job's user sets the spec's keys instead:
+    "pass --overwrite" is `overwrite = true` under [options], `--text-column` the key text-column,
+    `--input` the top-level key inputs."""
     named = False
 
     def key(m: re.Match) -> str:
         nonlocal named
-        flag = m.group(1)
-        if flag in _TOP_LEVEL or flag in run_options:
+        verb, flag = m.group(1), m.group(2)
+        if flag in _TOP_LEVEL:
             named = True
-            return _TOP_LEVEL.get(flag, flag)
-        return m.group(0)
+            return f"{verb or ''}{_TOP_LEVEL[flag]}"
+        if flag not in run_options:
+            return m.group(0)
+        if run_options[flag][1] is not None:  # a switch: what the spec says is `name = true`
+            return f"{'set ' if verb else ''}{flag} = true under [options] in {spec_name}"
+        named = True
+        return f"{verb or ''}{flag}"
 
     for attr in ("problem", "fix"):
         text = getattr(e, attr)
         if text:
-            text = text.replace("pass --overwrite", f"set overwrite = true under [options] in {spec_name}").replace("--overwrite", "overwrite = true")
-            setattr(e, attr, re.sub(r"--([a-z][a-z0-9-]*)", key, text))
+            setattr(e, attr, re.sub(r"(pass )?--([a-z][a-z0-9-]*)", key, text))
     if named:
         e.fix = f"{e.fix or 'fix it'} (keys of {spec_name}: model, inputs, output at the top, the rest under [options])"
     return e

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GeobatchError
+from ..io.commit import clashes_with_output
 from ..io.journal import JOURNAL
 from ..io.write import WriteError, file_in_the_way, write_atomic_bytes
 from ..labels import LOCATION_TYPES
@@ -311,8 +312,6 @@ def render_html(data: ReportData) -> str:
 
 def write_report(out_dir: str | Path, output: str | Path | None = None) -> Path:
     target = Path(output) if output else Path(out_dir) / "report.html"
-    from ..io.commit import clashes_with_output
-
     clash = clashes_with_output(out_dir, target)
     if clash:  # a report over manifest.json lost the run's resume record; one in docs/ blocked the next run
         raise GeobatchError(f"report {target} {clash}", f"write the report beside the tables, e.g. {Path(out_dir) / 'report.html'}, or outside {out_dir}")
