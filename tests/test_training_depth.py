@@ -165,7 +165,7 @@ def test_layers_and_teacher_train_export_and_run(four_layer_base, tiny_model_dir
     assert card["training"]["layers"] == 2 and card["training"]["base_layers"] == 4
     assert card["training"]["layers_kept"] == [0, 3]
     assert card["training"]["distillation"] == {"path": str(tiny_model_dir), "kind": "onnx", "temperature": 3.0, "weight": 0.7,
-                                                "hidden_weight": 0.0}
+                                                "hidden_weight": 0.0, "augment_copies": 0}
     assert _onnx_layers(student) == [0, 1]
 
     from geobatch.cli import main
@@ -285,9 +285,56 @@ def test_teacher_with_another_tokenizer_is_refused(four_layer_base, tiny_model_d
     (["--teacher", "{teacher}", "--distill-temperature", "0"], "not a positive number"),
     (["--teacher", "{teacher}", "--distill-hidden", "-1"], "not a number >= 0"),
     (["--distill-hidden", "1"], "without --teacher"),
+    (["--distill-augment", "1"], "without --teacher"),
 ])
 def test_bad_depth_and_distillation_options(four_layer_base, tiny_model_dir, tmp_path, capsys, args, message):
     args = [a.replace("{teacher}", str(tiny_model_dir)) for a in args]
     rc, _, _ = _train(tmp_path, four_layer_base, "student", *args)
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_swapped_place_names_keep_the_rest_of_the_sentence_and_teach_nothing_of_their_own():
+    """Each place span (typed or any-place) becomes a pool name's words, split as run splits text;
+    other words, a demonym included, stay; every word of a copy is untaught; no place, no copy."""
+    from geobatch.io.documents import Sentence
+    from training.augment import swap_place_names
+
+    s = Sentence("s1", ["French", "envoys", "in", "Paris", "and", "New", "York", "met", "."],
+                 ["B-dem", "O", "O", "B-geo", "O", "B-*", "I-*", "O", "O"])
+    none = Sentence("s2", ["Nothing", "here", "."], ["O", "O", "O"])
+    pool = ["Port-au-Prince", "Kharkiv"]
+    copies, source = swap_place_names([none, s], {"geo", "gpe", "*"}, pool, 3, seed=5)
+    assert source == [1, 1, 1] and [c.id for c in copies] == ["s1#swap1", "s1#swap2", "s1#swap3"]
+    names = {"Port-au-Prince": ["Port", "-", "au", "-", "Prince"], "Kharkiv": ["Kharkiv"]}
+    seen = set()
+    for c in copies:
+        assert c.words[:3] == ["French", "envoys", "in"] and c.words[-2:] == ["met", "."]
+        first = next(v for v in names.values() if c.words[3:3 + len(v)] == v)
+        rest = c.words[3 + len(first):-2]
+        assert rest[0] == "and" and rest[1:] in names.values()
+        seen.add((tuple(first), tuple(rest[1:])))
+        assert c.tags == ["B-?"] + ["I-?"] * (len(c.words) - 1)
+    assert len(seen) > 1  # names are drawn, not fixed
+    again, _ = swap_place_names([none, s], {"geo", "gpe", "*"}, pool, 3, seed=5)
+    assert [c.words for c in again] == [c.words for c in copies]  # the seed fixes the draw
+
+
+def test_augmented_copies_are_learnt_from_the_teacher(four_layer_base, tiny_model_dir, tmp_path, capsys):
+    """--distill-augment 1: the teacher reads the training inputs and one copy of each with a place,
+    the card says so; the validation slice is the one of a run without copies."""
+    rc, _, plain = _train(tmp_path, four_layer_base, "plain", "--layers", "2", "--teacher", str(tiny_model_dir))
+    out_plain = capsys.readouterr().out
+    rc2, _, student = _train(tmp_path, four_layer_base, "student", "--layers", "2", "--teacher", str(tiny_model_dir),
+                             "--distill-augment", "1")
+    out = capsys.readouterr().out
+    assert rc == 0 and rc2 == 0, out
+    n_copies = int(re.search(r"augment: (\d+) copies of (\d+) training sentences", out).group(1))
+    assert n_copies > 0
+    read = [int(re.search(r"logits for (\d+) inputs", o).group(1)) for o in (out_plain, out)]
+    assert read[1] == read[0] + n_copies  # sample sentences fit one input each
+    val = [re.search(r"(\d+) validation \(", o).group(1) for o in (out_plain, out)]
+    assert val[0] == val[1]
+    card = json.loads((student / "model_card.json").read_text())
+    assert card["training"]["distillation"]["augment_copies"] == 1
+    assert card["parity_max_abs_diff"] <= 1e-4

@@ -125,6 +125,13 @@ def train(opts: TrainOptions, log=print) -> Path:
             target_sets.append([1.0 if split_tag(l)[0] == prefix and split_tag(l)[1] in place else 0.0 for l in labels])
         label_to_id = {**label_to_id, **codes}
         log(f"note: spans of no given place type ({ANY_PLACE}) train as any of {', '.join(sorted(place))}")
+    n_gold = len(train_sents)
+    if opts.distill_augment:  # after the hold-out: copies of training sentences only (training/augment.py)
+        from .augment import place_name_pool, swap_place_names
+
+        copies, source = swap_place_names(train_sents, place | {ANY_PLACE}, place_name_pool(), opts.distill_augment, opts.seed)
+        train_sents, groups = train_sents + copies, groups + [groups[i] for i in source]
+        log(f"augment: {len(copies)} copies of {len(set(source))} training sentences with a place, names swapped, for the teacher alone")
     train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length)
     val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length)
     log(f"data: {len(train_sents)} training sentences -> {len(train_enc)} inputs, {len(val_sents)} validation ({val_source}); "
@@ -260,7 +267,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         "base_model": base.name,
         "lowercase": base.lowercase(),
         "files": files,
-        "sentences": len(train_sents),
+        "sentences": n_gold,
         "validation_sentences": len(val_sents),
         "validation_source": val_source,
         "epochs": 0,
@@ -279,7 +286,8 @@ def train(opts: TrainOptions, log=print) -> Path:
         "base_layers": int(getattr(model.config, "geobatch_base_layers", base_layers)),
         "layers_kept": layers_kept,
         "distillation": {**teacher.describe(), "temperature": opts.distill_temperature, "weight": opts.distill_weight,
-                         "hidden_weight": opts.distill_hidden} if teacher else None,
+                         "hidden_weight": opts.distill_hidden,
+                         "augment_copies": opts.distill_augment} if teacher else None,
         "options": options,
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,7 @@ class TrainOptions:
     distill_temperature: float = 2.0
     distill_weight: float = 0.5    # share of the loss that is the teacher's; the rest is the gold tags'
     distill_hidden: float = 0.0    # weight of the layer-output term (training/distill.py); 0: logits only
+    distill_augment: int = 0       # copies of each place-holding sentence, names swapped, teacher-only (training/augment.py)
 
 
 def check_options(opts: TrainOptions) -> None:
@@ -64,6 +65,10 @@ def check_options(opts: TrainOptions) -> None:
         raise InputError(f"--distill-temperature {opts.distill_temperature:g} is not a positive number", "use e.g. 2")
     if opts.teacher is not None and not (math.isfinite(opts.distill_hidden) and opts.distill_hidden >= 0):
         raise InputError(f"--distill-hidden {opts.distill_hidden:g} is not a number >= 0", "use e.g. 1 (0 leaves the layer outputs out)")
+    if opts.distill_augment and opts.teacher is None:  # copies carry no gold: without a teacher nothing trains on them
+        raise InputError(f"--distill-augment {opts.distill_augment} without --teacher", "pass --teacher MODEL_DIR_OR_CHECKPOINT, or leave it out")
+    if not (isinstance(opts.distill_augment, int) and opts.distill_augment >= 0):
+        raise InputError(f"--distill-augment {opts.distill_augment} is not a whole number >= 0", "use e.g. 1 (0 adds no copies)")
     if opts.teacher is not None and not 0 <= opts.distill_weight <= 1:
         raise InputError(f"--distill-weight {opts.distill_weight:g} is outside 0..1", "use e.g. 0.5 (0 ignores the teacher, 1 the gold tags)")
     if opts.teacher is not None and not Path(opts.teacher).expanduser().is_dir():  # before the data is read

@@ -35,6 +35,9 @@ def _echo(msg: str) -> None:
 @click.option("--distill-weight", type=float, default=0.5, help="With --teacher: share of the loss from the teacher (the rest from the gold tags).")
 @click.option("--distill-hidden", type=float, default=0.0,
               help="With --teacher (its checkpoint): weight of a term pulling each student layer's output towards the teacher layer it was copied from (0: off).")
+@click.option("--distill-augment", type=click.IntRange(0), default=0,
+              help="With --teacher: N copies of each training sentence holding a place, its place names swapped for gazetteer names, "
+                   "learnt from the teacher alone (0: off; N = 1 doubles an epoch).")
 @click.option("--epochs", type=click.IntRange(1), default=3)
 @click.option("--batch-size", type=click.IntRange(1), default=32)
 @click.option("--max-length", type=click.IntRange(16, 512), default=128, help="Wordpieces per input; longer sentences are split at word boundaries.")
@@ -53,7 +56,7 @@ def _echo(msg: str) -> None:
 @click.option("--output", required=True, type=click.Path(), help="Checkpoint directory.")
 @click.option("--export", "export_dir", type=click.Path(), help="Also export the best checkpoint to this MODEL_DIR.")
 def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
-            base_model, head, layers, teacher, distill_temperature, distill_weight, distill_hidden, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
+            base_model, head, layers, teacher, distill_temperature, distill_weight, distill_hidden, distill_augment, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
             patience, seed, split_seed, max_sentences, validation_fraction, log_every, output, export_dir):
     """Fine-tune a BERT token classifier on annotated data."""
     if not train_files and not spec:
@@ -61,7 +64,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
     if (data_dir or with_heldout) and not spec:
         raise GeobatchError("--data-dir and --with-heldout go with --spec", "pass --spec SPEC.toml, or leave them out")
     ctx = click.get_current_context()
-    given = [f"--{n.replace('_', '-')}" for n in ("distill_weight", "distill_temperature", "distill_hidden")
+    given = [f"--{n.replace('_', '-')}" for n in ("distill_weight", "distill_temperature", "distill_hidden", "distill_augment")
              if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
     if given and not teacher:  # silently ignored before: a run without the distillation its user asked for
         raise GeobatchError(f"{' and '.join(given)} without --teacher", "pass --teacher MODEL_DIR_OR_CHECKPOINT, or leave them out")
@@ -79,7 +82,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
         spec=spec, data_dir=data_dir, with_heldout=with_heldout,
         layers=None if layers is None else parse_layers(layers), teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
-        distill_hidden=distill_hidden,
+        distill_hidden=distill_hidden, distill_augment=distill_augment,
     )
     check_options(opts)  # before TensorFlow loads (the export's import below), so a wrong option is one line
     if export_dir:

@@ -1,0 +1,70 @@
+"""More text for a student to learn its teacher on: training sentences with their place names swapped.
+
+`geobatch train --teacher T --distill-augment N` adds, for each training sentence (or document) that
+holds a place span, N copies in which every place span's words are replaced by the words of a place
+name drawn from the embedded gazetteer. A copy's words are all untaught ("?"): the gold tags say
+nothing about it (the new name may be of another kind than the old, a gpe where GMB had a geo), so
+only the teacher's distribution trains the student there. This is a transfer set in the sense of
+Hinton et al. (2015) and TinyBERT's data augmentation (Jiao et al., 2020): the student sees its
+teacher on more inputs than the gold tags cover, here on the place names a news corpus may hold and
+the training data does not ("Kharkiv", a county seat, a river).
+
+Copies are made after the validation hold-out, from the training side only, so no validation
+sentence reaches training in another guise; each copy counts in the same corpus as its source (same
+weight), so N = 1 doubles an epoch's inputs.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from geobatch.io.documents import Sentence
+from geobatch.text.words import split_words
+
+from .spec import UNTAUGHT
+from .untaught import tag_spans
+
+MIN_CITY = 15_000  # a city smaller than this is rarely news; most of the gazetteer's rows are such towns
+
+
+def place_name_pool() -> list[str]:
+    """Primary names of the gazetteer's continents, countries, first-level subdivisions, water bodies,
+    landforms and cities of at least MIN_CITY people, each once, in a fixed order."""
+    from geobatch.resolve.index import load_or_build
+    from geobatch.resolve.sources import FEATURE_NAMES
+
+    gaz = load_or_build()
+    keep = {FEATURE_NAMES.index(f) for f in ("continent", "country", "admin1", "water", "landform")}
+    city = FEATURE_NAMES.index("city")
+    names = {str(gaz.name[row]) for row in range(len(gaz))
+             if gaz.feature[row] in keep or (gaz.feature[row] == city and gaz.population[row] >= MIN_CITY)}
+    return sorted(n for n in names if n.strip())
+
+
+def swap_place_names(sentences: Sequence[Sentence], place_types: set[str], names: Sequence[str], copies: int,
+                     seed: int) -> tuple[list[Sentence], list[int]]:
+    """Up to `copies` copies of each sentence holding a span of one of place_types, each place span's
+    words replaced by a random name's words (split as `geobatch run` splits text), every word untaught.
+    Returns the copies and, for each, the index of the sentence it came from."""
+    rng = random.Random(seed)
+    split = {}
+    out: list[Sentence] = []
+    source: list[int] = []
+    for i, s in enumerate(sentences):
+        spans = [(a, b) for a, b, typ in tag_spans(s.tags or ()) if typ in place_types]
+        if not spans:
+            continue
+        for c in range(copies):
+            words: list[str] = []
+            at = 0
+            for a, b in spans:
+                name = names[rng.randrange(len(names))]
+                if name not in split:
+                    split[name] = split_words(name)[0]
+                words += s.words[at:a] + split[name]
+                at = b
+            words += s.words[at:]
+            out.append(Sentence(f"{s.id}#swap{c + 1}", words, [f"B-{UNTAUGHT}"] + [f"I-{UNTAUGHT}"] * (len(words) - 1)))
+            source.append(i)
+    return out, source
