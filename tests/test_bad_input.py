@@ -322,6 +322,18 @@ def test_invalid_utf8_in_csv_marks_the_row(tmp_path, tiny_onnx_dir, capsys):  # 
     accounted(out, 3)
 
 
+def test_ids_that_differ_only_in_bytes_that_are_not_utf8_stay_apart(tmp_path, tiny_onnx_dir):  # noqa: F811
+    """Both ids used to become "caf\ufffd": two documents under one id, neither joinable to its source row."""
+    p = tmp_path / "in.csv"
+    p.write_bytes(b"id,text\ncaf\xe9,Paris\ncaf\xe8,London\n")
+    out = tmp_path / "out"
+    assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 0
+    docs = docs_by_id(out)
+    assert set(docs) == {"caf\\xe9", "caf\\xe8"}  # backslash escapes of the bytes, as Python writes them
+    assert all(d["status"] == "ok" for d in docs.values())
+    accounted(out, 2)
+
+
 def test_invalid_utf8_in_jsonl_marks_the_row(tmp_path, tiny_onnx_dir):  # noqa: F811
     p = tmp_path / "in.jsonl"
     p.write_bytes(b'{"id": "a", "text": "Paris"}\n{"id": "b", "text": "bad \xff"}\n{"id": "c", "text": "London"}\n')

@@ -43,11 +43,11 @@ def test_lone_surrogates_in_jsonl_keep_the_row_and_its_id(tmp_path, tiny_onnx_di
     assert run("--model", tiny_onnx_dir, "--input", p, "--output", out) == 1  # one error row, rate 0
     assert "Traceback" not in capsys.readouterr().err
     docs = docs_by_id(out)
-    assert set(docs) == {"t1", "bad\ufffdid", "t3"}
+    assert set(docs) == {"t1", "bad\\udc80id", "t3"}
     assert docs["t1"]["status"] == "error"
     assert docs["t1"]["error"] == "text is not valid Unicode (a lone surrogate '\\ud83d' at character 6)"
-    assert docs["bad\ufffdid"]["status"] == docs["t3"]["status"] == "ok"
-    assert_contract(out, {"t3": "whole \U0001f600 emoji in Paris", "bad\ufffdid": "Berlin"})
+    assert docs["bad\\udc80id"]["status"] == docs["t3"]["status"] == "ok"
+    assert_contract(out, {"t3": "whole \U0001f600 emoji in Paris", "bad\\udc80id": "Berlin"})
     assert manifest(out)["status"] == {"ok": 2, "empty": 0, "error": 1}
 
 

@@ -32,16 +32,19 @@ def text_value(v: Any) -> tuple[str | None, str | None]:
 
 
 def id_value(v: Any) -> str | None:
-    """The doc id as text, or None when the record has none."""
+    """The doc id as text, or None when the record has none. Bytes that are not UTF-8 and lone
+    surrogates (which Arrow cannot store) are written as backslash escapes ("caf\\xe9"), not U+FFFD:
+    two ids that differ only there stay two ids, and a consumer can still join the row to its source."""
     if v is None:
         return None
     if isinstance(v, (bytes, bytearray)):
-        return bytes(v).decode("utf-8", errors="replace")
+        return bytes(v).decode("utf-8", errors="backslashreplace")
     if isinstance(v, (list, dict, tuple)):  # JSON, not Python's repr ("['x']"), so a consumer can parse it back
         v = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
     elif isinstance(v, bool):
         v = "true" if v else "false"  # as the JSON it came from, not Python's True
-    return _LONE_SURROGATE.sub("\ufffd", str(v))  # like undecodable bytes above: Arrow cannot store a lone surrogate
+    v = str(v)
+    return v.encode("utf-8", "backslashreplace").decode("utf-8") if _LONE_SURROGATE.search(v) else v
 
 
 def column_values(column) -> list:
