@@ -229,9 +229,10 @@ def run_arguments(spec: JobSpec, command: click.Command) -> list[str]:
                 other = param.secondary_opts[0] if flag in param.opts else _primary_flag(param)
                 args.append(other)
             continue
-        if isinstance(value, bool) or isinstance(value, dict):
-            raise GeobatchError(f"job spec {spec.path.name}: option {key!r} takes a value, not {value!r}", f"see geobatch run --help for --{key_norm}")
         values = value if isinstance(value, list) else [value]
+        # a table or a boolean, alone or inside a list, would reach run as its Python text ("{'a': 1}")
+        if any(isinstance(v, (bool, dict, list)) for v in values):
+            raise GeobatchError(f"job spec {spec.path.name}: option {key!r} takes a value, not {value!r}", f"see geobatch run --help for --{key_norm}")
         values = [str(v) for v in values]
         if _is_path_param(param):
             values = [_resolve_path(spec.base_dir, v) for v in values]

@@ -301,6 +301,14 @@ def test_a_list_for_a_single_value_option_names_the_spec_key(tmp_path):
         run_arguments(spec, lookup_command("run"))
 
 
+@pytest.mark.parametrize("value", ["{ a = 1 }", "[{ a = 1 }]", "[true]", "[[\"x\"]]"])
+def test_a_table_or_boolean_as_an_option_value_is_refused_even_inside_a_list(tmp_path, value):
+    """Inside a list a table passed to run as its Python text, "{'a': 1}"."""
+    spec = load_job_spec(write_spec(tmp_path, f'model = "m"\ninputs = ["a.jsonl"]\noutput = "out"\n[options]\nlocation-labels = {value}\n'))
+    with pytest.raises(GeobatchError, match="option 'location-labels' takes a value, not"):
+        run_arguments(spec, lookup_command("run"))
+
+
 def test_a_job_s_run_advice_names_spec_keys(tmp_path, capsys):
     """--text-column in run's advice is the spec's text-column key; --model the spec's model."""
     spec = write_spec(tmp_path, f'model = "nowhere"\ninputs = ["{ROOT / "data" / "sample_corpus.csv"}"]\noutput = "out"\n'
