@@ -37,7 +37,7 @@ def _echo(msg: str) -> None:
               help="With --teacher (its checkpoint): weight of a term pulling each student layer's output towards the teacher layer it was copied from (0: off).")
 @click.option("--distill-augment", type=click.IntRange(0), default=0,
               help="With --teacher: N copies of each training sentence holding a place, its place names swapped for gazetteer names, "
-                   "learnt from the teacher alone (0: off; N = 1 doubles an epoch).")
+                   "learnt from the teacher alone (0: off; each copy adds to every epoch and to the teacher pass).")
 @click.option("--epochs", type=click.IntRange(1), default=3)
 @click.option("--batch-size", type=click.IntRange(1), default=32)
 @click.option("--max-length", type=click.IntRange(16, 512), default=128, help="Wordpieces per input; longer sentences are split at word boundaries.")
@@ -64,7 +64,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
     if (data_dir or with_heldout) and not spec:
         raise GeobatchError("--data-dir and --with-heldout go with --spec", "pass --spec SPEC.toml, or leave them out")
     ctx = click.get_current_context()
-    given = [f"--{n.replace('_', '-')}" for n in ("distill_weight", "distill_temperature", "distill_hidden", "distill_augment")
+    given = [f"--{n.replace('_', '-')}" for n in ("distill_weight", "distill_temperature", "distill_hidden")
              if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
     if given and not teacher:  # silently ignored before: a run without the distillation its user asked for
         raise GeobatchError(f"{' and '.join(given)} without --teacher", "pass --teacher MODEL_DIR_OR_CHECKPOINT, or leave them out")
