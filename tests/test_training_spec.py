@@ -13,7 +13,7 @@ from geobatch.errors import InputError
 from training.data import SpanOptions, read_sentences
 from training.corpora import epoch_order
 from training.scoring import merged_places
-from training.spec import is_heldout, load_spec
+from training.spec import is_heldout, is_validation, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -42,6 +42,17 @@ def test_heldout_rule_is_the_documented_hash():
     assert [i for i in ids if is_heldout(i, "sha256-mod5")] == expected
     assert 20 < len(expected) < 60  # about a fifth
     assert is_heldout("anything", "all") and not is_heldout("anything", None)
+
+
+def test_validation_rule_is_the_next_fifth_and_never_the_held_back_one():
+    import hashlib
+
+    ids = [str(i) for i in range(200)] + ["text1", "doc-7"]
+    expected = [i for i in ids if int(hashlib.sha256(i.encode()).hexdigest(), 16) % 5 == 1]
+    assert [i for i in ids if is_validation(i, "sha256-mod5=1")] == expected
+    assert 20 < len(expected) < 60
+    assert not any(is_validation(i, "sha256-mod5=1") and is_heldout(i, "sha256-mod5") for i in ids)
+    assert not any(is_validation(i, None) for i in ids)
 
 
 def test_type_map_maps_each_span_and_any_place_stays_untyped(typed_docs):
@@ -114,6 +125,7 @@ def _spec(tmp_path: Path, body: str) -> Path:
     ('[[corpus]]\npath = "a.jsonl"\nweight = -1.5\n', "not a positive number"),
     ('[[corpus]]\npath = "missing.jsonl"\n', "does not exist"),
     ('[[corpus]]\npath = "a.jsonl"\nheldout = "some"\n', "heldout 'some'"),
+    ('[[corpus]]\npath = "a.jsonl"\nvalidation = "sha256-mod5"\n', "validation 'sha256-mod5'"),
     ('[[corpus]]\npath = "a.jsonl"\nwieght = 2\n', "unknown keys wieght"),
     ('[[corpus]]\npath = "a.jsonl"\n[[corpus]]\npath = "a.jsonl"\n', "named twice"),
     ('title = "x"\n', r"no \[\[corpus\]\] tables"),

@@ -13,12 +13,14 @@ from .split_names import join_split_names
 from .untaught import major_place_names, narrow_untaught, taught_names
 
 
-def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
-    """Training sentences and, for each, the number of the corpus it came from (0 without a spec)."""
+def read_training_sentences(opts, spec=None) -> tuple[list, list[int], list]:
+    """Training sentences, for each the number of the corpus it came from (0 without a spec), and the
+    (sentence, corpus number) pairs of the documents a corpus's `validation` rule keeps for model selection."""
     out: list = []
     groups: list[int] = []
+    selected: list = []
     if spec is not None:
-        from .spec import is_heldout
+        from .spec import is_heldout, is_validation
 
         matcher = None
         is_place = None
@@ -35,14 +37,18 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
             if matcher is not None:
                 sents = [tag_demonyms(s, matcher, spec.demonym_type) for s in sents]
             if c.untaught_scope == "place-names":
-                # names from the sentences read (held-back documents are not among them)
-                names = taught_names(sents, is_place or (is_place := major_place_names()))
-                sents = narrow_untaught(sents, names)
-            out.extend(sents)
-            groups.extend([g] * len(sents))
+                # names from the training sentences read (held-back and validation documents are not among them)
+                taught = [s for s in sents if not is_validation(s.id, c.validation)]
+                sents = narrow_untaught(sents, taught_names(taught, is_place or (is_place := major_place_names())))
+            for s in sents:
+                if is_validation(s.id, c.validation):
+                    selected.append((s, g))
+                else:
+                    out.append(s)
+                    groups.append(g)
         if not out:
             raise InputError(f"no sentences in the corpora of {spec.path}", "check the spec's paths and held-out rules")
-        return out, groups
+        return out, groups, selected
     for path in opts.train:
         left = None if opts.max_sentences is None else opts.max_sentences - len(out)
         if left is not None and left <= 0:
@@ -50,7 +56,7 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int]]:
         out.extend(read_sentences(path, opts.format, left, opts.spans))
     if not out:
         raise InputError("no sentences in --train", "check the files and --format")
-    return out, [0] * len(out)
+    return out, [0] * len(out), []
 
 
 def epoch_order(groups: Sequence[int], weights: Sequence[float], seed: int) -> np.ndarray:

@@ -82,7 +82,7 @@ def train(opts: TrainOptions, log=print) -> Path:
     check_base_config(base, opts.max_length, tokenizer)
 
     t0 = time.time()
-    raw_train, groups = read_training_sentences(opts, corpora)
+    raw_train, groups, selected = read_training_sentences(opts, corpora)
     if corpora is None:
         types = sorted({entity_type(t) for s in raw_train for t in (s.tags or ())} - {None})
         unused = scheme.unused_map_keys(types)
@@ -97,16 +97,22 @@ def train(opts: TrainOptions, log=print) -> Path:
     else:  # each corpus was mapped by its own types when read
         train_sents = raw_train
     if opts.validation:
+        if selected:  # two slices, one chosen by the spec: neither would be what the user asked for
+            raise InputError(f"--validation {opts.validation} and the spec's validation rules both choose the validation slice",
+                             "leave --validation out, or the validation keys out of the spec")
         val_sents = apply_scheme(read_sentences(opts.validation, opts.format, None, opts.spans), scheme)
         if not val_sents:  # nothing to choose epochs by; it failed with a traceback after the model was built
             raise InputError(f"--validation {opts.validation} holds no sentences", "check the file and --format, or leave --validation out")
-        val_source = opts.validation
+        val_source, val_groups = opts.validation, [-1] * len(val_sents)  # of no corpus
     else:
         split_seed = opts.seed if opts.split_seed is None else opts.split_seed
         kept, held = holdout_split(list(zip(train_sents, groups)), opts.validation_fraction, split_seed)
         train_sents, groups = [s for s, _ in kept], [g for _, g in kept]
-        val_sents = [s for s, _ in held]
+        held = held + selected
+        val_sents, val_groups = [s for s, _ in held], [g for _, g in held]
         val_source = f"{opts.validation_fraction:g} of --train held out (seed {split_seed})"
+        if selected:
+            val_source += f" + {len(selected)} documents by the corpora's validation rules"
     labels = model_labels(train_sents)
     if len(labels) < 2:
         raise InputError("the training data has no entity tags under this label scheme", "check --label-scheme / --label-map and the data")
@@ -192,7 +198,8 @@ def train(opts: TrainOptions, log=print) -> Path:
         for g, c in enumerate(corpora.corpora):
             n_in = sum(1 for x in enc_groups if x == g)
             log(f"corpus {c.name}: {sum(1 for x in groups if x == g)} sentences/documents -> {n_in} inputs, weight {c.weight:g}"
-                f"{', held-out documents left out (' + c.heldout + ')' if c.heldout and not opts.with_heldout else ''}")
+                f"{', held-out documents left out (' + c.heldout + ')' if c.heldout and not opts.with_heldout else ''}"
+                f"{f', {sum(1 for _, x in selected if x == g)} documents in the validation slice ({c.validation})' if c.validation else ''}")
     steps_per_epoch = math.ceil(per_epoch / opts.batch_size)
     if opts.max_steps:
         steps_per_epoch = min(steps_per_epoch, opts.max_steps)
@@ -233,22 +240,32 @@ def train(opts: TrainOptions, log=print) -> Path:
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
     def evaluate() -> dict:
-        gold, pred = [], []
+        gold, pred, input_groups = [], [], []
         for idx, batch in iterate_batches(val_enc, max(opts.batch_size, 64)):
             ids = predict_step(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).numpy()
             for row, i in enumerate(idx):
                 g, p = untaught_as_outside(val_enc[i].gold_tags, word_predictions(val_enc[i], ids[row], labels), UNTAUGHT)
                 gold.append(g)
                 pred.append(p)
+                input_groups.append(val_groups[val_enc[i].sentence])
         if not any_place:
             return entity_metrics(gold, pred)
         # gold of no given type scores against any place type: select epochs on places merged, and
         # report geo/gpe on the sentences whose gold is typed (GMB's)
         merged_types = place | {ANY_PLACE}
-        metrics = entity_metrics([merged_places(g, merged_types) for g in gold], [merged_places(p, merged_types) for p in pred])
         typed = [(g, p) for g, p in zip(gold, pred) if not any(entity_type(t) == ANY_PLACE for t in g)]
+        gold = [merged_places(g, merged_types) for g in gold]
+        pred = [merged_places(p, merged_types) for p in pred]
+        metrics = entity_metrics(gold, pred)
         if typed:
             metrics["typed_per_type"] = entity_metrics([g for g, _ in typed], [p for _, p in typed])["per_type"]
+        if corpora is not None:  # each corpus's part of the slice: news and GMB may disagree (docs/TRAINING.md)
+            metrics["by_corpus"] = {}
+            for g, c in enumerate(corpora.corpora):
+                rows = [k for k, x in enumerate(input_groups) if x == g]
+                if rows:
+                    m = entity_metrics([gold[k] for k in rows], [pred[k] for k in rows])
+                    metrics["by_corpus"][c.name] = {k: m[k] for k in ("entity_precision", "entity_recall", "entity_f1")}
         return metrics
 
     files = [{"path": str(Path(p)), "sha256": sha256_file(p)} for p in opts.train]
@@ -340,6 +357,8 @@ def train(opts: TrainOptions, log=print) -> Path:
         log(f"epoch {epoch}: train loss {np.mean(losses):.4f} ({train_time / 60:.1f} min, {seen / train_time:.1f} sent/s); "
             f"validation entity P {metrics['entity_precision']:.4f} R {metrics['entity_recall']:.4f} F1 {metrics['entity_f1']:.4f} "
             f"[{per_type}] word acc {metrics['word_accuracy']:.4f} ({val_time:.0f}s)")
+        if metrics.get("by_corpus"):
+            log(f"epoch {epoch}: validation F1 by corpus: " + ", ".join(f"{k} {v['entity_f1']:.4f}" for k, v in metrics["by_corpus"].items()))
         meta["epochs"] = epoch
         meta["history"].append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 5), "train_seconds": round(train_time, 1),
                                 "validation_seconds": round(val_time, 1), "sentences_per_second": round(seen / train_time, 2), **metrics})

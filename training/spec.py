@@ -10,6 +10,7 @@
     span_label = "*"                          # type of spans that carry none (GeoVirus)
     weight = 2.0                              # times per epoch its examples are seen (fractions sampled)
     heldout = "sha256-mod5"                   # documents kept for evaluation: "sha256-mod5" or "all"
+    validation = "sha256-mod5=1"              # documents kept for model selection (the validation slice)
     skip_bad_spans = true                     # leave out spans whose offsets do not slice the text (else refused)
     untaught_scope = "place-names"            # "?" spans: untaught only where they hold a place name (else "span")
     join_split_names = true                   # adjacent spans that together name a place become one
@@ -50,9 +51,12 @@ ANY_PLACE = "*"
 # corpora tag; mapping them to O would teach that the place inside is not one.
 UNTAUGHT = "?"
 HELDOUT_RULES = ("sha256-mod5", "all")
+# documents that are the validation slice (epochs, rules) and never trained on: the next fifth by the same
+# hash as the held-back one, so the two never meet; a news slice big enough to choose by (docs/TRAINING.md)
+VALIDATION_RULES = ("sha256-mod5=1",)
 UNTAUGHT_SCOPES = ("span", "place-names")
 _KEYS = {"name", "path", "format", "id_column", "text_column", "spans_column", "type_field", "types", "span_label",
-         "weight", "heldout", "max_sentences", "skip_bad_spans", "untaught_scope", "join_split_names"}
+         "weight", "heldout", "max_sentences", "skip_bad_spans", "untaught_scope", "join_split_names", "validation"}
 
 
 def is_heldout(doc_id: object, rule: str | None) -> bool:
@@ -65,7 +69,16 @@ def is_heldout(doc_id: object, rule: str | None) -> bool:
         return False
     if rule == "all":
         return True
-    return int(hashlib.sha256(str(doc_id).encode("utf-8")).hexdigest(), 16) % 5 == 0
+    return _fifth(doc_id) == 0
+
+
+def is_validation(doc_id: object, rule: str | None) -> bool:
+    """Whether a document is in the validation slice: sha256-mod5=1, `int(sha256(str(doc_id)), 16) % 5 == 1`."""
+    return rule is not None and _fifth(doc_id) == 1
+
+
+def _fifth(doc_id: object) -> int:
+    return int(hashlib.sha256(str(doc_id).encode("utf-8")).hexdigest(), 16) % 5
 
 
 @dataclass
@@ -81,6 +94,7 @@ class CorpusSpec:
     span_label: str | None = None
     weight: float = 1.0
     heldout: str | None = None
+    validation: str | None = None
     max_sentences: int | None = None
     skip_bad_spans: bool = False
     untaught_scope: str = "span"
@@ -88,7 +102,7 @@ class CorpusSpec:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "path": str(self.path), "format": self.format, "types": self.types,
-                "span_label": self.span_label, "weight": self.weight, "heldout": self.heldout,
+                "span_label": self.span_label, "weight": self.weight, "heldout": self.heldout, "validation": self.validation,
                 "max_sentences": self.max_sentences, "untaught_scope": self.untaught_scope,
                 "join_split_names": self.join_split_names}
 
@@ -144,6 +158,9 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
         heldout = item.get("heldout")
         if heldout is not None and heldout not in HELDOUT_RULES:
             raise _fail(p, where, f"has heldout {heldout!r}", f"use one of {', '.join(HELDOUT_RULES)}, or leave it out")
+        validation = item.get("validation")
+        if validation is not None and validation not in VALIDATION_RULES:
+            raise _fail(p, where, f"has validation {validation!r}", f"use {' or '.join(VALIDATION_RULES)}, or leave it out")
         types = item.get("types")
         if types is not None:
             if not isinstance(types, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in types.items()):
@@ -175,7 +192,7 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             name=name, path=fpath, format=item.get("format"), id_column=item.get("id_column", "id"),
             text_column=item.get("text_column", "text"), spans_column=item.get("spans_column", "spans"),
             type_field=item.get("type_field"), types=dict(types) if types is not None else None,
-            span_label=item.get("span_label"), weight=float(weight), heldout=heldout, max_sentences=max_sentences,
+            span_label=item.get("span_label"), weight=float(weight), heldout=heldout, validation=validation, max_sentences=max_sentences,
             skip_bad_spans=item.get("skip_bad_spans", False), untaught_scope=scope,
             join_split_names=item.get("join_split_names", False),
         ))
