@@ -286,6 +286,7 @@ def test_teacher_with_another_tokenizer_is_refused(four_layer_base, tiny_model_d
     (["--teacher", "{teacher}", "--distill-hidden", "-1"], "not a number >= 0"),
     (["--distill-hidden", "1"], "without --teacher"),
     (["--distill-augment", "1"], "without --teacher"),
+    (["--teacher", "{teacher}", "--distill-augment", "1", "--augment", "1"], "--augment and --distill-augment both add copies"),
 ])
 def test_bad_depth_and_distillation_options(four_layer_base, tiny_model_dir, tmp_path, capsys, args, message):
     args = [a.replace("{teacher}", str(tiny_model_dir)) for a in args]
@@ -318,6 +319,37 @@ def test_swapped_place_names_keep_the_rest_of_the_sentence_and_teach_nothing_of_
     assert len(seen) > 1  # names are drawn, not fixed
     again, _ = swap_place_names([none, s], {"geo", "gpe", "*"}, pool, 3, seed=5)
     assert [c.words for c in again] == [c.words for c in copies]  # the seed fixes the draw
+
+
+def test_taught_copies_tag_the_new_names_as_places_and_keep_every_other_tag():
+    """--augment: the same draw as the teacher's copies, but taught: each new name is a place ("*", or the
+    replaced span's type when the run has no untyped places), every other word keeps its gold tag."""
+    from geobatch.io.documents import Sentence
+    from training.augment import swap_place_names
+
+    s = Sentence("s1", ["French", "envoys", "in", "Paris", "and", "New", "York", "met", "."],
+                 ["B-dem", "O", "O", "B-geo", "O", "B-*", "I-*", "O", "O"])
+    pool = ["Port-au-Prince", "Kharkiv", "Kanawha County"]
+    untaught, _ = swap_place_names([s], {"geo", "gpe", "*"}, pool, 4, seed=7)
+    for taught_as in ("*", None):
+        copies, source = swap_place_names([s], {"geo", "gpe", "*"}, pool, 4, seed=7, taught_as=taught_as, taught=True)
+        assert source == [0] * 4 and [c.words for c in copies] == [c.words for c in untaught]
+        for c in copies:
+            tags = dict(zip(c.words, c.tags))
+            assert c.tags[:3] == ["B-dem", "O", "O"] and c.tags[-2:] == ["O", "O"] and tags["and"] == "O"
+            starts = [(w, t) for w, t in zip(c.words, c.tags) if t.startswith("B-") and t != "B-dem"]
+            assert len(starts) == 2 and all(w in ("Port", "Kharkiv", "Kanawha") for w, _ in starts)
+            assert [t for _, t in starts] == (["B-*", "B-*"] if taught_as else ["B-geo", "B-*"])
+            assert all(t != "O" for w, t in zip(c.words, c.tags) if w in ("au", "Prince", "County"))
+
+
+def test_augment_without_a_teacher_trains_on_the_copies(four_layer_base, tmp_path, capsys):
+    rc, _, model = _train(tmp_path, four_layer_base, "aug", "--augment", "1")
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert re.search(r"augment: [1-9]\d* copies of \d+ training sentences with a place, names swapped, the new names taught as places", out)
+    card = json.loads((model / "model_card.json").read_text())
+    assert card["training"]["augment_copies"] == 1 and card["training"]["distillation"] is None
 
 
 def test_augmented_copies_are_learnt_from_the_teacher(four_layer_base, tiny_model_dir, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""More text for a student to learn its teacher on: training sentences with their place names swapped.
+"""More text to learn place names on: training sentences with their place names swapped.
 
 `geobatch train --teacher T --distill-augment N` adds, for each training sentence (or document) that
 holds a place span, N copies in which every place span's words are replaced by the words of a place
@@ -8,6 +8,11 @@ only the teacher's distribution trains the student there. This is a transfer set
 Hinton et al. (2015) and TinyBERT's data augmentation (Jiao et al., 2020): the student sees its
 teacher on more inputs than the gold tags cover, here on the place names a news corpus may hold and
 the training data does not ("Kharkiv", a county seat, a river).
+
+`geobatch train --augment N` makes the same copies taught by gold tags instead (mention replacement,
+Dai and Adel, 2020): the new name's words are a place of any type ("*" where the run has untyped
+places, else the replaced span's type) and every other word keeps its tag, so a model without a teacher
+learns the names too. The two are not combined (options.py).
 
 Copies are made after the validation hold-out, from the training side only, so no validation
 sentence reaches training in another guise; each copy counts in the same corpus as its source (same
@@ -43,28 +48,36 @@ def place_name_pool() -> list[str]:
 
 
 def swap_place_names(sentences: Sequence[Sentence], place_types: set[str], names: Sequence[str], copies: int,
-                     seed: int) -> tuple[list[Sentence], list[int]]:
+                     seed: int, taught_as: str | None = None, taught: bool = False) -> tuple[list[Sentence], list[int]]:
     """Up to `copies` copies of each sentence holding a span of one of place_types, each place span's
-    words replaced by a random name's words (split as `geobatch run` splits text), every word untaught.
-    Returns the copies and, for each, the index of the sentence it came from."""
+    words replaced by a random name's words (split as `geobatch run` splits text). Untaught everywhere,
+    or with `taught` the new names tagged `taught_as` (None: the replaced span's type) and the other words
+    as in the source. Returns the copies and, for each, the index of the sentence it came from."""
     rng = random.Random(seed)
     split = {}
     out: list[Sentence] = []
     source: list[int] = []
     for i, s in enumerate(sentences):
-        spans = [(a, b) for a, b, typ in tag_spans(s.tags or ()) if typ in place_types]
+        tags = list(s.tags or ["O"] * len(s.words))
+        spans = [(a, b, typ) for a, b, typ in tag_spans(tags) if typ in place_types]
         if not spans:
             continue
         for c in range(copies):
             words: list[str] = []
+            new_tags: list[str] = []
             at = 0
-            for a, b in spans:
+            for a, b, typ in spans:
                 name = names[rng.randrange(len(names))]
                 if name not in split:
                     split[name] = split_words(name)[0]
+                label = taught_as or typ
                 words += s.words[at:a] + split[name]
+                new_tags += tags[at:a] + [f"B-{label}"] + [f"I-{label}"] * (len(split[name]) - 1)
                 at = b
             words += s.words[at:]
-            out.append(Sentence(f"{s.id}#swap{c + 1}", words, [f"B-{UNTAUGHT}"] + [f"I-{UNTAUGHT}"] * (len(words) - 1)))
+            new_tags += tags[at:]
+            if not taught:
+                new_tags = [f"B-{UNTAUGHT}"] + [f"I-{UNTAUGHT}"] * (len(words) - 1)
+            out.append(Sentence(f"{s.id}#swap{c + 1}", words, new_tags))
             source.append(i)
     return out, source

@@ -132,12 +132,14 @@ def train(opts: TrainOptions, log=print) -> Path:
         label_to_id = {**label_to_id, **codes}
         log(f"note: spans of no given place type ({ANY_PLACE}) train as any of {', '.join(sorted(place))}")
     n_gold = len(train_sents)
-    if opts.distill_augment:  # after the hold-out: copies of training sentences only (training/augment.py)
+    if opts.distill_augment or opts.augment:  # after the hold-out: copies of training sentences only (training/augment.py)
         from .augment import place_name_pool, swap_place_names
 
-        copies, source = swap_place_names(train_sents, place | {ANY_PLACE}, place_name_pool(), opts.distill_augment, opts.seed)
+        copies, source = swap_place_names(train_sents, place | {ANY_PLACE}, place_name_pool(), opts.distill_augment or opts.augment,
+                                          opts.seed, taught_as=ANY_PLACE if any_place else None, taught=bool(opts.augment))
         train_sents, groups = train_sents + copies, groups + [groups[i] for i in source]
-        log(f"augment: {len(copies)} copies of {len(set(source))} training sentences with a place, names swapped, for the teacher alone")
+        log(f"augment: {len(copies)} copies of {len(set(source))} training sentences with a place, names swapped, "
+            f"{'the new names taught as places' if opts.augment else 'for the teacher alone'}")
     train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length)
     val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length)
     log(f"data: {len(train_sents)} training sentences -> {len(train_enc)} inputs, {len(val_sents)} validation ({val_source}); "
@@ -305,6 +307,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         "distillation": {**teacher.describe(), "temperature": opts.distill_temperature, "weight": opts.distill_weight,
                          "hidden_weight": opts.distill_hidden,
                          "augment_copies": opts.distill_augment} if teacher else None,
+        "augment_copies": opts.augment,
         "options": options,
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -182,6 +182,7 @@ def model_card(meta: dict, opset: int, onnx_sha256: str, parity: float) -> dict:
             "base_layers": meta.get("base_layers"),
             "layers_kept": meta.get("layers_kept"),
             "distillation": meta.get("distillation"),
+            "augment_copies": meta.get("augment_copies", 0),  # taught copies with place names swapped (--augment)
         },
         "validation_metrics": meta["validation_metrics"],
         "versions": _versions(),

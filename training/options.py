@@ -52,6 +52,7 @@ class TrainOptions:
     distill_weight: float = 0.5    # share of the loss that is the teacher's; the rest is the gold tags'
     distill_hidden: float = 0.0    # weight of the layer-output term (training/distill.py); 0: logits only
     distill_augment: int = 0       # copies of each place-holding sentence, names swapped, teacher-only (training/augment.py)
+    augment: int = 0               # the same copies taught by gold tags, the new names as places (training/augment.py)
 
 
 def check_options(opts: TrainOptions) -> None:
@@ -67,8 +68,11 @@ def check_options(opts: TrainOptions) -> None:
         raise InputError(f"--distill-hidden {opts.distill_hidden:g} is not a number >= 0", "use e.g. 1 (0 leaves the layer outputs out)")
     if opts.distill_augment and opts.teacher is None:  # copies carry no gold: without a teacher nothing trains on them
         raise InputError(f"--distill-augment {opts.distill_augment} without --teacher", "pass --teacher MODEL_DIR_OR_CHECKPOINT, or leave it out")
-    if not (isinstance(opts.distill_augment, int) and opts.distill_augment >= 0):
-        raise InputError(f"--distill-augment {opts.distill_augment} is not a whole number >= 0", "use e.g. 1 (0 adds no copies)")
+    for flag, n in (("--distill-augment", opts.distill_augment), ("--augment", opts.augment)):
+        if not (isinstance(n, int) and n >= 0):
+            raise InputError(f"{flag} {n} is not a whole number >= 0", "use e.g. 1 (0 adds no copies)")
+    if opts.distill_augment and opts.augment:  # one set of copies, taught one way
+        raise InputError("--augment and --distill-augment both add copies", "use one: --augment teaches the copies' names, --distill-augment leaves them to the teacher")
     if opts.teacher is not None and not 0 <= opts.distill_weight <= 1:
         raise InputError(f"--distill-weight {opts.distill_weight:g} is outside 0..1", "use e.g. 0.5 (0 ignores the teacher, 1 the gold tags)")
     if opts.teacher is not None and not Path(opts.teacher).expanduser().is_dir():  # before the data is read

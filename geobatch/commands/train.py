@@ -38,6 +38,9 @@ def _echo(msg: str) -> None:
 @click.option("--distill-augment", type=click.IntRange(0), default=0,
               help="With --teacher: N copies of each training sentence holding a place, its place names swapped for gazetteer names, "
                    "learnt from the teacher alone (0: off; each copy adds to every epoch and to the teacher pass).")
+@click.option("--augment", type=click.IntRange(0), default=0,
+              help="N copies of each training sentence holding a place, its place names swapped for gazetteer names taught as places "
+                   "(0: off; each copy adds to every epoch).")
 @click.option("--epochs", type=click.IntRange(1), default=3)
 @click.option("--batch-size", type=click.IntRange(1), default=32)
 @click.option("--max-length", type=click.IntRange(16, 512), default=128, help="Wordpieces per input; longer sentences are split at word boundaries.")
@@ -56,7 +59,7 @@ def _echo(msg: str) -> None:
 @click.option("--output", required=True, type=click.Path(), help="Checkpoint directory.")
 @click.option("--export", "export_dir", type=click.Path(), help="Also export the best checkpoint to this MODEL_DIR.")
 def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
-            base_model, head, layers, teacher, distill_temperature, distill_weight, distill_hidden, distill_augment, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
+            base_model, head, layers, teacher, distill_temperature, distill_weight, distill_hidden, distill_augment, augment, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
             patience, seed, split_seed, max_sentences, validation_fraction, log_every, output, export_dir):
     """Fine-tune a BERT token classifier on annotated data."""
     if not train_files and not spec:
@@ -82,7 +85,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
         spec=spec, data_dir=data_dir, with_heldout=with_heldout,
         layers=None if layers is None else parse_layers(layers), teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
-        distill_hidden=distill_hidden, distill_augment=distill_augment,
+        distill_hidden=distill_hidden, distill_augment=distill_augment, augment=augment,
     )
     check_options(opts)  # before TensorFlow loads (the export's import below), so a wrong option is one line
     if export_dir:
