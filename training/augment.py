@@ -75,9 +75,7 @@ def swap_place_names(sentences: Sequence[Sentence], place_types: set[str], names
                 new_tags += tags[at:a] + [f"B-{label}"] + [f"I-{label}"] * (len(split[name]) - 1)
                 at = b
             words += s.words[at:]
-            new_tags += tags[at:]
-            if not taught:
-                new_tags = [f"B-{UNTAUGHT}"] + [f"I-{UNTAUGHT}"] * (len(words) - 1)
+            new_tags = new_tags + tags[at:] if taught else [f"B-{UNTAUGHT}"] + [f"I-{UNTAUGHT}"] * (len(words) - 1)
             out.append(Sentence(f"{s.id}#swap{c + 1}", words, new_tags))
             source.append(i)
     return out, source
