@@ -70,9 +70,10 @@ def swap_place_names(sentences: Sequence[Sentence], place_types: set[str], names
                 name = names[rng.randrange(len(names))]
                 if name not in split:
                     split[name] = split_words(name)[0]
-                label = taught_as or typ
                 words += s.words[at:a] + split[name]
-                new_tags += tags[at:a] + [f"B-{label}"] + [f"I-{label}"] * (len(split[name]) - 1)
+                if taught:  # an untaught copy's tags do not depend on the spans: built once, below
+                    label = taught_as or typ
+                    new_tags += tags[at:a] + [f"B-{label}"] + [f"I-{label}"] * (len(split[name]) - 1)
                 at = b
             words += s.words[at:]
             new_tags = new_tags + tags[at:] if taught else [f"B-{UNTAUGHT}"] + [f"I-{UNTAUGHT}"] * (len(words) - 1)
