@@ -27,12 +27,13 @@ import pyarrow as pa
 from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
 from .decode.spans import softmax
 from .errors import GeobatchError
+from .evaluate.gold_map import gold_mapper
 from .evaluate.metrics import LOCATION, MetricsAccumulator
 from .io.corpus import one_line
 from .io.tables import (  # noqa: F401 - ChunkResult, ChunkStats, schemas: re-exported for callers of this module
     DOCS_SCHEMA, FOCUS_COLUMNS, RESOLVER_COLUMNS, SPANS_SCHEMA, ChunkResult, ChunkStats, tokens_schema,
 )
-from .labels import LabelScheme, entity_types, place_types, split_tag
+from .labels import entity_types, place_types
 from .model.model_dir import ModelDir, load_model_dir
 from .text.batching import make_batches
 from .text.prepare import DocInput, FileWords, to_documents  # noqa: F401 - FileWords: part of this module's interface
@@ -54,25 +55,6 @@ class PipelineOptions:
     threads: int | None = None
     location_labels: Sequence[str] | None = None  # None: the model's place types (labels.place_types)
     with_gold: bool = False  # tokens/ gets gold_tag and metrics are kept (gmb/conll, or spans_column)
-
-
-def gold_mapper(scheme: LabelScheme) -> Callable[[list[str]], list[str]]:
-    """Map gold tags onto what the model predicts (`ModelDir.gold_scheme`: its scheme or label map);
-    IOB2 repaired after. The synthetic `location` type (gold spans without a label) is kept for location scoring."""
-
-    def mapped(tags: list[str]) -> list[str]:
-        out, prev = [], None
-        for t in tags:
-            prefix, etype = split_tag(t)
-            if etype != LOCATION:
-                prefix, etype = split_tag(scheme.map_tag(t))
-            if prefix == "I" and etype != prev:
-                prefix = "B"
-            out.append("O" if etype is None else f"{prefix}-{etype}")
-            prev = etype
-        return out
-
-    return mapped
 
 
 class Pipeline:
@@ -115,7 +97,7 @@ class Pipeline:
         if self.max_length > self.model.max_length:
             self._try_window_length()
         self.resolver = resolver
-        self.map_gold = gold_mapper(self.model.gold_scheme)
+        self.map_gold = gold_mapper(self.model.gold_scheme, entity_types(self.labels), self.model.demonym_type)
         self.tokens_schema = tokens_schema(self.options.with_gold)
         self.codes = TagCodes(self.labels)
 
@@ -172,7 +154,7 @@ class Pipeline:
         stats.windows = len(window_ids)
         td = time.perf_counter()
 
-        metrics = MetricsAccumulator(self.location_labels) if self.options.with_gold else None
+        metrics = MetricsAccumulator(self.location_labels, entity_types(self.labels)) if self.options.with_gold else None
         flat = np.concatenate(logit_rows) if logit_rows else np.zeros((0, len(self.labels)), np.float32)
         words = self._decode_words(docs, plan, flat, window_row)
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels)

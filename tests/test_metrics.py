@@ -86,4 +86,4 @@ def test_untyped_gold_is_scored_as_one_location_type():
     assert ent["micro"]["precision"] == pytest.approx(2 / 3) == ent["location"]["precision"]
     assert ent["micro"]["recall"] == pytest.approx(2 / 3)
     assert set(rep["exact_tag"]) == {"B-location", "I-location"} and rep["exact_tag"]["I-location"]["f1"] == 1.0
-    assert "gold spans carry no type" in format_report(rep)
+    assert "gold places carry no type" in format_report(rep)

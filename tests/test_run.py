@@ -156,9 +156,11 @@ def test_gmb_gold_metrics(tmp_path, tiny_onnx_dir):  # noqa: F811
     out = tmp_path / "out"
     assert run("--model", tiny_onnx_dir, "--input", p, "--format", "gmb", "--output", out) == 0
     tokens = {(t["doc_id"], t["word"]): t for t in read(out, "tokens")}
-    assert tokens[("Sentence: 1", "John")]["gold_tag"] == "O"  # per is not in the locations scheme
+    # per is not a type of the model: tokens/ keeps the gold's word, the metrics score it as O and say so
+    assert tokens[("Sentence: 1", "John")]["gold_tag"] == "B-per"
     assert tokens[("Sentence: 2", "York")]["tag"] == "I-geo"
     m = json.loads((out / "metrics.json").read_text())
+    assert m["gold_types_not_predicted"] == {"per": 1}
     # gold entities: geo Paris, gpe France, geo "New York"; predicted: geo Paris, gpe France, geo "York"
     ent = m["entity_level"]
     assert ent["micro"]["precision"] == pytest.approx(2 / 3) and ent["micro"]["recall"] == pytest.approx(2 / 3)

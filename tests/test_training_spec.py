@@ -186,7 +186,8 @@ def test_any_place_loss_sums_the_place_types():
 def test_demonyms_get_their_own_type_where_they_stand_alone():
     from geobatch.io.documents import Sentence
     from geobatch.resolve.sources import demonym_lexicon
-    from training.data import demonym_matcher, tag_demonyms
+    from geobatch.text.demonyms import demonym_matcher
+    from training.data import tag_demonyms
 
     lexicon = demonym_lexicon()
     assert {"French", "Iraqi", "South Korean", "European"} <= lexicon and "South Georgia" not in lexicon

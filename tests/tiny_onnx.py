@@ -28,7 +28,9 @@ def tokenizer_json() -> Path:
 
 
 def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: str = "locations",
-                         input_dtype: str = "int64") -> Path:
+                         input_dtype: str = "int64", labels: list[str] = LABELS, word_labels: dict[str, str] = WORD_LABELS,
+                         card_extra: dict | None = None) -> Path:
+    """The tiny model; `labels`, `word_labels` and card keys (`card_extra`) for a model of other types."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from tokenizers import Tokenizer
@@ -37,12 +39,12 @@ def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: st
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(tokenizer_json(), out / "tokenizer.json")
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
-    emb = np.zeros((tok.get_vocab_size(), len(LABELS)), np.float32)
+    emb = np.zeros((tok.get_vocab_size(), len(labels)), np.float32)
     emb[:, 0] = SCORE
-    for word, label in WORD_LABELS.items():
+    for word, label in word_labels.items():
         i = tok.token_to_id(word)
         emb[i, 0] = 0.0
-        emb[i, LABELS.index(label)] = SCORE
+        emb[i, labels.index(label)] = SCORE
     onnx_dtype = TensorProto.INT64 if input_dtype == "int64" else TensorProto.INT32
     names = ["input_ids", "attention_mask", "token_type_ids"]
     nodes = []
@@ -54,16 +56,16 @@ def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: st
     graph = helper.make_graph(
         nodes, "tiny_token_classifier",
         [helper.make_tensor_value_info(n, onnx_dtype, ["batch", "seq"]) for n in names],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", len(LABELS)])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", len(labels)])],
         [numpy_helper.from_array(emb, "embedding")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
     onnx.save(model, str(out / "model.onnx"))
     card = {
-        "labels": LABELS, "label_scheme": label_scheme, "max_length": max_length, "base_model": "tiny-test",
+        "labels": list(labels), "label_scheme": label_scheme, "max_length": max_length, "base_model": "tiny-test",
         "lowercase": True, "inputs": [{"name": n, "dtype": input_dtype} for n in names],
-        "output": "logits", "opset": 17,
+        "output": "logits", "opset": 17, **(card_extra or {}),
     }
     (out / "model_card.json").write_text(json.dumps(card, indent=2))
     return out

@@ -7,8 +7,9 @@ from typing import Sequence
 import numpy as np
 
 from geobatch.errors import InputError
+from geobatch.text.demonyms import demonym_matcher
 
-from .data import SpanOptions, demonym_matcher, read_sentences, tag_demonyms
+from .data import SpanOptions, read_sentences, tag_demonyms
 from .split_names import join_split_names
 from .untaught import major_place_names, narrow_untaught, taught_names
 

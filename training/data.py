@@ -24,6 +24,7 @@ from geobatch.io.inputs import format_for
 from geobatch.io.readers import read_conll, read_gmb
 from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_from_records
 from geobatch.labels import OUTSIDE, LabelScheme, entity_type, label_list
+from geobatch.text.demonyms import retype_demonyms
 from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
 from .spec import ANY_PLACE, UNTAUGHT
@@ -320,38 +321,13 @@ def word_predictions(encoded: Encoded, piece_label_ids: np.ndarray, id_to_label:
     return [id_to_label[int(piece_label_ids[p])] if p >= 0 else "O" for p in encoded.first_piece]
 
 
-def demonym_matcher(lexicon) -> dict[str, list[list[str]]]:
-    """Demonyms as word sequences (cut by split_words), longest first, keyed by their first word."""
-    out: dict[str, list[list[str]]] = {}
-    for d in lexicon:
-        w = split_words(d)[0]
-        if w:
-            out.setdefault(w[0], []).append(w)
-    for seqs in out.values():
-        seqs.sort(key=len, reverse=True)
-    return out
-
-
 def tag_demonyms(sentence: Sentence, matcher: dict[str, list[list[str]]], dem_type: str) -> Sentence:
-    """Tag demonyms ("French", "South Korean") as their own type wherever they stand alone: outside any
-    span, or as a whole span of their own (GMB's gpe "Iraqi", GeoWebNews' Demonym and modifiers).
+    """Tag demonyms ("French", "South Korean") as their own type wherever they stand alone (outside any
+    span, or a whole span of their own): geobatch.text.demonyms, which run-time scoring maps gold with.
 
     Corpora disagree on them (GMB and GeoWebNews tag them as places, TUD-Loc-2013 and GeoVirus leave
     them out); one type of their own lets one model follow every corpus, and the runtime does not
-    treat it as a place. A demonym inside a longer name ("Korean Peninsula") keeps the name's tag.
+    treat it as a place.
     """
-    words, tags = sentence.words, list(sentence.tags or ["O"] * len(sentence.words))
-    n, i = len(words), 0
-    while i < n:
-        k = next((len(seq) for seq in matcher.get(words[i], ()) if words[i:i + len(seq)] == seq), 0)
-        if not k:
-            i += 1
-            continue
-        j = i + k
-        continues = j < n and tags[j].startswith("I-")
-        alone = all(t == OUTSIDE for t in tags[i:j])
-        whole = tags[i].startswith("B-") and all(t == "I-" + tags[i][2:] for t in tags[i + 1:j])
-        if (alone or whole) and not continues:
-            tags[i:j] = [f"B-{dem_type}"] + [f"I-{dem_type}"] * (k - 1)
-        i = j
-    return Sentence(sentence.id, words, tags)
+    tags = retype_demonyms(sentence.words, sentence.tags or ["O"] * len(sentence.words), matcher, dem_type)
+    return Sentence(sentence.id, sentence.words, tags)

@@ -10,11 +10,17 @@ document so partial counts add up; per label, micro, and "location" with all loc
 into one type. Summing per-document counts equals seqeval's corpus-level result because seqeval
 itself separates sentences with O.
 
-Untyped gold (span documents whose spans carry no label, e.g. the geoparsing corpora): every gold
-entity is "location", so comparing it with typed predictions (geo, gpe) per type would report zeros
-for every type. The type-level tables are then computed on the merged view (predicted location
-types as "location", other predicted types as O, which such gold does not annotate), and the report
-says so with `"gold_typed": false`.
+Untyped gold (span documents whose spans carry no label, e.g. the geoparsing corpora, or CoNLL's LOC
+on a model of geo/gpe): every gold place is "location", so comparing it with typed predictions (geo,
+gpe) per type would report zeros for every type. The type-level tables are then computed on the
+merged view (predicted location types as "location"; other predicted types as themselves where the
+gold has them, e.g. demonyms, else O, which such gold does not annotate), and the report says so with
+`"gold_typed": false`.
+
+Gold types the model does not predict (given `predicted_types`: GMB's org under a spec that left it
+untaught, CoNLL's PER): their words are scored as O and their spans counted by type under
+`gold_types_not_predicted`, which the run's table states, so no gold is dropped without a word
+(geobatch.evaluate.gold_map maps gold onto the model's types first).
 
 Geo (`geobatch.evaluate.metrics_geo`): when gold spans carry coordinates and the run resolves places, the
 accumulator also keeps a `GeoMatchScore` partial (recogniser + resolver against gold points); the
@@ -51,8 +57,11 @@ def _category(tag: str) -> str:
 
 
 class MetricsAccumulator:
-    def __init__(self, location_labels: Iterable[str] = DEFAULT_LOCATION_LABELS):
+    def __init__(self, location_labels: Iterable[str] = DEFAULT_LOCATION_LABELS, predicted_types: Iterable[str] | None = None):
         self.location_labels = sorted(set(location_labels) | {LOCATION})
+        # None: every gold type is scored as it is (callers that map gold themselves)
+        self.predicted_types = None if predicted_types is None else sorted(set(predicted_types) | {LOCATION})
+        self.not_predicted: Counter = Counter()  # gold type the model has not -> spans, scored as O
         self.confusion: Counter = Counter()  # (gold_tag, pred_tag) -> words
         self.entities: dict[str, Counter] = defaultdict(Counter)  # label -> true/pred/correct
         self.location: Counter = Counter()
@@ -65,11 +74,27 @@ class MetricsAccumulator:
         if len(gold) != len(pred):
             raise ValueError(f"gold has {len(gold)} tags, prediction {len(pred)}")
         self.documents += 1
+        if self.predicted_types is not None:
+            gold = self._without_unpredicted(gold)
         self.confusion.update(zip(gold, pred))
         self._count(self.entities, gold, pred)
         merged: dict[str, Counter] = defaultdict(Counter)
         self._count(merged, self._merge_locations(gold), self._merge_locations(pred))
         self.location.update(merged.get(LOCATION, Counter()))
+
+    def _without_unpredicted(self, gold: Sequence[str]) -> list[str]:
+        """Gold with the types the model does not predict as O, their spans counted."""
+        out, prev_type = [], None
+        for tag in gold:
+            prefix, etype = split_tag(tag)
+            if etype is not None and etype not in self.predicted_types:
+                if prefix == "B" or etype != prev_type:  # a span of its own starts here
+                    self.not_predicted[etype] += 1
+                out.append(OUTSIDE)
+            else:
+                out.append(tag)
+            prev_type = etype
+        return out
 
     def add_geo(self, gold_places, pred_spans, resolved) -> None:
         """One resolved document's gold spans with coordinates against its predicted spans (see metrics_geo)."""
@@ -103,16 +128,21 @@ class MetricsAccumulator:
     def _merge_locations(self, tags: Sequence[str]) -> list[str]:
         return [self._merge_tag(t) for t in tags]
 
+    def gold_categories(self) -> set[str]:
+        return {_category(g) for g, _ in self.confusion} - {OUTSIDE}
+
     def gold_typed(self) -> bool:
-        """False when every gold entity word is the generic LOCATION (gold spans without labels)."""
-        gold_cats = {_category(g) for g, _ in self.confusion} - {OUTSIDE}
-        return gold_cats != {LOCATION}
+        """False when the gold's places are all the generic LOCATION (gold spans without labels, CoNLL's
+        LOC on a geo/gpe model), whatever other types it has beside them (demonyms)."""
+        gold_cats = self.gold_categories()
+        return LOCATION not in gold_cats or bool(gold_cats & (set(self.location_labels) - {LOCATION}))
 
     def merge(self, other: "MetricsAccumulator") -> "MetricsAccumulator":
         self.confusion.update(other.confusion)
         for k, v in other.entities.items():
             self.entities[k].update(v)
         self.location.update(other.location)
+        self.not_predicted.update(other.not_predicted)
         self.documents += other.documents
         if other.geo is not None:
             self.geo = (self.geo or GeoMatchScore()).merge(other.geo)
@@ -132,13 +162,16 @@ class MetricsAccumulator:
             "confusion": [[g, p, n] for (g, p), n in sorted(self.confusion.items())],
             "entities": {k: dict(v) for k, v in sorted(self.entities.items())},
             "location": dict(self.location),
+            **({"predicted_types": self.predicted_types} if self.predicted_types is not None else {}),
+            "not_predicted": dict(sorted(self.not_predicted.items())),
             **({"geo": self.geo.to_dict()} if self.geo is not None else {}),
             **({"gold_spans": self.gold_spans.to_dict()} if self.gold_spans is not None else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "MetricsAccumulator":
-        m = cls(d.get("location_labels", DEFAULT_LOCATION_LABELS))
+        m = cls(d.get("location_labels", DEFAULT_LOCATION_LABELS), d.get("predicted_types"))
+        m.not_predicted = Counter({k: int(n) for k, n in d.get("not_predicted", {}).items()})
         m.documents = int(d.get("documents", 0))
         m.confusion = Counter({(g, p): int(n) for g, p, n in d.get("confusion", [])})
         for k, v in d.get("entities", {}).items():
@@ -153,10 +186,16 @@ class MetricsAccumulator:
         typed = self.gold_typed()
         confusion, entities = self.confusion, self.entities
         if not typed:  # score types on the merged view: see the module docstring
+            others = self.gold_categories() - set(self.location_labels)  # e.g. demonyms beside untyped places
+
+            def view(tag: str) -> str:
+                return tag if _category(tag) in others else self._merge_tag(tag)
+
             confusion = Counter()
             for (g, p), n in self.confusion.items():
-                confusion[(g, self._merge_tag(p))] += n
-            entities = {LOCATION: self.location} if self.location else {}
+                confusion[(g, view(p))] += n
+            entities = {**({LOCATION: self.location} if self.location else {}),
+                        **{c: self.entities[c] for c in sorted(others) if c in self.entities}}
         words = sum(confusion.values())
         cats: Counter = Counter()  # (gold_cat, pred_cat) -> n
         for (g, p), n in confusion.items():
@@ -213,6 +252,8 @@ class MetricsAccumulator:
             "words": words,
             "word_accuracy": correct_words / words if words else 0.0,
             "gold_typed": typed,
+            # gold spans of types the model does not predict, by type: scored as O (module docstring)
+            "gold_types_not_predicted": dict(sorted(self.not_predicted.items())),
             "token_level": {"per_category": token, "micro": micro, "macro": macro, "location": location_tok},
             "exact_tag": exact,
             "entity_level": {
@@ -246,8 +287,11 @@ def format_report(rep: dict) -> str:
     for c, m in rows:
         lines.append(f"  {c:<12}{'':>8}{m['precision']:>8.4f}{m['recall']:>8.4f}{m['f1']:>8.4f}{m['support']:>9}")
     lines.append(f"  * {', '.join(rep['entity_level']['location']['labels'])} merged into one location type")
+    if rep.get("gold_types_not_predicted"):
+        kinds = ", ".join(f"{t} ({n:,} span{'s' * (n != 1)})" for t, n in rep["gold_types_not_predicted"].items())
+        lines.append(f"  gold types the model does not predict, scored as O: {kinds}")
     if rep.get("gold_typed") is False:
-        lines.append("  gold spans carry no type: predicted location types are scored as one type throughout")
+        lines.append("  gold places carry no type: predicted location types are scored as one type throughout")
     if rep.get("geo"):
         lines += format_geo(rep["geo"])
     if "gold_spans" in rep:

@@ -80,6 +80,13 @@ class ModelDir:
         return LabelScheme(self.label_scheme if self.label_scheme in SCHEMES else "full")
 
     @property
+    def demonym_type(self) -> str | None:
+        """The type a spec trained demonyms as ("dem": training/spec.py), None when they were not retyped."""
+        spec = (self.card.get("training") or {}).get("spec") or {}
+        t = spec.get("demonym_type") if isinstance(spec, dict) else None
+        return str(t) if t else None
+
+    @property
     def input_dtypes(self) -> dict[str, str]:
         """Input name -> numpy dtype name, in the card's order."""
         return {i["name"]: i["dtype"] for i in self.card["inputs"]}

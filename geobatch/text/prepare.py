@@ -8,7 +8,7 @@ back on (`FileWords`). A problem with one record makes that record an error row;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +21,7 @@ from ..io.readers.values import column_values, id_value, text_value
 from .words import resplit_words, split_texts, tags_from_spans
 
 if TYPE_CHECKING:
+    from ..evaluate.gold_map import GoldMapper
     from ..pipeline import PipelineOptions
 
 _NOT_TEXT = object()  # _document's second value for records that are not raw text (no words to split)
@@ -73,7 +74,7 @@ class FileWords:
         return out_tags, out_conf
 
 
-def to_documents(records: Any, o: "PipelineOptions", map_gold: Callable[[list[str]], list[str]], row_start: int = 0, has_id: bool = True,
+def to_documents(records: Any, o: "PipelineOptions", map_gold: "GoldMapper", row_start: int = 0, has_id: bool = True,
                  id_prefix: str = "") -> list[DocInput]:
     """One DocInput per record (an error row for a bad one): words, offsets and gold tags."""
     docs: list[DocInput] = []
@@ -131,7 +132,7 @@ def _document(rec: Any, o: "PipelineOptions", map_gold, fallback: str, has_id: b
         return DocInput(fallback, error=rec.message), _NOT_TEXT
     if isinstance(rec, Sentence):
         r = resplit_words(rec.words)
-        gold = map_gold(list(rec.tags)) if rec.tags is not None else None
+        gold = map_gold(list(rec.tags), list(rec.words)) if rec.tags is not None else None
         first = np.full(len(rec.words), -1, np.int64)
         for i in range(len(r.owner) - 1, -1, -1):
             first[r.owner[i]] = i
