@@ -321,3 +321,12 @@ def test_no_reliability_plot_without_gold(tmp_path):
     (out / "spans").mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist([_span("a", 0, "Paris", "geo", 0.9, PARIS)], SPANS_SCHEMA), out / "spans" / "p.parquet")
     assert "Reliability of resolution_score" not in write_report(out).read_text()
+
+
+def test_heatmap_leaves_out_tags_no_word_was_predicted_as():
+    from geobatch.evaluate.report import _heatmap
+
+    html = _heatmap({"labels": ["O", "B-geo", "B-org"], "matrix": [[5, 1, 0], [0, 3, 0], [2, 1, 0]], "source": "tokens/"})
+    heads = re.findall(r'<th class="rot">([^<]*)</th>', html)
+    assert heads == ["O", "B-geo"]  # no column of zeros for the gold-only org
+    assert "<tr><th>B-org</th>" in html  # its gold row stays: 2 words predicted O, 1 geo

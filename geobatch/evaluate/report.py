@@ -113,12 +113,16 @@ def render_json_tables(obj: dict, title: str = "", skip: tuple[str, ...] = ("con
 
 def _heatmap(conf: dict) -> str:
     labels, matrix = conf["labels"], conf["matrix"]
-    head = "".join(f'<th class="rot">{_e(lab)}</th>' for lab in labels)
+    # a tag no word was predicted as (gold types the model does not have: GMB's org, per, tim...) is no
+    # column, and a tag no gold word has is no row: a dozen columns of zeros hid the ones that matter
+    cols = [j for j in range(len(labels)) if any(row[j] for row in matrix)] or list(range(len(labels)))
+    kept = [(g, row) for g, row in zip(labels, matrix) if any(row)] or list(zip(labels, matrix))
+    head = "".join(f'<th class="rot">{_e(labels[j])}</th>' for j in cols)
     rows = []
-    for g, row in zip(labels, matrix):
+    for g, row in kept:
         total = sum(row) or 1
         cells = []
-        for p, n in zip(labels, row):
+        for p, n in ((labels[j], row[j]) for j in cols):
             share = n / total
             # row-normalised so that the many O words do not wash out the location rows
             light = 97 - 62 * share
@@ -130,7 +134,8 @@ def _heatmap(conf: dict) -> str:
     return (f'<table class="heatmap"><thead><tr><th>gold ↓ / predicted →</th>{head}<th>total</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
             f'<p class="note">Word level, one cell per (gold tag, predicted tag); colour is the share of the '
-            f"gold row (green: agreement). Source: {_e(conf['source'])}.</p>")
+            f"gold row (green: agreement); tags no word was predicted as, or no gold word has, are left out. "
+            f"Source: {_e(conf['source'])}.</p>")
 
 
 def _histogram(hist: np.ndarray) -> str:
