@@ -19,6 +19,13 @@ SCHEMES = ("full", "locations")
 # Entity types that name places in the tag sets a model is likely trained on: GMB's geo/gpe, CoNLL's
 # LOC, OntoNotes' GPE/LOC. Compared case-insensitively.
 KNOWN_PLACE_TYPES = frozenset({"geo", "gpe", "loc", "location"})
+# A training spec's two marker types (training/spec.py), which gold may be mapped through at run time too
+# (evaluate/gold_map.py): a place of no given geo/gpe type, the loss accepting any place type;
+ANY_PLACE = "*"
+# and a span the corpus marks but whose words the model is not taught either way: no loss on them. GMB's
+# organisations ("U.S. Embassy", "Dubai World Trade Centre") may contain a place name that other
+# corpora tag; mapping them to O would teach that the place inside is not one.
+UNTAUGHT = "?"
 
 
 # BIOES/BILOU prefixes, read as the IOB2 prefix they stand for: a single-word (S-/U-) entity begins

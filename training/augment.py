@@ -25,9 +25,9 @@ import random
 from typing import Sequence
 
 from geobatch.io.documents import Sentence
+from geobatch.labels import UNTAUGHT
 from geobatch.text.words import split_words
 
-from .spec import UNTAUGHT
 from .untaught import tag_spans
 
 MIN_CITY = 15_000  # a city smaller than this is rarely news; most of the gazetteer's rows are such towns

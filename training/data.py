@@ -23,11 +23,10 @@ from geobatch.io.documents import Sentence, Span
 from geobatch.io.inputs import format_for
 from geobatch.io.readers import read_conll, read_gmb
 from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_from_records
-from geobatch.labels import OUTSIDE, LabelScheme, entity_type, label_list
+from geobatch.labels import ANY_PLACE, OUTSIDE, UNTAUGHT, LabelScheme, entity_type, label_list
 from geobatch.text.demonyms import retype_demonyms
 from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
-from .spec import ANY_PLACE, UNTAUGHT
 
 IGNORE = -100
 # An untaught word's first piece ("?" in a corpus mapping, e.g. GMB's organisations): no gold loss,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from geobatch.errors import InputError
-from geobatch.labels import LabelScheme, entity_type, place_types, split_tag
+from geobatch.labels import ANY_PLACE, UNTAUGHT, LabelScheme, entity_type, place_types, split_tag
 
 from . import checkpoint as ckpt
 from .base import check_base_config, check_continuation, resolve_base
@@ -21,7 +21,6 @@ from .batching import iterate_batches, pad_batch
 from .corpora import epoch_order, read_training_sentences
 from .options import TrainOptions, check_options  # noqa: F401  (TrainOptions: the command's import)
 from .scoring import entity_metrics, merged_places, untaught_as_outside
-from .spec import ANY_PLACE, UNTAUGHT
 from .data import (
     Encoded,
     apply_scheme,

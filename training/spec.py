@@ -38,18 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geobatch.errors import InputError
-from geobatch.labels import split_tag
+from geobatch.labels import ANY_PLACE, UNTAUGHT, split_tag
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-ANY_PLACE = "*"
-# A span the corpus marks but whose words the model is not taught either way: no loss on them. GMB's
-# organisations ("U.S. Embassy", "Dubai World Trade Centre") may contain a place name that other
-# corpora tag; mapping them to O would teach that the place inside is not one.
-UNTAUGHT = "?"
 HELDOUT_RULES = ("sha256-mod5", "all")
 # documents that are the validation slice (epochs, rules) and never trained on: the next fifth by the same
 # hash as the held-back one, so the two never meet; a news slice big enough to choose by (docs/TRAINING.md)

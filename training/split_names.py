@@ -18,9 +18,8 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from geobatch.io.documents import Sentence
-from geobatch.labels import KNOWN_PLACE_TYPES
+from geobatch.labels import ANY_PLACE, KNOWN_PLACE_TYPES
 
-from .spec import ANY_PLACE
 from .untaught import tag_spans
 
 ARTICLES = ("the", "a", "an")

@@ -19,9 +19,8 @@ from collections import Counter
 from typing import Callable, Sequence
 
 from geobatch.io.documents import Sentence
-from geobatch.labels import OUTSIDE, split_tag
+from geobatch.labels import OUTSIDE, UNTAUGHT, split_tag
 
-from .spec import UNTAUGHT
 
 MIN_SEEN = 2  # one annotation slip does not make a name
 MAJOR_CITY = 100_000

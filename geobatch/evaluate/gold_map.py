@@ -22,10 +22,8 @@ from __future__ import annotations
 from typing import Callable, Collection, Sequence
 
 from ..io.gold import LOCATION
-from ..labels import KNOWN_PLACE_TYPES, OUTSIDE, LabelScheme, split_tag
+from ..labels import ANY_PLACE, KNOWN_PLACE_TYPES, OUTSIDE, LabelScheme, split_tag
 from ..text.demonyms import demonym_matcher, retype_demonyms
-
-ANY_PLACE = "*"  # training/spec.py's type for a place of no given type
 
 GoldMapper = Callable[..., list[str]]
 
