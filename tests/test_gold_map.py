@@ -28,7 +28,7 @@ def test_gold_types_follow_the_cards_map_and_name_the_rest():
     # untaught or dropped by the map: the gold's own name (counted, scored as O), never the marker "?"
     assert gold_type("org", spec, MODEL_TYPES) == "org" and gold_type("per", spec, MODEL_TYPES) == "per"
     # not in the map: a place type by name is a place of no type; other names are kept
-    assert gold_type("LOC", spec, MODEL_TYPES) == "location" and gold_type("GPE", spec, MODEL_TYPES) == "location"
+    assert gold_type("LOC", spec, MODEL_TYPES) == "location" and gold_type("GPE", spec, MODEL_TYPES) == "gpe"
     assert gold_type("MISC", spec, MODEL_TYPES) == "MISC" and gold_type("dem", spec, MODEL_TYPES) == "dem"
     assert gold_type("location", spec, MODEL_TYPES) == "location"
     # a spec's any-place type
@@ -37,6 +37,9 @@ def test_gold_types_follow_the_cards_map_and_name_the_rest():
     loc = LabelScheme("locations")
     assert gold_type("geo", loc, ("geo", "gpe")) == "geo" and gold_type("LOC", loc, ("geo", "gpe")) == "location"
     assert gold_type("org", loc, ("geo", "gpe")) == "org"
+    # case aside, a type the model has is that type (CoNLL gold on a GMB `full` model)
+    full = ("art", "eve", "geo", "gpe", "nat", "org", "per", "tim")
+    assert [gold_type(t, LabelScheme("full"), full) for t in ("PER", "ORG", "LOC", "MISC")] == ["per", "org", "location", "MISC"]
 
 
 def test_word_per_row_gold_gets_the_models_demonyms():

@@ -6,8 +6,9 @@ through the same map compares like with like:
 
 - a type the card's map sends to one of the model's types becomes that type (GMB's geo, gpe);
 - `*` (a place of any type, training/spec.py) becomes the generic `location`, scored in the merged view;
-- a type the map does not name: kept if the model predicts it; a place type by name (CoNLL's LOC,
-  OntoNotes' GPE: labels.KNOWN_PLACE_TYPES) becomes `location`;
+- a type the map does not name: kept if the model predicts it (case aside: CoNLL's PER is a GMB
+  model's per); a place type by name the model has not (CoNLL's LOC: labels.KNOWN_PLACE_TYPES)
+  becomes `location`;
 - every other type keeps its gold name (org, which a spec left untaught, per, MISC): the metrics count
   its spans as gold the model does not predict and score its words as O, and the run says so. Before,
   such types went to O silently (CoNLL gold scored nothing) or leaked the training marker `?` into
@@ -39,6 +40,9 @@ def gold_type(etype: str, scheme: LabelScheme, model_types: Collection[str]) -> 
         return new if new in model_types else etype
     if etype in model_types:
         return etype
+    same = [t for t in model_types if t.lower() == etype.lower()]
+    if len(same) == 1:  # CoNLL's PER and ORG against a GMB model's per and org
+        return same[0]
     if etype.lower() in KNOWN_PLACE_TYPES:
         return LOCATION
     return etype
