@@ -29,8 +29,9 @@ from ..text.demonyms import demonym_matcher, retype_demonyms
 GoldMapper = Callable[..., list[str]]
 
 
-def gold_type(etype: str, scheme: LabelScheme, model_types: Collection[str]) -> str | None:
-    """The type a gold entity type is scored as (None: O)."""
+def gold_type(etype: str, scheme: LabelScheme, model_types: Collection[str]) -> str:
+    """The type a gold entity type is scored as: one of the model's, `location`, or the gold's own name
+    (which the metrics count and score as O)."""
     if etype == LOCATION:
         return etype
     if scheme.type_map is not None and etype in scheme.type_map:
@@ -56,7 +57,7 @@ def gold_mapper(scheme: LabelScheme, model_types: Collection[str], demonym_type:
         from ..resolve.sources import demonym_lexicon  # the gazetteer's lexicon, as training used
 
         matcher = demonym_matcher(demonym_lexicon())
-    memo: dict[str, str | None] = {}
+    memo: dict[str, str] = {}
 
     def mapped(tags: Sequence[str], words: Sequence[str] | None = None) -> list[str]:
         out, prev = [], None
