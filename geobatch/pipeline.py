@@ -10,7 +10,9 @@ by `split_texts`, or `resplit_words` for word-per-row input, gold tags when pres
 (with the message) and the chunk goes on; every record yields exactly one docs/ row.
 
 Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
-`RESOLVER_COLUMNS`); without one those columns are null. A `focus` attribute on the returned
+`RESOLVER_COLUMNS`); without one those columns are null. The place spans come first, then any the
+model's demonym type tagged, marked `context_only`: they tell the resolver which countries the
+document is about, and their entries are not kept. A `focus` attribute on the returned
 sequence (dict keyed by `FOCUS_COLUMNS`, or None) fills the docs/ row's focus columns.
 """
 
@@ -98,6 +100,9 @@ class Pipeline:
             self._try_window_length()
         self.resolver = resolver
         self.map_gold = gold_mapper(self.model.gold_scheme, entity_types(self.labels), self.model.demonym_type)
+        dem = self.model.demonym_type
+        # the model's demonyms go to the resolver as context only ("French border checks at Calais")
+        self.context_labels = (dem,) if dem and dem in types and dem not in self.location_labels else ()
         self.tokens_schema = tokens_schema(self.options.with_gold)
         self.codes = TagCodes(self.labels)
 
@@ -276,12 +281,13 @@ class Pipeline:
         out: list = [None] * len(spans)
         if self.resolver is None or not places:
             return out, None
-        got = self.resolver(text, [spans[i] for i in places])
+        context = [dict(s, context_only=True) for s in spans if s["label"] in self.context_labels]
+        got = self.resolver(text, [spans[i] for i in places] + context)
         focus = getattr(got, "focus", None)
         got = list(got)
-        if len(got) != len(places):
-            raise ValueError(f"resolver returned {len(got)} results for {len(places)} spans")
-        for i, r in zip(places, got):
+        if len(got) != len(places) + len(context):
+            raise ValueError(f"resolver returned {len(got)} results for {len(places) + len(context)} spans")
+        for i, r in zip(places, got):  # a context span's result, if the resolver gave one, is not kept
             out[i] = r
         return out, focus
 

@@ -58,6 +58,26 @@ def test_only_place_spans_are_resolved(tmp_path):
     assert spans[1]["latitude"] is None and spans[1]["resolution_score"] is None
 
 
+def test_demonyms_reach_the_resolver_as_context_only(tmp_path):
+    # a spec's demonym type is no place: its spans are passed after the places, marked context_only,
+    # so the resolver can read "French" as a hint of the country; whatever it returns for them is dropped
+    d = build_tiny_model_dir(tmp_path / "model", labels=["O", "B-geo", "I-geo", "B-dem", "I-dem"],
+                             word_labels={"paris": "B-geo", "berlin": "B-geo", "france": "B-dem"},
+                             card_extra={"training": {"spec": {"demonym_type": "dem"}}})
+    seen = []
+
+    def resolver(text, spans):
+        seen.extend((text[s["start_char"]:s["end_char"]], bool(s.get("context_only"))) for s in spans)
+        return [{"geonameid": 7, "latitude": 1.0, "longitude": 2.0} for _ in spans]
+
+    pipe = Pipeline(d, PipelineOptions(provider="cpu"), resolver=resolver)
+    assert pipe.location_labels == ("geo",) and pipe.context_labels == ("dem",)
+    spans = pipe.process([{"id": "a", "text": "Paris met France in Berlin."}]).spans.to_pylist()
+    assert [(s["text"], s["label"]) for s in spans] == [("Paris", "geo"), ("France", "dem"), ("Berlin", "geo")]
+    assert seen == [("Paris", False), ("Berlin", False), ("France", True)]
+    assert [s["geonameid"] for s in spans] == [7, None, 7]
+
+
 def test_own_scheme_is_all_places_and_scored_as_location(tmp_path):
     model = relabelled_model(tmp_path, ["O", "B-tar", "I-tar", "B-inc", "I-inc"])
     text = "Paris sent aid to France."

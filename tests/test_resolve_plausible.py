@@ -219,3 +219,27 @@ def test_a_span_without_a_word_resolves_to_nothing(resolver, surface):
     text = f"{surface} Paris and Berlin"
     got = resolver.resolve_document(text, [(0, len(surface), None), (len(surface) + 1, len(surface) + 6, None)])
     assert got[0] is None and got[1]["country_code"] == "FR"
+
+
+def test_a_demonym_passed_as_context_says_which_country_the_story_is_about(resolver):
+    # found as a user: with Dover and Kent, whose many US namesakes outweigh England, "French border
+    # checks at Calais" put Calais in Maine; the model tags "French" as a demonym, which the pipeline
+    # now hands the resolver as context only
+    text = "Lorries queued from Dover as French border checks at Calais slowed crossings, Kent police said."
+    places = spans_of(text, "Dover", "Calais", "Kent")
+    french = spans_of(text, "French")
+    got = resolver.resolve_document(text, places, context=french)
+    assert len(got) == 3 and len(got.features) == 3  # the context span has no result of its own
+    assert got[1]["resolved_name"] == "Calais" and got[1]["country_code"] == "FR"
+
+
+def test_the_seam_keeps_no_result_for_a_context_span():
+    from geobatch.resolve import build_resolver
+
+    resolve_fn = build_resolver()
+    text = "Italian officials said tourists crowded Florence."
+    i, f = text.index("Italian"), text.index("Florence")
+    got = resolve_fn(text, [{"start": f, "end": f + 8, "label": "geo"},
+                            {"start": i, "end": i + 7, "label": "dem", "context_only": True}])
+    assert len(got) == 2 and len(got.features) == 2
+    assert got[0]["country_code"] == "IT" and got[1] is None and got.features[1] is None

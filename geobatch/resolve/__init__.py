@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from . import calibration
 from .disambiguate import Resolver
+from .focus import Resolutions
 from .geo import ACCURACY_KM, GeoScore, geo_errors_km, geo_metrics, haversine_km
 
 # columns the resolver adds to every span, in order; all null when a span is unresolved
@@ -51,14 +52,22 @@ def build_resolver(cache_dir=None, log=None, focus_fallback: bool = False):
     """The runner's resolver seam: `fn(text, spans) -> list[dict | None]`, spans as dicts; the list's
     `.focus` holds the document's focus columns for docs/ (None when nothing resolved).
 
-    A span dict carries `start_char`/`end_char` (the runner's spans/ rows) or `start`/`end`.
+    A span dict carries `start_char`/`end_char` (the runner's spans/ rows) or `start`/`end`; one with
+    `context_only` set (the model's demonyms) only informs the others, and its entry is None.
     """
     resolver = Resolver.load(cache_dir, log=log or _stderr, focus_fallback=focus_fallback)
 
     def resolve(text: str, spans) -> list:
         tuples = [(s["start_char"], s["end_char"], s.get("label")) if "start_char" in s
                   else (s["start"], s["end"], s.get("label")) for s in spans]
-        return resolver.resolve_document(text, tuples)
+        context = [s.get("context_only", False) for s in spans]
+        got = resolver.resolve_document(text, [t for t, c in zip(tuples, context) if not c],
+                                        [t for t, c in zip(tuples, context) if c])
+        if not any(context):
+            return got
+        results, features = iter(got), iter(got.features)
+        return Resolutions([None if c else next(results) for c in context], got.focus,
+                           [None if c else next(features) for c in context])
 
     resolve.resolver = resolver
     return resolve

@@ -14,7 +14,8 @@ Each candidate (candidates.py) gets a score in log10-population units:
 
 Context comes from the other spans' candidate distributions (a softmax over their scores), so a
 certain "Tbilisi" counts fully and an ambiguous "Georgia" splits its weight; spans with the same name
-as the one being scored are left out, so a name cannot vouch for itself. Two rounds: priors only,
+as the one being scored are left out, so a name cannot vouch for itself. Context-only spans (the
+model's demonyms, "French") add their countries' mass and get no result of their own. Two rounds: priors only,
 then priors plus context. `resolution_score` is the winning candidate's softmax probability times a
 factor for how it was matched.
 
@@ -84,23 +85,29 @@ class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
         return resolver
 
     # -- documents ---------------------------------------------------------------------------------
-    def resolve_document(self, text: str, spans: Sequence[tuple]) -> Resolutions:
+    def resolve_document(self, text: str, spans: Sequence[tuple], context: Sequence[tuple] = ()) -> Resolutions:
         """One result dict (keys: RESOLVED_COLUMNS) or None per span, in order; `.focus` is the
         document's focus (docs/ columns) or None.
 
         `spans` are (start, end, label) tuples with character offsets into `text`; the label is not used.
+        `context` spans (the model's demonyms: "French border checks at Calais") only add their
+        countries' weight to the others' context: they get no result of their own.
         """
-        n = len(spans)
-        if n == 0:
+        n_out = len(spans)
+        if n_out == 0:
             return Resolutions()
         cc_of, a1_of, feat = self._cc, self._a1, self._feature
+        spans = list(spans) + list(context)
+        n = len(spans)
         surfaces = [text[s[0]:s[1]] for s in spans]
         entries = [self._plausible(text, int(s[0]), int(s[1]), *self._entry(surface)) for s, surface in zip(spans, surfaces)]
         keys = [e[0] for e in entries]
         cands = [self._kind_after(text, int(s[1]), e[1]) for s, e in zip(spans, entries)]
-        containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans)]
-        after_place = self._after_place(text, spans, cands)
-        same_sentence = self._states_in_sentence(text, spans, cands)
+        # a demonym says which country a story is about, not where a place is: no pattern of its own
+        pad = [set()] * (n - n_out)
+        containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans[:n_out])] + [[]] * (n - n_out)
+        after_place = self._after_place(text, spans[:n_out], cands[:n_out]) + pad
+        same_sentence = self._states_in_sentence(text, spans[:n_out], cands[:n_out]) + pad
 
         # a name's mentions count once and never for themselves; names with the same candidates
         # ("Nyanza", "Nyanza Province") are one name here, so they cannot vouch for each other
@@ -151,12 +158,12 @@ class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
             scores = new_scores
 
         best = [max(range(len(sc)), key=sc.__getitem__) if sc else -1 for sc in scores]
-        out: list[dict | None] = [None] * n
+        out: list[dict | None] = [None] * n_out
         # strong names first: keep the winner unless it is an unknown small town in a document about
         # another country (more likely a local street or venue that the gazetteer lacks)
         kept_c: dict = {}
         kept_a: dict = {}
-        for i in range(n):
+        for i in range(n_out):
             if not strong[i]:
                 continue
             c = cands[i][best[i]]
@@ -171,7 +178,7 @@ class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
             kept_a.setdefault(keys[i], set()).add((cc, a1))
         # weak names (a bare direction, part of a longer name) need another resolved name behind them
         # ("Da Nang" written out elsewhere backs "Da Nang International Airport")
-        for i in range(n):
+        for i in range(n_out):
             if strong[i] or not cands[i]:
                 continue
             c = cands[i][best[i]]
