@@ -15,8 +15,8 @@ Each candidate (candidates.py) gets a score in log10-population units:
 Context comes from the other spans' candidate distributions (a softmax over their scores), so a
 certain "Tbilisi" counts fully and an ambiguous "Georgia" splits its weight; spans with the same name
 as the one being scored are left out, so a name cannot vouch for itself. Context-only spans (the
-model's demonyms, "French") add their countries' mass and get no result of their own. Two rounds: priors only,
-then priors plus context. `resolution_score` is the winning candidate's softmax probability times a
+model's demonyms, "French") add their countries' mass and get no result of their own. Two rounds:
+priors only, then priors plus context. `resolution_score` is the winning candidate's softmax probability times a
 factor for how it was matched.
 
 Weak matches need support: a name found only as part of a longer name ("Old Town Manassas"), or a
@@ -105,7 +105,8 @@ class Resolver(CandidateLookup, PlausibilityRules, NeighbourPatterns):
         cands = [self._kind_after(text, int(s[1]), e[1]) for s, e in zip(spans, entries)]
         # a demonym says which country a story is about, not where a place is: no pattern of its own
         pad = [set()] * (n - n_out)
-        containers = [self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans[:n_out])] + [[]] * (n - n_out)
+        containers = ([self._container_after(text, int(s[1])) if cands[i] else [] for i, s in enumerate(spans[:n_out])]
+                      + [[]] * (n - n_out))
         after_place = self._after_place(text, spans[:n_out], cands[:n_out]) + pad
         same_sentence = self._states_in_sentence(text, spans[:n_out], cands[:n_out]) + pad
 
