@@ -13,7 +13,7 @@ from geobatch.errors import InputError
 from training.data import SpanOptions, read_sentences
 from training.corpora import epoch_order
 from training.scoring import merged_places
-from training.spec import is_heldout, is_validation, load_spec
+from training.spec import is_heldout, is_validation, load_spec, override_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -152,6 +152,18 @@ def test_the_shipped_spec_reads(tmp_path):
     assert next(c for c in spec.corpora if c.name == "tud-loc-validation").heldout == "all"
 
 
+def test_corpus_weight_overrides_one_corpus_for_one_run(tmp_path):
+    spec = _spec(tmp_path, '[[corpus]]\npath = "a.jsonl"\nweight = 3\n[[corpus]]\nname = "b"\npath = "b.jsonl"\n')
+    (tmp_path / "b.jsonl").write_text('{"id": "2", "text": "Lyon", "spans": [{"start": 0, "end": 4, "label": "geo"}]}\n')
+    got = override_weights(load_spec(spec), ["a=0.35"])
+    assert [(c.name, c.weight) for c in got.corpora] == [("a", 0.35), ("b", 1.0)]
+    assert got.corpora[0].to_dict()["weight"] == 0.35  # the card's spec record says what was trained
+    for bad, message in (("c=1", "names c, which"), ("a=0", "not NAME=W"), ("a=x", "not NAME=W"), ("a", "not NAME=W"),
+                         ("=2", "not NAME=W"), ("a=nan", "not NAME=W")):
+        with pytest.raises(InputError, match=message):
+            override_weights(load_spec(spec), [bad])
+
+
 def test_train_cli_refuses_a_bad_spec_in_one_line(tmp_path, capsys):
     pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
     from geobatch.cli import main
@@ -164,6 +176,9 @@ def test_train_cli_refuses_a_bad_spec_in_one_line(tmp_path, capsys):
     assert "--train FILE" in one_error_line(capsys)
     assert main(["train", "--train", str(tmp_path / "a.jsonl"), "--with-heldout", "--output", str(tmp_path / "ck")]) == 2
     assert "go with --spec" in one_error_line(capsys)
+    good = _spec(tmp_path, '[[corpus]]\npath = "a.jsonl"\n')
+    assert main(["train", "--spec", str(good), "--corpus-weight", "gmb=0.35", "--output", str(tmp_path / "ck")]) == 2
+    assert "--corpus-weight names gmb" in one_error_line(capsys)
 
 
 def test_any_place_loss_sums_the_place_types():

@@ -66,11 +66,11 @@ def train(opts: TrainOptions, log=print) -> Path:
                          "validate on other sentences: another file, or leave --validation out to hold out --validation-fraction")
     corpora = None
     if opts.spec:
-        from .spec import load_spec
+        from .spec import load_spec, override_weights
 
         if opts.train:
             raise InputError("--spec and --train were both given", "list every training file in the spec, or use --train alone")
-        corpora = load_spec(opts.spec, opts.data_dir)
+        corpora = override_weights(load_spec(opts.spec, opts.data_dir), opts.corpus_weights)
         # the card's gold map: the first word-per-row corpus's (GMB test is scored through it)
         word_maps = [c.types for c in corpora.corpora if c.types is not None and detect_format(c.path, c.format) in ("gmb", "conll")]
         scheme = LabelScheme(f"spec:{Path(opts.spec).name}", word_maps[0]) if word_maps else LabelScheme("full")

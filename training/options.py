@@ -46,6 +46,7 @@ class TrainOptions:
     spec: str | None = None        # training spec (training/spec.py): several corpora instead of --train
     data_dir: str | None = None    # where the spec's paths are relative to (default: the spec's folder)
     with_heldout: bool = False     # also train on the documents the spec holds back for evaluation
+    corpus_weights: tuple[str, ...] = ()  # NAME=W: the spec's corpus NAME at weight W for this run
     layers: int | tuple[int, ...] | None = None  # keep this many of the base's encoder layers, or these (training/depth.py)
     teacher: str | None = None     # distil from this MODEL_DIR or checkpoint (training/distill.py)
     distill_temperature: float = 2.0
@@ -79,6 +80,12 @@ def check_options(opts: TrainOptions) -> None:
         raise InputError(f"--teacher {opts.teacher} is not a directory", "give an exported MODEL_DIR (model.onnx) or a training checkpoint")
     if not 0 <= opts.seed < 2**32:  # numpy's seeding range: a negative seed failed after the data was read
         raise InputError(f"--seed {opts.seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
+    if opts.corpus_weights:  # checked against the spec's names before TensorFlow loads
+        if not opts.spec:
+            raise InputError("--corpus-weight goes with --spec", "pass --spec SPEC.toml, or leave it out")
+        from .spec import load_spec, override_weights
+
+        override_weights(load_spec(opts.spec, opts.data_dir), opts.corpus_weights)
     if opts.split_seed is not None and not 0 <= opts.split_seed < 2**32:
         raise InputError(f"--split-seed {opts.split_seed} is outside 0 .. 2**32-1", "use a non-negative seed, e.g. 13")
     if opts.teacher is not None and opts.distill_hidden:

@@ -35,6 +35,7 @@ import hashlib
 import math
 import sys
 from dataclasses import dataclass, field
+from typing import Sequence
 from pathlib import Path
 
 from geobatch.errors import InputError
@@ -201,3 +202,26 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             if same(str(c.path), str(d.path)):
                 raise _fail(p, f"corpus {c.name!r} ", f"is the same file as corpus {d.name!r} ({c.path})", "list each file once")
     return out
+
+
+def override_weights(spec: TrainingSpec, items: Sequence[str]) -> TrainingSpec:
+    """The spec with `--corpus-weight NAME=W` applied: one recipe file, another mix for one run (the fast
+    model keeps the mix it was chosen at). Each name must be a corpus of the spec, each W positive."""
+    weights = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        try:
+            w = float(value) if sep else math.nan
+        except ValueError:
+            w = math.nan
+        if not name.strip() or not (math.isfinite(w) and w > 0):
+            raise InputError(f"--corpus-weight {item!r} is not NAME=W with W a positive number", "write e.g. --corpus-weight gmb=0.35")
+        weights[name.strip()] = w
+    names = [c.name for c in spec.corpora]
+    unknown = sorted(set(weights) - set(names))
+    if unknown:
+        raise InputError(f"--corpus-weight names {', '.join(unknown)}, which {spec.path} has no corpus of",
+                         f"use one of its corpus names: {', '.join(names)}")
+    for c in spec.corpora:
+        c.weight = weights.get(c.name, c.weight)
+    return spec

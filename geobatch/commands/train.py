@@ -19,6 +19,8 @@ def _echo(msg: str) -> None:
 @click.option("--spec", type=click.Path(), help="Training spec (TOML): several corpora, each with its columns, type map, weight and held-out documents (training/geoparse.toml). Instead of --train.")
 @click.option("--data-dir", type=click.Path(), help="With --spec: folder the spec's paths are relative to (default: the spec's folder).")
 @click.option("--with-heldout", is_flag=True, help="With --spec: also train on the documents the spec holds back for evaluation (the final model, once figures are taken).")
+@click.option("--corpus-weight", "corpus_weights", multiple=True, metavar="NAME=W",
+              help="With --spec: train the spec's corpus NAME at weight W in this run (repeatable), e.g. gmb=0.35.")
 @click.option("--validation", type=click.Path(), help="Validation file (default: hold out --validation-fraction of --train). Never pass test data.")
 @click.option("--format", "fmt", type=click.Choice(["gmb", "conll", "spans"]), help="Input format (default: from the extension).")
 @click.option("--id-column", default="id", help="Span documents: id column.")
@@ -58,7 +60,7 @@ def _echo(msg: str) -> None:
 @click.option("--log-every", type=click.IntRange(1), default=50, help="Progress line every N steps.")
 @click.option("--output", required=True, type=click.Path(), help="Checkpoint directory.")
 @click.option("--export", "export_dir", type=click.Path(), help="Also export the best checkpoint to this MODEL_DIR.")
-def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
+def command(train_files, spec, data_dir, with_heldout, corpus_weights, validation, fmt, id_column, text_column, spans_column, span_label, label_scheme, label_map,
             base_model, head, layers, teacher, distill_temperature, distill_weight, distill_hidden, distill_augment, augment, epochs, batch_size, max_length, learning_rate, warmup_fraction, weight_decay, class_weights,
             patience, seed, split_seed, max_sentences, validation_fraction, log_every, output, export_dir):
     """Fine-tune a BERT token classifier on annotated data."""
@@ -83,7 +85,7 @@ def command(train_files, spec, data_dir, with_heldout, validation, fmt, id_colum
         batch_size=batch_size, max_length=max_length, learning_rate=learning_rate, warmup_fraction=warmup_fraction,
         weight_decay=weight_decay, class_weights=class_weights, patience=patience, seed=seed, split_seed=split_seed,
         max_sentences=max_sentences, validation_fraction=validation_fraction, log_every=log_every,
-        spec=spec, data_dir=data_dir, with_heldout=with_heldout,
+        spec=spec, data_dir=data_dir, with_heldout=with_heldout, corpus_weights=tuple(corpus_weights),
         layers=None if layers is None else parse_layers(layers), teacher=teacher, distill_temperature=distill_temperature, distill_weight=distill_weight,
         distill_hidden=distill_hidden, distill_augment=distill_augment, augment=augment,
     )
