@@ -63,8 +63,6 @@ def build_resolver(cache_dir=None, log=None, focus_fallback: bool = False):
         context = [s.get("context_only", False) for s in spans]
         got = resolver.resolve_document(text, [t for t, c in zip(tuples, context) if not c],
                                         [t for t, c in zip(tuples, context) if c])
-        if not any(context):
-            return got
         results, features = iter(got), iter(got.features)
         return Resolutions([None if c else next(results) for c in context], got.focus,
                            [None if c else next(features) for c in context])

@@ -16,8 +16,8 @@ Context comes from the other spans' candidate distributions (a softmax over thei
 certain "Tbilisi" counts fully and an ambiguous "Georgia" splits its weight; spans with the same name
 as the one being scored are left out, so a name cannot vouch for itself. Context-only spans (the
 model's demonyms, "French") add their countries' mass and get no result of their own. Two rounds:
-priors only, then priors plus context. `resolution_score` is the winning candidate's softmax probability times a
-factor for how it was matched.
+priors only, then priors plus context. `resolution_score` is the winning candidate's softmax
+probability times a factor for how it was matched.
 
 Weak matches need support: a name found only as part of a longer name ("Old Town Manassas"), or a
 bare direction ("Western"), is kept only when the document already points at that country; a small
