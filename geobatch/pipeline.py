@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, span_dicts, tokens_table, word_labels
+from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_break_before, span_dicts, tokens_table, word_labels
 from .decode.spans import softmax
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper
@@ -162,7 +162,8 @@ class Pipeline:
         metrics = MetricsAccumulator(self.location_labels, entity_types(self.labels)) if self.options.with_gold else None
         flat = np.concatenate(logit_rows) if logit_rows else np.zeros((0, len(self.labels)), np.float32)
         words = self._decode_words(docs, plan, flat, window_row)
-        spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels)
+        spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels,
+                            line_break_before([d.text for d in docs], words))
         span_texts = [docs[d].text[s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
                                                           words.ends[spans.word_end - 1].tolist())]
         span_bounds = np.searchsorted(spans.doc, np.arange(len(docs) + 1))

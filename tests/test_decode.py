@@ -136,3 +136,28 @@ def test_array_decoder_agrees_on_place_type_changes_and_dem(place_types):
         assert want[0]["label"] == "geo" and want[-1]["label"] == "gpe"
     else:
         assert texts == ["South", "Africa", "Kenyan", "Nairobi", "Acme", "Kenya", "French", "Paris", "Ivory", "Coast"]
+
+
+def test_a_span_never_runs_across_a_line_break():
+    """"Vienna" closing one line and "Porgy & Bess" opening the next reach the model as one phrase (it
+    reads no whitespace); whatever it tags them, they are two spans. Both decoders agree."""
+    from geobatch.decode.arrays import ChunkWords, TagCodes, chunk_spans, line_break_before
+
+    labels = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe"]
+    codes = TagCodes(labels)
+    texts = ["www.hideaway.co.uk\n\nVienna\n\nPorgy Bess", "New York\u2028Boston Harbor", "Rio de Janeiro"]
+    tags_by_doc = [["O", "B-geo", "I-geo", "I-geo"], ["B-geo", "I-geo", "I-gpe", "I-geo"], ["B-geo", "I-geo", "I-geo"]]
+    offsets = [split_words(t)[1] for t in texts]
+    want = [[s["text"] for s in decode_spans(t, o, tg, [0.9] * len(tg), ("geo", "gpe"))]
+            for t, o, tg in zip(texts, offsets, tags_by_doc)]
+    assert want == [["Vienna", "Porgy Bess"], ["New York", "Boston Harbor"], ["Rio de Janeiro"]]
+    lens = [len(o) for o in offsets]
+    words = ChunkWords(
+        [0, 1, 2], np.r_[0, np.cumsum(lens)], np.repeat(np.arange(3), lens),
+        np.array([labels.index(t) for tg in tags_by_doc for t in tg]), np.full(sum(lens), 0.9, np.float32),
+        np.array([a for o in offsets for a, _ in o]), np.array([b for o in offsets for _, b in o]))
+    broken = line_break_before(texts, words)
+    assert broken.tolist() == [False, True, True, False, False, False, True, False, False, False, False]
+    got = chunk_spans(words.tags, words.conf, words.doc, codes, ("geo", "gpe"), broken)
+    texts_got = [texts[d][words.starts[a]:words.ends[b - 1]] for d, a, b in zip(got.doc, got.word_start, got.word_end)]
+    assert texts_got == [x for w in want for x in w]

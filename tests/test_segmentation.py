@@ -55,6 +55,23 @@ def test_offsets_slice_the_text(text):
     assert covered == "".join(text.split())
 
 
+def test_web_and_email_addresses_are_one_word():
+    """An address cut at its punctuation gave the model "bc.ca", "co.uk" and "de" as words it tagged
+    places; whole, it is one word. The sentence's own punctuation after it stays a word of its own."""
+    text = ("See http://www.frontcounterbc.gov.bc.ca/ or https://portal.nrs.gov.bc.ca. Mail info@dkrpa.com, "
+            "visit www.a-trane.de (Berlin), tinyurl.com/cro5kto and JD.com; U.S. St. Louis stay as before.")
+    w = words(text)
+    for whole in ("http://www.frontcounterbc.gov.bc.ca/", "https://portal.nrs.gov.bc.ca", "info@dkrpa.com",
+                  "www.a-trane.de", "tinyurl.com/cro5kto", "JD.com", "U.S.", "St."):
+        assert whole in w, whole
+    assert w[w.index("https://portal.nrs.gov.bc.ca") + 1] == "."
+    assert w[w.index("www.a-trane.de") + 1:w.index("www.a-trane.de") + 4] == ["(", "Berlin", ")"]
+    # no period, no address: split as BERT splits it (split_texts relies on the period)
+    assert words("http://localhost now") == ["http", ":", "/", "/", "localhost", "now"]
+    # a domain needs a generic top-level domain of its own, not a longer word that starts with one
+    assert words("example.community") == ["example", ".", "community"]
+
+
 def test_invisible_characters_separate_words_and_belong_to_none():
     """A BOM, a zero-width space or a control character is no part of a word (BERT's normaliser would
     delete it and glue its neighbours), so no span's offsets can include one."""

@@ -17,7 +17,18 @@ EDGE_CASES = [
     "\u00a0U.K.\u2028D.C.", "東京 😀 e\u0301t", "a\x1cb\x1fc", "Mass. mass.", "e.g.U.S.", "St.Louis", "U.S.A.F.", "a\u2e43b",
     "\u166d x \u061d", "Calif.-based", "(U.S.)", "U.S.\n", ".U.S.",
     "\ufeffU.S.\u200b", "a\x00b\x7f\x85c\x9f", "\u2060x\u200bU.S.\x07St.",
+    "www.a-trane.de\n\nOslo", "(http://x.gov.bc.ca/a?b=1).", "a@b.co.uk,", "JD.com.", "http://localhost", "www.",
+    "e.g.www.bbc.co.uk", "x@y", "St.Louis.com", "U.S.gov", "tinyurl.com/x)", "ftp://a.b\u2019s",
 ]
+
+
+def test_web_addresses_built_at_random():
+    """Addresses and near-addresses pieced together at random: both functions cut them alike."""
+    rng = random.Random(5)
+    parts = ["www", ".", "http", "https", "://", "/", "@", "com", "org", "co", "uk", "U", "S", "St", "a-b", "x", "9",
+             ",", ")", "(", "?", "=", " ", "\n", "’", "Ph", "D", "-", "de"]
+    texts = ["".join(rng.choice(parts) for _ in range(rng.randint(1, 25))) for _ in range(2000)]
+    assert_same(texts)
 
 
 def assert_same(texts):

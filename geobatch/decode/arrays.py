@@ -5,8 +5,8 @@ per word.
 Tags travel as label indices (`TagCodes`: index `len(labels)` is the "O" of a word without a
 wordpiece); spans follow `decode_spans`' lenient IOB2 exactly: a word continues the span before it
 when it is I- of the same type, or of a place type after a place type ("South"/B-geo "Africa"/I-gpe
-is one place that keeps the first word's type), and the word before is inside a span of the same
-document; every other tagged word starts one. tests/test_decode.py checks both against the per-word
+is one place that keeps the first word's type), the word before is inside a span of the same
+document and no line break lies between the two; every other tagged word starts one. tests/test_decode.py checks both against the per-word
 functions.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..labels import split_tag
+from .spans import LINE_BREAK
 
 _O, _B, _I = 0, 1, 2
 
@@ -71,10 +72,24 @@ class ChunkSpans:
     confidence_min: np.ndarray
 
 
+def line_break_before(texts: Sequence[str], words: ChunkWords) -> np.ndarray:
+    """For each word of the chunk, whether a line break lies between it and the word before it in its
+    document (`decode_spans` starts a new span there). Found by bisecting each document's breaks."""
+    out = np.zeros(words.doc.size, bool)
+    for k in words.decoded:
+        a, b = int(words.bounds[k]), int(words.bounds[k + 1])
+        if b - a < 2 or not LINE_BREAK.search(texts[k]):
+            continue
+        breaks = np.array([m.start() for m in LINE_BREAK.finditer(texts[k])], np.int64)
+        out[a + 1:b] = np.searchsorted(breaks, words.starts[a + 1:b]) > np.searchsorted(breaks, words.ends[a:b - 1])
+    return out
+
+
 def chunk_spans(tags: np.ndarray, conf: np.ndarray, doc_of_word: np.ndarray, codes: TagCodes,
-                place_types: Sequence[str] = ()) -> ChunkSpans:
+                place_types: Sequence[str] = (), broken: np.ndarray | None = None) -> ChunkSpans:
     """Spans of every document of the chunk: `tags` label indices of all words, documents end to end;
-    `place_types` as in `decode_spans` (an I- of one place type continues a span of another)."""
+    `place_types` as in `decode_spans` (an I- of one place type continues a span of another); `broken`
+    (`line_break_before`) marks the words a line break separates from the word before."""
     p = codes.prefix[tags]
     t = codes.type[tags]
     # a span's words are all of its type, or all of place types: comparing with the word before is
@@ -84,6 +99,8 @@ def chunk_spans(tags: np.ndarray, conf: np.ndarray, doc_of_word: np.ndarray, cod
     tagged = p != _O
     same_kind = (t == np.r_[-2, t[:-1]]) | (is_place & np.r_[False, is_place[:-1]])
     cont = (p == _I) & same_doc & np.r_[False, tagged[:-1]] & same_kind
+    if broken is not None:
+        cont &= ~broken
     ws = np.flatnonzero(tagged & ~cont)
     we = np.flatnonzero(tagged & ~np.r_[cont[1:], False]) + 1  # a span runs over its start and the words continuing it
     if not ws.size:

@@ -2,17 +2,24 @@
 
 A word's tag is the argmax of its first wordpiece and its confidence that softmax probability.
 Spans follow IOB2 leniently: an I- tag that does not continue a span of the same type starts a new
-span (so a model's stray I-geo is still a place). Span offsets index the original text, so
-`text[start_char:end_char]` is always the span's text.
+span (so a model's stray I-geo is still a place). A span never runs across a line break: the model
+reads text without its whitespace, so "Vienna" ending one line and "Porgy & Bess" opening the next
+reach it as one phrase, and it tagged them one place; no gold span of the news and web corpora here
+crosses one. Span offsets index the original text, so `text[start_char:end_char]` is always the
+span's text.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
 
 from ..labels import split_tag
+
+# what str.splitlines() breaks at: a word after one of these starts a new span whatever its tag
+LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -49,7 +56,8 @@ def decode_spans(
 
     An I- tag of one place type after a span of another ("South"/B-geo "Africa"/I-gpe) continues the
     span, which keeps the first word's type: the words say one place continues, only its kind is in
-    doubt, and two spans would hand the resolver two fragments ("South", "Africa")."""
+    doubt, and two spans would hand the resolver two fragments ("South", "Africa"). A word after a line
+    break starts a new span (the module's docstring says why)."""
     places = frozenset(place_types)
     spans: list[dict] = []
     cur: dict | None = None
@@ -68,7 +76,8 @@ def decode_spans(
         if prefix == "O":
             close()
             cur = None
-        elif prefix == "I" and cur is not None and (cur["label"] == etype or (etype in places and cur["label"] in places)):
+        elif (prefix == "I" and cur is not None and (cur["label"] == etype or (etype in places and cur["label"] in places))
+              and not LINE_BREAK.search(text, offsets[i - 1][1], offsets[i][0])):
             cur["end_char"] = offsets[i][1]
             cur["word_end"] = i + 1
         else:

@@ -3,7 +3,8 @@
 One segmentation for training and run time (docs/ARCHITECTURE.md, "Words"): `split_words` cuts raw
 text where BERT's pre-tokenizer does (whitespace and punctuation), except that initialisms written
 with periods ("U.S.", "D.C.", "W.Va.", "a.m.") and a short list of abbreviations ("St.", "Mt.",
-"Calif.", "Mr.") stay one word with their period, as GMB and the news corpora write them. Word-per-row
+"Calif.", "Mr.") stay one word with their period, as GMB and the news corpora write them, and a web or
+e-mail address is one word. Word-per-row
 files (GMB, CoNLL) are laid out as text and cut by the same function (`resplit_words`), so a model
 never trains on a word it cannot see at run time. Offsets are Python character offsets into the
 original text: `text[start:end] == word` always holds, whatever the script.
@@ -36,10 +37,26 @@ ABBREVIATIONS = frozenset("""
     Ala Ariz Ark Calif Colo Conn Del Fla Ga Ill Ind Kan Kans Ky La Md Mass Mich Minn Miss Mo
     Mont Neb Nebr Nev Okla Ore Pa Tenn Tex Vt Va Wash Wis Wyo
 """.split())
+# A web or e-mail address is one word: cut at its punctuation, its pieces read as names to the model
+# ("bc.ca", "co.uk", "de" of www.a-trane.de came back as places) and no corpus here has a place inside
+# one. An address: a scheme or "www." and what follows up to whitespace, an e-mail address, or a bare
+# domain under a generic top-level domain ("Rappler.com", "tinyurl.com/x"); trailing punctuation is the
+# sentence's, not the address's. Each form holds a period, which split_texts relies on (it runs this
+# regex only over runs of text that hold one).
+_URL_END = r"[^\s<>\"'.,;:!?)\]}\u2019\u201d]"
+_WEB_ADDRESS = (
+    r"(?:https?|ftp)://[^\s<>\"]*\.[^\s<>\"]*" + _URL_END
+    + r"|www\.[^\s<>\"]*" + _URL_END
+    + r"|(?<![\w.+-])[\w+-]+(?:\.[\w+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    + r"|(?<![\w.@/-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|org|net|gov|edu|int|info|biz|io)(?![\w-])"
+    + r"(?:/[^\s<>\"]*" + _URL_END + ")?"
+)
 # An initialism: two or more parts of one to three letters, each closed by a period, the last period
-# optional ("U.S.", "U.S", "W.Va.", "Ph.D.", "a.m."). Not inside a longer word or number.
+# optional ("U.S.", "U.S", "W.Va.", "Ph.D.", "a.m."). Not inside a longer word or number. Addresses are
+# tried first, so "www.bbc.co.uk" is an address, not the initialism "www.bbc.co.".
 _KEEP_WHOLE = re.compile(
-    r"(?<![\w.])(?:[A-Za-z][a-z]{0,2}\.(?:[A-Za-z][a-z]{0,2}\.)+|[A-Z]\.[A-Z](?![\w.])|(?:"
+    _WEB_ADDRESS
+    + r"|(?<![\w.])(?:[A-Za-z][a-z]{0,2}\.(?:[A-Za-z][a-z]{0,2}\.)+|[A-Z]\.[A-Z](?![\w.])|(?:"
     + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True))
     + r")\.)(?!\w)"
 )
