@@ -5,8 +5,8 @@
 
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
-(+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
--> resolver hook -> Arrow tables. A problem with one record makes that record's docs/ row `error`
+(+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once;
+`decode.casing` drops lowercase "places") -> resolver hook -> Arrow tables. A problem with one record makes that record's docs/ row `error`
 (with the message) and the chunk goes on; every record yields exactly one docs/ row.
 
 Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_break_before, span_dicts, tokens_table, word_labels
+from .decode.casing import drop_lowercase_places
 from .decode.spans import softmax
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper
@@ -166,6 +167,13 @@ class Pipeline:
                             line_break_before([d.text for d in docs], words))
         span_texts = [docs[d].text[s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
                                                           words.ends[spans.word_end - 1].tolist())]
+        spans, span_texts, dropped = drop_lowercase_places(spans, span_texts, [d.text for d in docs], self.codes,
+                                                           self.location_labels)
+        scored_tags = words.tags
+        if dropped and metrics is not None:  # the metrics score the spans written, not the words dropped
+            scored_tags = words.tags.copy()
+            for a, b in dropped:
+                scored_tags[a:b] = self.codes.none
         span_bounds = np.searchsorted(spans.doc, np.arange(len(docs) + 1))
         resolved: list = [None] * len(span_texts)
         focus: dict[int, dict] = {}  # doc -> its focus (FOCUS_COLUMNS), from the resolver
@@ -181,7 +189,7 @@ class Pipeline:
                     if metrics is not None and doc.gold is not None:
                         ts = time.perf_counter()
                         w0, w1 = words.bounds[k], words.bounds[k + 1]
-                        metrics.add(doc.gold, self.codes.names[words.tags[w0:w1]].tolist())
+                        metrics.add(doc.gold, self.codes.names[scored_tags[w0:w1]].tolist())
                         if self.resolver is not None and doc.gold_places:  # geo score needs resolved spans
                             metrics.add_geo(doc.gold_places, doc_spans, resolved[a:b])
                         stats.score_s += time.perf_counter() - ts
