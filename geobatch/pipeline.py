@@ -6,7 +6,7 @@
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
 (+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once;
-`decode.casing` drops lowercase "places") -> resolver hook -> Arrow tables. A problem with one record makes that record's docs/ row `error`
+`decode.casing` drops lowercase "places" and cuts lowercase leading words off) -> resolver hook -> Arrow tables. A problem with one record makes that record's docs/ row `error`
 (with the message) and the chunk goes on; every record yields exactly one docs/ row.
 
 Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_break_before, span_dicts, tokens_table, word_labels
-from .decode.casing import drop_lowercase_places
+from .decode.casing import lowercase_words_off
 from .decode.spans import softmax
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper
@@ -165,15 +165,18 @@ class Pipeline:
         words = self._decode_words(docs, plan, flat, window_row)
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels,
                             line_break_before([d.text for d in docs], words))
+        spans, cut = lowercase_words_off(spans, words, [d.text for d in docs], self.codes, self.location_labels)
+        scored_tags = words.tags
+        if cut and metrics is not None:  # the metrics score the spans written, not the words cut off
+            scored_tags = words.tags.copy()
+            for a, b in cut:
+                scored_tags[a:b] = self.codes.none
+            anew = {k for _, k in cut}
+            for w, t in zip(spans.word_start.tolist(), spans.type.tolist()):  # a cut span begins at its first word left
+                if w in anew:
+                    scored_tags[w] = self.labels.index(f"B-{self.codes.types[t]}")
         span_texts = [docs[d].text[s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
                                                           words.ends[spans.word_end - 1].tolist())]
-        spans, span_texts, dropped = drop_lowercase_places(spans, span_texts, [d.text for d in docs], self.codes,
-                                                           self.location_labels)
-        scored_tags = words.tags
-        if dropped and metrics is not None:  # the metrics score the spans written, not the words dropped
-            scored_tags = words.tags.copy()
-            for a, b in dropped:
-                scored_tags[a:b] = self.codes.none
         span_bounds = np.searchsorted(spans.doc, np.arange(len(docs) + 1))
         resolved: list = [None] * len(span_texts)
         focus: dict[int, dict] = {}  # doc -> its focus (FOCUS_COLUMNS), from the resolver

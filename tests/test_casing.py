@@ -1,11 +1,12 @@
-"""Place spans written wholly in lowercase, in text that capitalises names, are not place names
-(geobatch/decode/casing.py): the uncased encoder cannot tell "turkeys" from "Turkey", the text can."""
+"""Place names begin with a capital, in text that capitalises names (geobatch/decode/casing.py): the
+uncased encoder cannot tell "turkeys" from "Turkey", or "eastern Ghouta" from "Eastern Visayas"; the
+text can."""
 
 import json
 
 import pytest
 from run_helpers import read, run
-from tiny_onnx import tiny_onnx_dir  # noqa: F401
+from tiny_onnx import build_tiny_model_dir, tiny_onnx_dir  # noqa: F401
 
 from geobatch.decode.casing import capitalises_names, written_in_lowercase
 
@@ -50,3 +51,21 @@ def test_run_drops_lowercase_places_only_where_the_text_capitalises_names(tmp_pa
     # gold: 4 places; predicted: 2 (cased) + 3 (lower), 4 right; the dropped "paris" is no false positive
     assert (loc["support"], loc["precision"], loc["recall"]) == (4, 0.8, 1.0), loc
     assert metrics["token_level"]["location"]["precision"] == 0.8
+
+
+def test_run_cuts_lowercase_leading_words_off_a_place(tmp_path):
+    """"eastern Syria" is the place Syria, as the news corpora write it; "north-west" is one word; a
+    capitalised first word ("Eastern Europe") stays; a text lowercased as a whole keeps its spans whole."""
+    model = build_tiny_model_dir(tmp_path / "m", word_labels={
+        "eastern": "B-geo", "syria": "I-geo", "north": "B-geo", "-": "I-geo", "west": "I-geo", "pakistan": "I-geo",
+        "europe": "I-geo"})
+    texts = {"cased": "Shells fell on eastern Syria and north-west Pakistan, not on Eastern Europe.",
+             "lower": "shells fell on eastern syria today."}
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()), encoding="utf-8")
+    out = tmp_path / "out"
+    assert run("--model", model, "--input", src, "--output", out) == 0
+    spans = sorted((s["doc_id"], s["text"], s["start_char"]) for s in read(out, "spans"))
+    assert [(d, t) for d, t, _ in spans] == [("cased", "Eastern Europe"), ("cased", "Pakistan"), ("cased", "Syria"),
+                                             ("lower", "eastern syria")]
+    assert all(texts[d][a:a + len(t)] == t for d, t, a in spans)

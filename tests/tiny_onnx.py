@@ -43,6 +43,8 @@ def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: st
     emb[:, 0] = SCORE
     for word, label in word_labels.items():
         i = tok.token_to_id(word)
+        if i is None:  # emb[None] would address every row
+            raise ValueError(f"{word!r} is not one wordpiece of the tokenizer: pick a word the vocabulary has whole")
         emb[i, 0] = 0.0
         emb[i, labels.index(label)] = SCORE
     onnx_dtype = TensorProto.INT64 if input_dtype == "int64" else TensorProto.INT32

@@ -1,11 +1,15 @@
-"""Place spans written wholly in lowercase, in text that capitalises names: not place names.
+"""Place names begin with a capital, in text that capitalises names: lowercase "places" dropped, a
+place span's lowercase leading words cut off.
 
 The encoder is uncased (MiniLM-L6-H384-uncased): "bush" and "Bush", "turkeys" and "Turkey" reach it
 alike, and it tagged "kennel", "cantaloupe" and "yesteryear" as places. The text still says which is
 a name: of the news and web corpora's gold place spans none is written without a capital (one of
 4,814: "presidential palace"), and of GMB train's 48,234 geo/gpe spans 61 are, mostly the corpus's
-own slips ("the", "1-0", "prison"). So a place span whose letters are all lowercase is dropped, where
-that says something:
+own slips ("the", "1-0", "prison"). None of the news and web spans starts with a lowercase word either
+(one: "presidential palace"), where GMB sometimes counts one in ("southern", "the", "eastern": 637
+spans), and the model, reading no case, wrote "eastern Anhui", "north-west Pakistan", "midtown Toronto"
+where the news corpora write the name alone. So a place span whose letters are all lowercase is
+dropped, and its leading lowercase words are cut off, where that says something:
 - only letters of scripts that capitalise names count (Latin, Greek, Cyrillic, Armenian): a name in
   Chinese or Georgian has no capital to miss;
 - only in a document that writes names with capitals: at least 5 % of its words that start with such
@@ -17,13 +21,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import fields
 from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
-from .arrays import ChunkSpans, TagCodes
+from .arrays import ChunkSpans, ChunkWords, TagCodes
 
 _BICAMERAL = ("LATIN", "GREEK", "CYRILLIC", "ARMENIAN")
 MIN_CAPITALISED_SHARE = 0.05
@@ -54,19 +57,43 @@ def capitalises_names(text: str) -> bool:
     return bool(cased) and sum(c.isupper() or c.istitle() for c in cased) >= MIN_CAPITALISED_SHARE * len(cased)
 
 
-def drop_lowercase_places(spans: ChunkSpans, span_texts: list[str], texts: Sequence[str], codes: TagCodes,
-                          place_types: Sequence[str]) -> tuple[ChunkSpans, list[str], list[tuple[int, int]]]:
-    """The chunk's spans less the place spans written in lowercase in documents that capitalise names;
-    also the (word_start, word_end) of those dropped, so that the tags metrics score can say O there."""
+def lowercase_words_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], codes: TagCodes,
+                        place_types: Sequence[str]) -> tuple[ChunkSpans, list[tuple[int, int]]]:
+    """The chunk's spans, in documents that capitalise names, with the leading words of place spans
+    that are written in lowercase cut off ("eastern Ghouta" -> "Ghouta", "north-west Pakistan" ->
+    "Pakistan"), and place spans written wholly in lowercase dropped. A word is what whitespace delimits
+    ("north-west" is one). Also the (word_start, word_end) ranges cut or dropped, so that the tags the
+    metrics score can say O there."""
     places = {codes.types.index(t) for t in place_types if t in codes.types}
-    drop = [i for i, (t, s) in enumerate(zip(spans.type.tolist(), span_texts)) if t in places and written_in_lowercase(s)]
-    if drop:
-        capitalised = {d: capitalises_names(texts[d]) for d in {int(spans.doc[i]) for i in drop}}
-        drop = [i for i in drop if capitalised[int(spans.doc[i])]]
-    if not drop:
-        return spans, span_texts, []
-    keep = np.ones(len(span_texts), bool)
-    keep[drop] = False
-    dropped = [(int(spans.word_start[i]), int(spans.word_end[i])) for i in drop]
-    kept = ChunkSpans(*(getattr(spans, f.name)[keep] for f in fields(ChunkSpans)))
-    return kept, [s for s, k in zip(span_texts, keep) if k], dropped
+    start, keep = spans.word_start.copy(), np.ones(len(spans.doc), bool)
+    cut: list[tuple[int, int]] = []
+    capitalised: dict[int, bool] = {}
+    for i in range(len(spans.doc)):
+        if int(spans.type[i]) not in places:
+            continue
+        d, a, b = int(spans.doc[i]), int(spans.word_start[i]), int(spans.word_end[i])
+        text = texts[d]
+        k = a
+        while k < b:  # one whitespace-delimited word (one or more of the model's words) at a time
+            m = k + 1
+            while m < b and words.starts[m] == words.ends[m - 1]:
+                m += 1
+            if not written_in_lowercase(text[words.starts[k]:words.ends[m - 1]]):
+                break
+            k = m
+        if k == a:
+            continue
+        if d not in capitalised:
+            capitalised[d] = capitalises_names(text)
+        if capitalised[d]:
+            cut.append((a, k))
+            start[i], keep[i] = k, k < b
+    if not cut:
+        return spans, []
+    confidence, confidence_min = spans.confidence.copy(), spans.confidence_min.copy()
+    for i in np.flatnonzero(keep & (start != spans.word_start)):  # a cut span's confidences over its words left
+        c = words.conf[start[i]:spans.word_end[i]].astype(np.float64)
+        c = c[~np.isnan(c)]
+        confidence[i], confidence_min[i] = (c.mean(), c.min()) if c.size else (np.nan, np.nan)
+    return ChunkSpans(spans.doc[keep], start[keep], spans.word_end[keep], spans.type[keep], confidence[keep],
+                      confidence_min[keep]), cut
