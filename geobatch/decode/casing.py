@@ -12,9 +12,9 @@ where the news corpora write the name alone. So a place span whose letters are a
 dropped, and its leading lowercase words are cut off, where that says something:
 - only letters of scripts that capitalise names count (Latin, Greek, Cyrillic, Armenian): a name in
   Chinese or Georgian has no capital to miss;
-- only in a document that writes names with capitals: at least 5 % of its words that start with such
-  a letter start with a capital (English news: 10-25 %). A text lowercased as a whole (a normalised
-  corpus, a transcript) keeps every span.
+- only in a document that writes names with capitals: at least 5 % of its words that start with a
+  cased letter start with a capital (English news: 10-25 %). A text lowercased as a whole (a
+  normalised corpus, a transcript) keeps every span, and so does one in a script without capitals.
 """
 
 from __future__ import annotations
@@ -50,11 +50,10 @@ def written_in_lowercase(text: str) -> bool:
 
 
 def capitalises_names(text: str) -> bool:
-    """At least MIN_CAPITALISED_SHARE of the words that start with a capitalising script's letter start
-    with a capital."""
-    starts = [m.group() for m in _WORD_START.finditer(text)]
-    cased = [c for c in starts if _bicameral(c)]
-    return bool(cased) and sum(c.isupper() or c.istitle() for c in cased) >= MIN_CAPITALISED_SHARE * len(cased)
+    """At least MIN_CAPITALISED_SHARE of the words that start with a cased letter start with a capital."""
+    firsts = "".join(_WORD_START.findall(text))
+    upper, lower = sum(map(str.isupper, firsts)), sum(map(str.islower, firsts))
+    return upper + lower > 0 and upper >= MIN_CAPITALISED_SHARE * (upper + lower)
 
 
 def lowercase_words_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], codes: TagCodes,
@@ -64,13 +63,14 @@ def lowercase_words_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[st
     "Pakistan"), and place spans written wholly in lowercase dropped. A word is what whitespace delimits
     ("north-west" is one). Also the (word_start, word_end) ranges cut or dropped, so that the tags the
     metrics score can say O there."""
-    places = {codes.types.index(t) for t in place_types if t in codes.types}
+    places = [codes.types.index(t) for t in place_types if t in codes.types]
     start, keep = spans.word_start.copy(), np.ones(len(spans.doc), bool)
     cut: list[tuple[int, int]] = []
     capitalised: dict[int, bool] = {}
-    for i in range(len(spans.doc)):
-        if int(spans.type[i]) not in places:
-            continue
+    # most place spans begin with a capital: only the others are looked at word by word
+    idx = np.flatnonzero(np.isin(spans.type, places)).tolist()
+    firsts = [texts[d][c] for d, c in zip(spans.doc[idx].tolist(), words.starts[spans.word_start[idx]].tolist())]
+    for i in (i for i, c in zip(idx, firsts) if not c.isupper()):
         d, a, b = int(spans.doc[i]), int(spans.word_start[i]), int(spans.word_end[i])
         text = texts[d]
         k = a
