@@ -5,9 +5,10 @@
 
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
-(+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once;
-`decode.casing` drops lowercase "places" and cuts lowercase leading words off) -> resolver hook -> Arrow tables. A problem with one record makes that record's docs/ row `error`
-(with the message) and the chunk goes on; every record yields exactly one docs/ row.
+(+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
+-> `decode.casing` (lowercase "places" dropped, lowercase leading words cut off) -> resolver hook ->
+Arrow tables. A problem with one record makes that record's docs/ row `error` (with the message) and
+the chunk goes on; every record yields exactly one docs/ row.
 
 Resolver seam: `resolver(text, spans) -> list[dict | None]`, one entry per span (dicts keyed by
 `RESOLVER_COLUMNS`); without one those columns are null. The place spans come first, then any the
@@ -26,7 +27,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from .decode.arrays import ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_break_before, span_dicts, tokens_table, word_labels
+from .decode.arrays import (ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_break_before, span_dicts, tokens_table,
+                            word_labels)
 from .decode.casing import lowercase_words_off
 from .decode.spans import softmax
 from .errors import GeobatchError

@@ -6,8 +6,8 @@ Tags travel as label indices (`TagCodes`: index `len(labels)` is the "O" of a wo
 wordpiece); spans follow `decode_spans`' lenient IOB2 exactly: a word continues the span before it
 when it is I- of the same type, or of a place type after a place type ("South"/B-geo "Africa"/I-gpe
 is one place that keeps the first word's type), the word before is inside a span of the same
-document and no line break lies between the two; every other tagged word starts one. tests/test_decode.py checks both against the per-word
-functions.
+document and no line break lies between the two; every other tagged word starts one.
+tests/test_decode.py checks both against the per-word functions.
 """
 
 from __future__ import annotations
