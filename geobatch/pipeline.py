@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from .decode.arrays import (ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_break_before, span_dicts, tokens_table,
                             word_labels)
-from .decode.casing import lowercase_words_off
+from .decode.casing import lowercase_words_off, tags_as_written
 from .decode.spans import softmax
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper
@@ -165,20 +165,13 @@ class Pipeline:
         metrics = MetricsAccumulator(self.location_labels, entity_types(self.labels)) if self.options.with_gold else None
         flat = np.concatenate(logit_rows) if logit_rows else np.zeros((0, len(self.labels)), np.float32)
         words = self._decode_words(docs, plan, flat, window_row)
-        spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels,
-                            line_break_before([d.text for d in docs], words))
-        spans, cut = lowercase_words_off(spans, words, [d.text for d in docs], self.codes, self.location_labels)
-        scored_tags = words.tags
-        if cut and metrics is not None:  # the metrics score the spans written, not the words cut off
-            scored_tags = words.tags.copy()
-            for a, b in cut:
-                scored_tags[a:b] = self.codes.none
-            anew = {k for _, k in cut}
-            for w, t in zip(spans.word_start.tolist(), spans.type.tolist()):  # a cut span begins at its first word left
-                if w in anew:
-                    scored_tags[w] = self.labels.index(f"B-{self.codes.types[t]}")
-        span_texts = [docs[d].text[s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
-                                                          words.ends[spans.word_end - 1].tolist())]
+        texts = [d.text for d in docs]
+        spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels, line_break_before(texts, words))
+        spans, cut = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
+        # the metrics score the spans written, not the words cut off
+        scored_tags = tags_as_written(words.tags, spans, cut, self.codes) if cut and metrics is not None else words.tags
+        span_texts = [texts[d][s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
+                                                       words.ends[spans.word_end - 1].tolist())]
         span_bounds = np.searchsorted(spans.doc, np.arange(len(docs) + 1))
         resolved: list = [None] * len(span_texts)
         focus: dict[int, dict] = {}  # doc -> its focus (FOCUS_COLUMNS), from the resolver

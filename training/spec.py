@@ -35,8 +35,8 @@ import hashlib
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Sequence
 from pathlib import Path
+from typing import Sequence
 
 from geobatch.errors import InputError
 from geobatch.labels import ANY_PLACE, UNTAUGHT, split_tag

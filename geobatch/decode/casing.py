@@ -98,3 +98,17 @@ def lowercase_words_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[st
         confidence[i], confidence_min[i] = (c.mean(), c.min()) if c.size else (np.nan, np.nan)
     return ChunkSpans(spans.doc[keep], start[keep], spans.word_end[keep], spans.type[keep], confidence[keep],
                       confidence_min[keep]), cut
+
+
+def tags_as_written(tags: np.ndarray, spans: ChunkSpans, cut: list[tuple[int, int]], codes: TagCodes) -> np.ndarray:
+    """The chunk's label indices as the spans were written: the words cut off are O, and a span cut at
+    its start begins (B-) at its first word left."""
+    out = tags.copy()
+    for a, b in cut:
+        out[a:b] = codes.none
+    names = codes.names.tolist()
+    anew = {k for _, k in cut}
+    for w, t in zip(spans.word_start.tolist(), spans.type.tolist()):
+        if w in anew:
+            out[w] = names.index(f"B-{codes.types[t]}")
+    return out

@@ -5,8 +5,9 @@ text where BERT's pre-tokenizer does (whitespace and punctuation), except that i
 with periods ("U.S.", "D.C.", "W.Va.", "a.m.") and a short list of abbreviations ("St.", "Mt.",
 "Calif.", "Mr.") stay one word with their period, as GMB and the news corpora write them, and a web or
 e-mail address is one word. Word-per-row files (GMB, CoNLL) are laid out as text and cut by the same
-function (`resplit_words`), so a model never trains on a word it cannot see at run time. Offsets are Python character offsets into the
-original text: `text[start:end] == word` always holds, whatever the script.
+function (`resplit_words`), so a model never trains on a word it cannot see at run time. Offsets are
+Python character offsets into the original text: `text[start:end] == word` always holds, whatever the
+script.
 """
 
 from __future__ import annotations
