@@ -84,6 +84,7 @@ def check_continuation(base: BaseModel, labels: list[str], head: str = "linear")
         "validation_entity_f1": (prev.get("validation_metrics") or {}).get("entity_f1"),
         "continued_from": prev.get("continued_from"),
         "layers_kept": prev.get("layers_kept"),  # a student's: which layers of the original encoder it holds
+        "conventions": prev.get("conventions"),  # its marker tokens: a continuation must keep them
     }
 
 

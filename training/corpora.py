@@ -35,7 +35,7 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int], list]:
             sents = read_sentences(c.path, c.format, c.max_sentences, so)
             if c.join_split_names:  # before the demonyms: "North Korean" is one demonym only once joined
                 sents = join_split_names(sents, is_place or (is_place := major_place_names()))
-            if matcher is not None:
+            if matcher is not None and c.retype_demonyms:
                 sents = [tag_demonyms(s, matcher, spec.demonym_type) for s in sents]
             if c.untaught_scope == "place-names":
                 # names from the training sentences read (held-back and validation documents are not among them)

@@ -267,13 +267,21 @@ def encode_sentences(
     tokenizer: Tokenizer,
     label_to_id: dict[str, int],
     max_length: int,
+    markers: Sequence[int] | None = None,
 ) -> tuple[list[Encoded], EncodeStats]:
-    """Encode sentences; those longer than max_length are split at word boundaries (nothing is dropped)."""
+    """Encode sentences; those longer than max_length are split at word boundaries (nothing is dropped).
+
+    `markers`: one token id per sentence, placed right after [CLS] (its convention's marker, training/spec.py);
+    it counts toward max_length, as at run time (geobatch.text.batching)."""
     tok = runtime_tokenizer(tokenizer)
+    n_marker = 0 if markers is None else 1
+    if markers is not None and len(markers) != len(sentences):
+        raise ValueError("markers: one per sentence")
     n_special = len(tok.encode([], is_pretokenized=True, add_special_tokens=True).ids)
+    max_length -= n_marker  # the rest is laid out as without a marker, which is inserted last
     budget = max_length - n_special
     if budget < 1:
-        raise InputError(f"--max-length {max_length} leaves no room for words", "use at least 16")
+        raise InputError(f"--max-length {max_length + n_marker} leaves no room for words", "use at least 16")
     stats = EncodeStats(sentences=len(sentences))
     out: list[Encoded] = []
     batch = tok.encode_batch([list(s.words) for s in sentences], is_pretokenized=True, add_special_tokens=True)
@@ -294,6 +302,8 @@ def encode_sentences(
                     ids, wids = ids[: max_length - 1] + ids[-1:], wids[: max_length - 1] + wids[-1:]
                 pieces.append((ids, wids, a, b))
         for ids, wids, a, b in pieces:
+            if n_marker:
+                ids, wids = [ids[0], int(markers[si]), *ids[1:]], [wids[0], None, *wids[1:]]
             labels = np.full(len(ids), IGNORE, dtype=np.int32)
             first = np.full(b - a, -1, dtype=np.int32)
             prev = None

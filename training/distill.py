@@ -45,7 +45,7 @@ class Teacher:
         return {"path": str(self.path), "kind": self.kind}
 
 
-def load_teacher(option: str, labels: list[str], tokenizer) -> Teacher:
+def load_teacher(option: str, labels: list[str], tokenizer, conventions: dict | None = None) -> Teacher:
     """The teacher named by --teacher, checked against the student: same labels in the same order
     (its distribution is read row by row as the student's), and the same tokenizer (it must see the
     same wordpiece ids)."""
@@ -54,16 +54,21 @@ def load_teacher(option: str, labels: list[str], tokenizer) -> Teacher:
         raise InputError(f"--teacher {option} is not a directory", "give an exported MODEL_DIR (model.onnx) or a training checkpoint")
     if (path / "model.onnx").exists() and (path / "model_card.json").exists():
         kind = "onnx"
-        teacher_labels = json.loads((path / "model_card.json").read_text(encoding="utf-8")).get("labels")
+        card = json.loads((path / "model_card.json").read_text(encoding="utf-8"))
+        teacher_labels, theirs_conv = card.get("labels"), card.get("conventions")
     elif (path / "labels.json").exists() and (path / "training.json").exists():
         kind = "checkpoint"
         teacher_labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
+        theirs_conv = json.loads((path / "training.json").read_text(encoding="utf-8")).get("conventions")
     else:
         raise InputError(f"--teacher {option} is neither a MODEL_DIR nor a training checkpoint",
                          "give a directory with model.onnx + model_card.json, or one with labels.json + training.json")
     if teacher_labels != labels:
         raise InputError(f"--teacher {option} predicts labels {teacher_labels}, the student {labels}",
                          "distil from a teacher trained on the same data and label scheme (the same --spec or --label-scheme)")
+    if (theirs_conv or {}).get("tokens") != (conventions or {}).get("tokens"):  # it would read the markers otherwise
+        raise InputError(f"--teacher {option} was trained with conventions {(theirs_conv or {}).get('tokens')}, "
+                         f"the student's spec has {(conventions or {}).get('tokens')}", "distil from a teacher trained with the same spec")
     tok = path / "tokenizer.json"
     if not tok.exists():
         raise InputError(f"--teacher {option} has no tokenizer.json", "give a MODEL_DIR or checkpoint written by geobatch")

@@ -36,6 +36,24 @@ from .data import (
 )
 
 
+def convention_markers(spec, tokenizer, lineage: dict | None) -> dict | None:
+    """The spec's conventions with their marker tokens and ids (None without conventions). A checkpoint
+    continued from must have been trained with the same markers, or none: its inputs meant something else."""
+    names = spec.conventions if spec is not None else None
+    before = (lineage or {}).get("conventions")
+    if before and (not names or before.get("tokens") != names):
+        raise InputError(f"--base-model was trained with conventions {before.get('tokens')}, this spec has {names}",
+                         "continue with the same conventions in the spec, or start from the plain encoder")
+    if not names:
+        return None
+    ids = {n: tokenizer.token_to_id(t) for n, t in names.items()}
+    missing = [t for n, t in names.items() if ids[n] is None]
+    if missing:
+        raise InputError(f"the base model's vocabulary has no {', '.join(missing)} token to mark a convention with",
+                         "use a BERT vocabulary with [unusedK] tokens, or leave convention out of the spec")
+    return {"tokens": names, "ids": ids, "default": spec.default_convention}
+
+
 def _seed_everything(seed: int) -> None:
     from .tf_env import keras
 
@@ -139,8 +157,16 @@ def train(opts: TrainOptions, log=print) -> Path:
         train_sents, groups = train_sents + copies, groups + [groups[i] for i in source]
         log(f"augment: {len(copies)} copies of {len(set(source))} training sentences with a place, names swapped, "
             f"{'the new names taught as places' if opts.augment else 'for the teacher alone'}")
-    train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length)
-    val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length)
+    conventions = convention_markers(corpora, tokenizer, lineage)
+    markers = val_markers = None
+    if conventions:  # each input marked with its corpus's convention (a --validation file: the default's)
+        by_corpus = [conventions["ids"][c.convention] for c in corpora.corpora]
+        default = conventions["ids"][conventions["default"]]
+        markers = [by_corpus[g] if g >= 0 else default for g in groups]
+        val_markers = [by_corpus[g] if g >= 0 else default for g in val_groups]
+        log(f"conventions: {', '.join(f'{n} {t}' for n, t in conventions['tokens'].items())}; default {conventions['default']}")
+    train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length, markers)
+    val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length, val_markers)
     log(f"data: {len(train_sents)} training sentences -> {len(train_enc)} inputs, {len(val_sents)} validation ({val_source}); "
         f"labels {labels}; read+encode {time.time() - t0:.1f}s")
     for name, st in (("train", train_stats), ("validation", val_stats)):
@@ -154,7 +180,7 @@ def train(opts: TrainOptions, log=print) -> Path:
     if opts.teacher:
         from .distill import load_teacher, teacher_logits
 
-        teacher = load_teacher(opts.teacher, labels, tokenizer)
+        teacher = load_teacher(opts.teacher, labels, tokenizer, conventions)
         if not opts.distill_hidden:  # with layer outputs, read once the student's layers are known (below)
             soft_targets = teacher_logits(teacher, train_enc, max(opts.batch_size, 64), log=log)
 
@@ -299,6 +325,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         "split_seed": opts.seed if opts.split_seed is None else opts.split_seed,
         "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout,
                  "demonym_type": corpora.demonym_type} if corpora is not None else None,
+        "conventions": conventions,
         "mixed_precision": gpu,
         "layers": int(model.config.num_hidden_layers),
         "base_layers": int(getattr(model.config, "geobatch_base_layers", base_layers)),

@@ -159,6 +159,8 @@ def model_card(meta: dict, opset: int, onnx_sha256: str, parity: float) -> dict:
         # the type map itself (None for the named schemes): the runner maps gold tags through it
         "label_map": meta.get("label_map"),
         "max_length": meta["max_length"],
+        # {"tokens", "ids", "default"}: the marker after [CLS] naming the annotation convention (training/spec.py)
+        "conventions": meta.get("conventions"),
         "base_model": meta["base_model"],
         "lowercase": meta["lowercase"],
         "head": meta["head"],

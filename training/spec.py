@@ -14,6 +14,8 @@
     skip_bad_spans = true                     # leave out spans whose offsets do not slice the text (else refused)
     untaught_scope = "place-names"            # "?" spans: untaught only where they hold a place name (else "span")
     join_split_names = true                   # adjacent spans that together name a place become one
+    convention = "news"                       # the annotation convention its inputs are marked with
+    retype_demonyms = false                   # its demonyms stay as annotated (with demonym_type set)
 
 A type mapped to "*" is a place whose GMB type (geo or gpe) the corpus does not say: the loss accepts
 either (training/model.py, `masked_token_loss`), so such spans are never forced into one at random.
@@ -26,13 +28,20 @@ With `join_split_names = true` adjacent spans whose words together are a place t
 become one span ("Czech"/gpe "Republic"/geo -> "Czech Republic"; training/split_names.py).
 A top-level `demonym_type = "dem"` tags demonyms ("French", "South Korean") as a type of their own in
 every corpus (training/data.py, `tag_demonyms`): the corpora disagree on whether they are places, and
-the runtime does not count that type as one. No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
+the runtime does not count that type as one; `retype_demonyms = false` keeps a corpus's demonyms as it
+annotates them (GeoWebNews: places).
+With `convention = "name"` on every corpus and a top-level `default_convention`, each input starts
+with a marker token naming its corpus's annotation convention (`[unusedK]` after [CLS]; the K are in
+the model card), so corpora that disagree (GeoWebNews counts demonyms and names inside organisations as
+places, GMB does not) teach one model several conventions instead of a blend; `geobatch run
+--convention` picks one, the default otherwise. No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +61,10 @@ HELDOUT_RULES = ("sha256-mod5", "all")
 VALIDATION_RULES = ("sha256-mod5=1",)
 UNTAUGHT_SCOPES = ("span", "place-names")
 _KEYS = {"name", "path", "format", "id_column", "text_column", "spans_column", "type_field", "types", "span_label",
-         "weight", "heldout", "max_sentences", "skip_bad_spans", "untaught_scope", "join_split_names", "validation"}
+         "weight", "heldout", "max_sentences", "skip_bad_spans", "untaught_scope", "join_split_names", "validation",
+         "convention", "retype_demonyms"}
+# a convention is marked by the vocabulary's [unusedK] tokens, which pretraining never used: K in sorted name order
+MAX_CONVENTIONS = 99
 
 
 def is_heldout(doc_id: object, rule: str | None) -> bool:
@@ -95,12 +107,15 @@ class CorpusSpec:
     skip_bad_spans: bool = False
     untaught_scope: str = "span"
     join_split_names: bool = False
+    convention: str | None = None
+    retype_demonyms: bool = True
 
     def to_dict(self) -> dict:
         return {"name": self.name, "path": str(self.path), "format": self.format, "types": self.types,
                 "span_label": self.span_label, "weight": self.weight, "heldout": self.heldout, "validation": self.validation,
                 "max_sentences": self.max_sentences, "untaught_scope": self.untaught_scope,
-                "join_split_names": self.join_split_names}
+                "join_split_names": self.join_split_names, "convention": self.convention,
+                "retype_demonyms": self.retype_demonyms}
 
 
 @dataclass
@@ -108,10 +123,36 @@ class TrainingSpec:
     path: Path
     corpora: list[CorpusSpec] = field(default_factory=list)
     demonym_type: str | None = None
+    default_convention: str | None = None
+
+    @property
+    def conventions(self) -> dict[str, str] | None:
+        """Convention name -> its marker token, None when the corpora name no convention."""
+        names = sorted({c.convention for c in self.corpora if c.convention})
+        return {n: f"[unused{k}]" for k, n in enumerate(names)} if names else None
 
 
 def _fail(spec: Path, where: str, problem: str, fix: str) -> InputError:
     return InputError(f"training spec {spec}: {where}{problem}", fix)
+
+
+def _check_conventions(p: Path, spec: TrainingSpec) -> None:
+    """Conventions are all or nothing: an input without a marker would follow no convention in particular."""
+    unmarked = [c.name for c in spec.corpora if c.convention is None]
+    names = spec.conventions
+    if names is None:
+        if spec.default_convention is not None:
+            raise _fail(p, "", f"has default_convention {spec.default_convention!r} but no corpus names a convention",
+                        'give every corpus convention = "...", or leave default_convention out')
+        return
+    if unmarked:
+        raise _fail(p, f"corpus {unmarked[0]!r} ", "names no convention, while others do",
+                    'give every corpus convention = "..." (several corpora may share one)')
+    if len(names) > MAX_CONVENTIONS:
+        raise _fail(p, "", f"names {len(names)} conventions", f"use at most {MAX_CONVENTIONS}")
+    if spec.default_convention not in names:
+        raise _fail(p, "", f"has default_convention {spec.default_convention!r}, not one of its conventions ({', '.join(names)})",
+                    f'write default_convention = "{next(iter(names))}" (the one `geobatch run` uses unless told)')
 
 
 def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingSpec:
@@ -126,15 +167,15 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
     items = raw.get("corpus")
     if not isinstance(items, list) or not items or not all(isinstance(c, dict) for c in items):
         raise _fail(p, "", "has no [[corpus]] tables", "add one [[corpus]] table per training file")
-    extra = sorted(set(raw) - {"corpus", "demonym_type"})
+    extra = sorted(set(raw) - {"corpus", "demonym_type", "default_convention"})
     if extra:
-        raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}", "keep [[corpus]] tables and demonym_type")
+        raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}", "keep [[corpus]] tables, demonym_type and default_convention")
     demonym_type = raw.get("demonym_type")
     if demonym_type is not None and (not isinstance(demonym_type, str) or not demonym_type.strip()
                                      or demonym_type in (ANY_PLACE, UNTAUGHT, "O") or "-" in demonym_type):
         raise _fail(p, "", f"has demonym_type {demonym_type!r}, not a type name", 'write demonym_type = "dem", or leave it out')
     root = Path(data_dir) if data_dir is not None else p.parent
-    out = TrainingSpec(p, demonym_type=demonym_type)
+    out = TrainingSpec(p, demonym_type=demonym_type, default_convention=raw.get("default_convention"))
     names: set[str] = set()
     for n, item in enumerate(items, 1):
         where = f"corpus {n} "
@@ -175,6 +216,11 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             raise _fail(p, where, "skip_bad_spans must be true or false", "write skip_bad_spans = true")
         if not isinstance(item.get("join_split_names", False), bool):
             raise _fail(p, where, "join_split_names must be true or false", "write join_split_names = true, or leave it out")
+        if not isinstance(item.get("retype_demonyms", True), bool):
+            raise _fail(p, where, "retype_demonyms must be true or false", "write retype_demonyms = false, or leave it out")
+        convention = item.get("convention")
+        if convention is not None and (not isinstance(convention, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", convention)):
+            raise _fail(p, where, f"has convention {convention!r}, not a name", 'write e.g. convention = "news" (lowercase letters, digits, - and _)')
         scope = item.get("untaught_scope", "span")
         if scope not in UNTAUGHT_SCOPES:
             raise _fail(p, where, f"has untaught_scope {scope!r}", f"use one of {', '.join(UNTAUGHT_SCOPES)}, or leave it out")
@@ -190,8 +236,10 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             type_field=item.get("type_field"), types=dict(types) if types is not None else None,
             span_label=item.get("span_label"), weight=float(weight), heldout=heldout, validation=validation, max_sentences=max_sentences,
             skip_bad_spans=item.get("skip_bad_spans", False), untaught_scope=scope,
-            join_split_names=item.get("join_split_names", False),
+            join_split_names=item.get("join_split_names", False), convention=convention,
+            retype_demonyms=item.get("retype_demonyms", True),
         ))
+    _check_conventions(p, out)
     # one file under two names: its sentences would count twice and land on both sides of the hold-out
     from .data import same_content
 
