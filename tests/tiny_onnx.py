@@ -29,8 +29,10 @@ def tokenizer_json() -> Path:
 
 def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: str = "locations",
                          input_dtype: str = "int64", labels: list[str] = LABELS, word_labels: dict[str, str] = WORD_LABELS,
-                         card_extra: dict | None = None) -> Path:
-    """The tiny model; `labels`, `word_labels` and card keys (`card_extra`) for a model of other types."""
+                         card_extra: dict | None = None, marker_bias: dict[int, list[float]] | None = None) -> Path:
+    """The tiny model; `labels`, `word_labels` and card keys (`card_extra`) for a model of other types.
+    `marker_bias`: token id -> a bias added to every position's logits when that id stands right after
+    [CLS] (a convention's marker), so a test sees whether the marker reached the model."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     from tokenizers import Tokenizer
@@ -54,12 +56,24 @@ def build_tiny_model_dir(out: str | Path, max_length: int = 16, label_scheme: st
     if input_dtype != "int64":
         nodes.append(helper.make_node("Cast", ["input_ids"], ["ids64"], to=TensorProto.INT64))
         ids = "ids64"
-    nodes.append(helper.make_node("Gather", ["embedding", ids], ["logits"]))
+    inits = [numpy_helper.from_array(emb, "embedding")]
+    if marker_bias:
+        bias = np.zeros_like(emb)
+        for i, row in marker_bias.items():
+            bias[i] = row
+        inits += [numpy_helper.from_array(bias, "marker_bias"), numpy_helper.from_array(np.array([1], np.int64), "one"),
+                  numpy_helper.from_array(np.array([2], np.int64), "two")]
+        nodes += [helper.make_node("Gather", ["embedding", ids], ["token_logits"]),
+                  helper.make_node("Slice", [ids, "one", "two", "one"], ["second"]),  # [b, 1]: the id after [CLS]
+                  helper.make_node("Gather", ["marker_bias", "second"], ["bias"]),  # [b, 1, labels]
+                  helper.make_node("Add", ["token_logits", "bias"], ["logits"])]
+    else:
+        nodes.append(helper.make_node("Gather", ["embedding", ids], ["logits"]))
     graph = helper.make_graph(
         nodes, "tiny_token_classifier",
         [helper.make_tensor_value_info(n, onnx_dtype, ["batch", "seq"]) for n in names],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", len(labels)])],
-        [numpy_helper.from_array(emb, "embedding")],
+        inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9

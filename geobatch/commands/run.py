@@ -35,6 +35,9 @@ from ..model.infer import PROVIDERS
 @click.option("--location-labels", default=None,
               help="Entity types that are places: merged into 'location' for scoring and looked up in the gazetteer "
                    "[default: the model's place types: geo,gpe (GMB), LOC (CoNLL); all types of a scheme of your own, e.g. tar,inc].")
+@click.option("--convention", default=None,
+              help="Annotation convention to follow, for a model trained with several (its card's `conventions`, e.g. "
+                   "news, geowebnews, gmb; docs/TRAINING.md) [default: the card's default].")
 @click.option("--max-error-rate", default=0.0, show_default=True, type=float, help="Share of error rows tolerated before exit code 1.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT_DIR's output from another job instead of refusing.")
 @click.option("--no-resolve", is_flag=True, help="Skip toponym resolution (resolver columns stay null).")
@@ -50,7 +53,7 @@ from ..model.infer import PROVIDERS
                    "(docs/ARCHITECTURE.md, 'Workers'); ray: actors, default 2.")
 @click.option("--gpus-per-worker", default=None, type=float, help="GPUs per Ray actor, fractions allowed (default 0). --engine ray only.")
 def command(model, inputs, output, fmt, text_column, id_column, spans_column, span_label, batch_size, max_length, stride,
-            provider, variant, threads, chunk_size, location_labels, max_error_rate, overwrite, no_resolve, focus_fallback, quiet,
+            provider, variant, threads, chunk_size, location_labels, convention, max_error_rate, overwrite, no_resolve, focus_fallback, quiet,
             engine, address, workers, gpus_per_worker):
     """Tag, decode, resolve and write a corpus to Parquet (docs/, tokens/, spans/, manifest.json)."""
     from ..engines import RunConfig
@@ -73,7 +76,7 @@ def command(model, inputs, output, fmt, text_column, id_column, spans_column, sp
         pipeline=PipelineOptions(
             text_column=text_column, id_column=id_column or None, spans_column=spans_column, span_label=span_label,
             batch_size=batch_size, max_length=max_length, stride=stride, provider=provider, threads=threads,
-            location_labels=labels,
+            location_labels=labels, convention=convention,
         ),
         chunk_size=chunk_size, overwrite=overwrite, max_error_rate=max_error_rate, quiet=quiet, resolve=not no_resolve,
         focus_fallback=focus_fallback,

@@ -44,6 +44,7 @@ def job_identity(config: RunConfig, model, inputs, pipeline: Pipeline) -> dict:
             "span_label": o.span_label, "max_length": pipeline.max_length, "stride": pipeline.stride,
             "chunk_size": config.chunk_size, "location_labels": sorted(pipeline.location_labels),
             "resolve": pipeline.resolver is not None, "with_gold": o.with_gold,
+            "convention": pipeline.convention,  # the model card's annotation convention followed (None: it has none)
             # a resumed job must not mix spans placed at their focus with spans left null
             "focus_fallback": pipeline.resolver is not None and config.focus_fallback,
         },

@@ -87,6 +87,17 @@ class ModelDir:
         return str(t) if t else None
 
     @property
+    def conventions(self) -> dict[str, int]:
+        """Annotation convention -> the token id that marks it after [CLS] (training/spec.py); empty when
+        the model was trained without conventions."""
+        conv = self.card.get("conventions") or {}
+        return {str(k): int(v) for k, v in (conv.get("ids") or {}).items()}
+
+    @property
+    def default_convention(self) -> str | None:
+        return (self.card.get("conventions") or {}).get("default") if self.conventions else None
+
+    @property
     def input_dtypes(self) -> dict[str, str]:
         """Input name -> numpy dtype name, in the card's order."""
         return {i["name"]: i["dtype"] for i in self.card["inputs"]}

@@ -12,7 +12,7 @@ import numpy as np
 @dataclass
 class Batch:
     window_index: np.ndarray  # which of the chunk's windows each row holds
-    input_ids: np.ndarray  # [b, s] int64, [CLS] ... [SEP] [PAD]...
+    input_ids: np.ndarray  # [b, s] int64, [CLS] [markers] ... [SEP] [PAD]...
     attention_mask: np.ndarray  # [b, s] int64
     token_type_ids: np.ndarray  # [b, s] int64 (zeros: single-segment input)
 
@@ -26,12 +26,15 @@ class Batch:
 
 
 def make_batches(
-    windows: Sequence[np.ndarray], batch_size: int, cls_id: int, sep_id: int, pad_id: int
+    windows: Sequence[np.ndarray], batch_size: int, cls_id: int, sep_id: int, pad_id: int, markers: Sequence[int] = ()
 ) -> list[Batch]:
-    """`windows` are content wordpiece ids (no specials). Returns batches covering every window once."""
+    """`windows` are content wordpiece ids (no specials). Returns batches covering every window once.
+    `markers` go right after [CLS] in every row (a convention's marker token, as in training), so a
+    window's content starts at position 1 + len(markers)."""
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    lengths = np.fromiter((len(w) + 2 for w in windows), dtype=np.int64, count=len(windows))
+    lead = 1 + len(markers)
+    lengths = np.fromiter((len(w) + lead + 1 for w in windows), dtype=np.int64, count=len(windows))
     order = np.argsort(lengths, kind="stable")
     batches = []
     for lo in range(0, len(order), batch_size):
@@ -41,9 +44,10 @@ def make_batches(
         mask = np.zeros((len(idx), width), dtype=np.int64)
         for row, k in enumerate(idx):
             w = windows[k]
-            n = len(w) + 2
+            n = len(w) + lead + 1
             ids[row, 0] = cls_id
-            ids[row, 1:n - 1] = w
+            ids[row, 1:lead] = markers
+            ids[row, lead:n - 1] = w
             ids[row, n - 1] = sep_id
             mask[row, :n] = 1
         batches.append(Batch(idx, ids, mask, np.zeros_like(ids)))

@@ -47,9 +47,11 @@ def parity_batches(model: ModelDir) -> list[Batch]:
     """One batch with every text (heavy padding), then the same texts in length-sorted batches of 4."""
     encoder = WordpieceEncoder(model.tokenizer_path)
     docs = encoder.encode([split_words(t)[0] for t in parity_texts()])
-    room = max(1, model.max_length - SPECIAL_TOKENS)
+    # the default convention's marker after [CLS], as `geobatch run` feeds it
+    markers = [model.conventions[model.default_convention]] if model.conventions else []
+    room = max(1, model.max_length - SPECIAL_TOKENS - len(markers))
     windows = [d.ids[:room] for d in docs]
-    args = (encoder.cls_id, encoder.sep_id, encoder.pad_id)
+    args = (encoder.cls_id, encoder.sep_id, encoder.pad_id, markers)
     return make_batches(windows, len(windows), *args) + make_batches(windows, 4, *args)
 
 
