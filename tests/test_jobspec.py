@@ -323,3 +323,11 @@ def test_a_directory_as_the_job_spec_is_one_line(tmp_path, capsys):
     assert cli_module.main(["job", "run", str(tmp_path)]) == 2
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert len(err) == 1 and "cannot read job spec" in err[0] and "TOML job spec" in err[0], err
+
+
+def test_a_spec_chooses_the_models_convention_through_the_real_run_command(tmp_path):
+    """A nightly job names the annotation convention its consumers expect (docs/TRAINING.md)."""
+    run_cmd = lookup_command("run")
+    spec = load_job_spec(write_spec(tmp_path, 'model = "m"\ninputs = ["a.jsonl"]\noutput = "out"\n[options]\nconvention = "geowebnews"\n'))
+    args = run_arguments(spec, run_cmd)
+    assert run_cmd.make_context("geobatch run", list(args), resilient_parsing=True).params["convention"] == "geowebnews"
