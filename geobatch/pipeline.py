@@ -6,7 +6,8 @@
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
 (+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
--> `decode.casing` (lowercase "places" dropped, lowercase leading words cut off) -> resolver hook ->
+-> `decode.casing` (lowercase "places" dropped, lowercase leading words cut off) -> `decode.titles`
+(no place right after "Mr", "Dr") -> resolver hook ->
 Arrow tables. A problem with one record makes that record's docs/ row `error` (with the message) and
 the chunk goes on; every record yields exactly one docs/ row.
 
@@ -31,6 +32,7 @@ from .decode.arrays import (ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_
                             word_labels)
 from .decode.casing import lowercase_words_off, tags_as_written
 from .decode.spans import softmax
+from .decode.titles import titled_names_off
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper
 from .evaluate.metrics import LOCATION, MetricsAccumulator
@@ -190,6 +192,8 @@ class Pipeline:
         texts = [d.text for d in docs]
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels, line_break_before(texts, words))
         spans, cut = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
+        spans, titled = titled_names_off(spans, words, texts, self.codes, self.location_labels)
+        cut += titled
         # the metrics score the spans written, not the words cut off
         scored_tags = tags_as_written(words.tags, spans, cut, self.codes) if cut and metrics is not None else words.tags
         span_texts = [texts[d][s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
