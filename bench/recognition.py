@@ -202,9 +202,13 @@ def main(argv=None) -> int:
         print("error: --convention takes SET=NAME, e.g. --convention GeoWebNews=geowebnews", file=sys.stderr)
         return 2
 
-    def convention_args(set_name: str) -> list[str]:
+    def convention_of(set_name: str) -> str | None:
+        """The --convention asked for this set (None: the model's default, or it has none)."""
         names = [v for k, v in conventions.items() if set_name.lower().startswith(k.lower())]
-        return ["--convention", names[0]] if names else []
+        return names[0] if names else None
+
+    def convention_args(set_name: str) -> list[str]:
+        return ["--convention", convention_of(set_name)] if convention_of(set_name) else []
 
     missing = [c[1] for c in CORPORA if not (data / c[1]).exists()]
     if missing:
@@ -244,7 +248,7 @@ def main(argv=None) -> int:
                                          *convention_args(name)])
         metrics = json.loads((run_out / "metrics.json").read_text())
         counted = places | set(gmb_merge) if name.startswith("GMB") else places
-        row = {"set": name, "documents": len(docs), "chars": chars, "convention": (convention_args(name) or [None, default_convention])[1],
+        row = {"set": name, "documents": len(docs), "chars": chars, "convention": convention_of(name) or default_convention,
                "geobatch": {**score(gold, geobatch_spans(run_out, counted)), "seconds": round(seconds, 2),
                             "chars_per_s": round(chars / seconds), "metrics_json_entity_location": (metrics.get("entity_level") or {}).get("location")}}
         with_demonyms = name.startswith(COUNTS_DEMONYMS) and demonym_type is not None
@@ -266,7 +270,7 @@ def main(argv=None) -> int:
         seconds, run_out = run_geobatch(args.model, gmb_test, out / "runs" / "gmb-test.words",
                                         ["--format", "gmb", "--variant", args.variant, *convention_args("GMB test")])
         m = json.loads((run_out / "metrics.json").read_text())
-        file_words = {"seconds": round(seconds, 2), "convention": (convention_args("GMB test") or [None, default_convention])[1], "token_per_category": token_scores(run_out, gmb_merge, gmb_test),
+        file_words = {"seconds": round(seconds, 2), "convention": convention_of("GMB test") or default_convention, "token_per_category": token_scores(run_out, gmb_merge, gmb_test),
                       "merged": gmb_merge, "metrics_json_token_per_category": m["token_level"]["per_category"],
                       "entity_level": m["entity_level"]}
     result = {"model": str(args.model), "card_training": card.get("training"), "variant": args.variant,

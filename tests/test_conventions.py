@@ -19,8 +19,7 @@ from geobatch.io.documents import Sentence
 from geobatch.pipeline import Pipeline, PipelineOptions
 from geobatch.text.words import split_words
 from training.data import IGNORE, encode_sentences
-from training.fit import convention_markers
-from training.spec import load_spec
+from training.spec import convention_markers, load_spec
 
 GMB, NEWS = 1, 2  # [unused0], [unused1]: the ids training gives "gmb" and "news" (sorted names)
 CONVENTIONS = {"tokens": {"gmb": "[unused0]", "news": "[unused1]"}, "ids": {"gmb": GMB, "news": NEWS}, "default": "news"}
@@ -160,3 +159,36 @@ def test_a_teacher_must_read_the_same_markers(tmp_path):
     assert load_teacher(str(teacher), LABELS, _tokenizer(), CONVENTIONS).path == teacher
     with pytest.raises(InputError, match="was trained with conventions"):  # its logits would follow a marker the student never sees
         load_teacher(str(teacher), LABELS, _tokenizer(), None)
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_a_model_trained_with_conventions_carries_them_to_the_run(tmp_path):
+    """Train (tiny base) with two conventions, export, and run: the card names the markers training used
+    and `geobatch run` follows the default or the one asked for; a continuation with other markers is refused."""
+    pytest.importorskip("tensorflow", reason="needs the [train] extra (TensorFlow)")
+    from conftest import SAMPLE_LABELLED, build_tiny_base
+
+    from geobatch.cli import main
+
+    (tmp_path / "gmb.csv").write_bytes(SAMPLE_LABELLED.read_bytes())
+    _spec(tmp_path, "")
+    spec = tmp_path / "conv.toml"
+    spec.write_text('default_convention = "news"\n[[corpus]]\nname = "gmb"\npath = "gmb.csv"\nformat = "gmb"\nconvention = "gmb"\n'
+                    'max_sentences = 64\n[[corpus]]\npath = "a.jsonl"\nconvention = "news"\nweight = 8\n')
+    base = build_tiny_base(tmp_path / "base")
+    args = ["train", "--spec", str(spec), "--data-dir", str(tmp_path), "--epochs", "1", "--batch-size", "16",
+            "--max-length", "32", "--learning-rate", "1e-3", "--log-every", "100"]
+    assert main([*args, "--base-model", str(base), "--output", str(tmp_path / "ck"), "--export", str(tmp_path / "m")]) == 0
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    assert card["conventions"] == CONVENTIONS
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "Rain fell in Paris."}\n')
+    for conv, out in ((None, "o1"), ("gmb", "o2")):
+        extra = ["--convention", conv] if conv else []
+        assert run("--model", tmp_path / "m", "--input", tmp_path / "in.jsonl", "--output", tmp_path / out, *extra) == 0
+        assert manifest(tmp_path / out)["job"]["settings"]["convention"] == (conv or "news")
+    # the checkpoint read [unused0] as gmb: a spec that gives it to another convention is refused
+    other = tmp_path / "other.toml"
+    other.write_text(spec.read_text().replace('"gmb"\nmax', '"zz"\nmax'))
+    assert main([*args, "--base-model", str(tmp_path / "ck"), "--output", str(tmp_path / "ck2")]) == 0
+    assert main(["train", "--spec", str(other), *args[3:], "--base-model", str(tmp_path / "ck"), "--output", str(tmp_path / "ck3")]) == 2

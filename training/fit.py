@@ -21,6 +21,7 @@ from .batching import iterate_batches, pad_batch
 from .corpora import epoch_order, read_training_sentences
 from .options import TrainOptions, check_options  # noqa: F401  (TrainOptions: the command's import)
 from .scoring import entity_metrics, merged_places, untaught_as_outside
+from .spec import convention_markers
 from .data import (
     Encoded,
     apply_scheme,
@@ -34,24 +35,6 @@ from .data import (
     sha256_file,
     word_predictions,
 )
-
-
-def convention_markers(spec, tokenizer, lineage: dict | None) -> dict | None:
-    """The spec's conventions with their marker tokens and ids (None without conventions). A checkpoint
-    continued from must have been trained with the same markers, or none: its inputs meant something else."""
-    names = spec.conventions if spec is not None else None
-    before = (lineage or {}).get("conventions")
-    if before and (not names or before.get("tokens") != names):
-        raise InputError(f"--base-model was trained with conventions {before.get('tokens')}, this spec has {names}",
-                         "continue with the same conventions in the spec, or start from the plain encoder")
-    if not names:
-        return None
-    ids = {n: tokenizer.token_to_id(t) for n, t in names.items()}
-    missing = [t for n, t in names.items() if ids[n] is None]
-    if missing:
-        raise InputError(f"the base model's vocabulary has no {', '.join(missing)} token to mark a convention with",
-                         "use a BERT vocabulary with [unusedK] tokens, or leave convention out of the spec")
-    return {"tokens": names, "ids": ids, "default": spec.default_convention}
 
 
 def _seed_everything(seed: int) -> None:
