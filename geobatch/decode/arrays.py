@@ -12,7 +12,7 @@ tests/test_decode.py checks both against the per-word functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Sequence
 
 import numpy as np
@@ -35,6 +35,10 @@ class TagCodes:
         self.types = sorted({t for _, t in split if t is not None})
         self.prefix = np.array([{"O": _O, "B": _B, "I": _I}[p] for p, _ in split], np.int8)
         self.type = np.array([-1 if t is None else self.types.index(t) for _, t in split], np.int64)
+
+    def type_indices(self, types: Sequence[str]) -> list[int]:
+        """The indices of those of `types` the labels have (e.g. the place types, for ChunkSpans.type)."""
+        return [self.types.index(t) for t in types if t in self.types]
 
 
 def word_labels(word_probs: np.ndarray, has_piece: np.ndarray, none: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +74,10 @@ class ChunkSpans:
     type: np.ndarray  # index into TagCodes.types
     confidence: np.ndarray  # float64, NaN when none of its words has a wordpiece
     confidence_min: np.ndarray
+
+    def select(self, keep: np.ndarray) -> "ChunkSpans":
+        """The spans where `keep` (a boolean mask over them) is true, in order."""
+        return ChunkSpans(*(getattr(self, f.name)[keep] for f in fields(self)))
 
 
 def line_break_before(texts: Sequence[str], words: ChunkWords) -> np.ndarray:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 from functools import lru_cache
 from typing import Sequence
 
@@ -64,7 +65,7 @@ def lowercase_words_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[st
     "Pakistan"), and place spans written wholly in lowercase dropped. A word is what whitespace delimits
     ("north-west" is one). Also the (word_start, word_end) ranges cut or dropped, so that the tags the
     metrics score can say O there."""
-    places = [codes.types.index(t) for t in place_types if t in codes.types]
+    places = codes.type_indices(place_types)
     start, keep = spans.word_start.copy(), np.ones(len(spans.doc), bool)
     cut: list[tuple[int, int]] = []
     capitalised: dict[int, bool] = {}
@@ -96,8 +97,7 @@ def lowercase_words_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[st
         c = words.conf[start[i]:spans.word_end[i]].astype(np.float64)
         c = c[~np.isnan(c)]
         confidence[i], confidence_min[i] = (c.mean(), c.min()) if c.size else (np.nan, np.nan)
-    return ChunkSpans(spans.doc[keep], start[keep], spans.word_end[keep], spans.type[keep], confidence[keep],
-                      confidence_min[keep]), cut
+    return replace(spans, word_start=start, confidence=confidence, confidence_min=confidence_min).select(keep), cut
 
 
 def tags_as_written(tags: np.ndarray, spans: ChunkSpans, cut: list[tuple[int, int]], codes: TagCodes) -> np.ndarray:

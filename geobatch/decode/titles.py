@@ -25,7 +25,7 @@ def titled_names_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str],
                      place_types: Sequence[str]) -> tuple[ChunkSpans, list[tuple[int, int]]]:
     """The chunk's spans without the place spans that follow a personal title, and the (word_start,
     word_end) ranges dropped (for the tags the metrics score)."""
-    places = [codes.types.index(t) for t in place_types if t in codes.types]
+    places = codes.type_indices(place_types)
     idx = np.flatnonzero(np.isin(spans.type, places))
     keep = np.ones(len(spans.doc), bool)
     dropped: list[tuple[int, int]] = []
@@ -40,5 +40,4 @@ def titled_names_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str],
             dropped.append((int(spans.word_start[i]), int(spans.word_end[i])))
     if not dropped:
         return spans, []
-    return ChunkSpans(spans.doc[keep], spans.word_start[keep], spans.word_end[keep], spans.type[keep],
-                      spans.confidence[keep], spans.confidence_min[keep]), dropped
+    return spans.select(keep), dropped
