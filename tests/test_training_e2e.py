@@ -32,6 +32,8 @@ def _check_model_dir(model_dir, head):
     tr = card["training"]
     assert tr["files"] == [{"path": str(SAMPLE_LABELLED), "sha256": hashlib.sha256(SAMPLE_LABELLED.read_bytes()).hexdigest()}]
     assert tr["sentences"] == 72 and tr["validation_sentences"] == 24 and tr["epochs"] == 2 and tr["best_epoch"] in (1, 2)
+    # the hold-out's seed and share, so bench/selection_slice.py can rebuild it from the card
+    assert tr["split_seed"] == tr["seed"] == 13 and tr["validation_fraction"] == 0.25
     vm = card["validation_metrics"]
     assert {"entity_precision", "entity_recall", "entity_f1", "per_type", "word_accuracy"} <= set(vm)
     assert 0.0 <= vm["entity_f1"] <= 1.0 and vm["words"] > 0

@@ -178,6 +178,9 @@ def model_card(meta: dict, opset: int, onnx_sha256: str, parity: float) -> dict:
             "total_epochs": meta.get("total_epochs") or meta.get("best_epoch"),
             "continued_from": meta.get("continued_from"),
             "seed": meta.get("seed"),
+            # the validation hold-out's seed and share: bench/selection_slice.py rebuilds the slice from them
+            "split_seed": meta.get("split_seed"),
+            "validation_fraction": (meta.get("options") or {}).get("validation_fraction"),
             "spec": meta.get("spec"),
             # depth: a student keeps `layers` of its base's `base_layers` (training/depth.py)
             "layers": meta.get("layers"),
