@@ -132,6 +132,21 @@ def score(gold: dict[str, set], pred: dict[str, set]) -> dict:
     return {"gold": n_gold, "predicted": n_pred, "exact": prf(tp, tp), "overlap": prf(ov_pred, ov_gold)}
 
 
+def parse_conventions(items: list[str]) -> dict[str, str] | None:
+    """--convention SET=NAME items as {SET: NAME}; None (the error printed) when one is not SET=NAME."""
+    conventions = dict(c.split("=", 1) for c in items if "=" in c)
+    if len(conventions) != len(items):
+        print("error: --convention takes SET=NAME, e.g. --convention GeoWebNews=geowebnews", file=sys.stderr)
+        return None
+    return conventions
+
+
+def convention_for(conventions: dict[str, str], set_name: str) -> str | None:
+    """The --convention asked for a set: the first SET its name starts with (None: the model's default)."""
+    names = [v for k, v in conventions.items() if set_name.lower().startswith(k.lower())]
+    return names[0] if names else None
+
+
 def run_geobatch(model: str, docs_path: Path, out: Path, extra: list[str]) -> tuple[float, Path]:
     cmd = [sys.executable, "-m", "geobatch", "run", "--model", model, "--input", str(docs_path), "--output", str(out),
            "--no-resolve", "--overwrite", "--quiet", *extra]
@@ -197,15 +212,12 @@ def main(argv=None) -> int:
                    help="geobatch run --convention NAME for the sets whose name starts with SET (repeatable)")
     args = p.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
-    conventions = dict(c.split("=", 1) for c in args.convention if "=" in c)
-    if len(conventions) != len(args.convention):
-        print("error: --convention takes SET=NAME, e.g. --convention GeoWebNews=geowebnews", file=sys.stderr)
+    conventions = parse_conventions(args.convention)
+    if conventions is None:
         return 2
 
     def convention_of(set_name: str) -> str | None:
-        """The --convention asked for this set (None: the model's default, or it has none)."""
-        names = [v for k, v in conventions.items() if set_name.lower().startswith(k.lower())]
-        return names[0] if names else None
+        return convention_for(conventions, set_name)
 
     def convention_args(set_name: str) -> list[str]:
         return ["--convention", convention_of(set_name)] if convention_of(set_name) else []

@@ -32,7 +32,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from common import ROOT, doc_parser
-from recognition import SPACY_PLACES, gold_spans, geobatch_spans, run_geobatch, score, spacy_spans, token_scores
+from recognition import (SPACY_PLACES, convention_for, geobatch_spans, gold_spans, parse_conventions, run_geobatch, score,
+                         spacy_spans, token_scores)
 
 from geobatch.io.readers.gmb import read_gmb
 from geobatch.io.readers.text import open_text
@@ -125,14 +126,13 @@ def main(argv=None) -> int:
         return 0
 
     data, out, spec_path = Path(args.data), Path(args.out), Path(args.spec)
-    conventions = dict(c.split("=", 1) for c in args.convention if "=" in c)
-    if len(conventions) != len(args.convention):
-        print("error: --convention takes SET=NAME, e.g. --convention GeoWebNews=geowebnews", file=sys.stderr)
+    conventions = parse_conventions(args.convention)
+    if conventions is None:
         return 2
 
     def convention_args(set_name: str) -> list[str]:
-        names = [v for k, v in conventions.items() if set_name.lower().startswith(k.lower())]
-        return ["--convention", names[0]] if names else []
+        name = convention_for(conventions, set_name)
+        return ["--convention", name] if name else []
 
     card = json.loads((Path(args.model) / "model_card.json").read_text(encoding="utf-8"))
     training = card.get("training") or {}
@@ -156,12 +156,12 @@ def main(argv=None) -> int:
         _, run_out = run_geobatch(args.model, path, out / "runs" / corpus,
                                   ["--id-column", "doc_id", "--spans-column", "toponyms", *convention_args(name)])
         gold = {d["doc_id"]: gold_spans(d) for d in docs}
-        row = {"documents": len(docs), "convention": convention_args(name)[1:] or None,
+        row = {"documents": len(docs), "convention": convention_for(conventions, name),
                "geobatch": score(gold, geobatch_spans(run_out, places))}
         if nlp is not None:
             row["spacy_sm"] = score(gold, spacy_spans(docs, list(nlp.pipe([d["text"] for d in docs])), SPACY_PLACES))
         result["sets"][name] = row
-        print(f"{name} ({len(docs)} docs{', --convention ' + row['convention'][0] if row['convention'] else ''}): "
+        print(f"{name} ({len(docs)} docs{', --convention ' + row['convention'] if row['convention'] else ''}): "
               f"exact F1 {row['geobatch']['exact']['f1']:.4f}" + (f", spaCy sm {row['spacy_sm']['exact']['f1']:.4f}" if nlp else ""))
     if not args.no_gmb:
         # cards from before the split seed was written there: training's defaults (seed, 5 %)
