@@ -6,7 +6,8 @@
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
 (+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
--> `decode.casing` (lowercase "places" dropped, lowercase leading words cut off) -> `decode.titles`
+-> `decode.joins` (a name written in two pieces, "Sri"/geo "Lanka"/gpe, joined) -> `decode.casing`
+(lowercase "places" dropped, lowercase leading words cut off) -> `decode.titles`
 (no place right after "Mr", "Dr") -> resolver hook ->
 Arrow tables. A problem with one record makes that record's docs/ row `error` (with the message) and
 the chunk goes on; every record yields exactly one docs/ row.
@@ -32,6 +33,7 @@ from .decode.arrays import (ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_
                             word_labels)
 from .decode.casing import lowercase_words_off, tags_as_written
 from .decode.spans import softmax
+from .decode.joins import joined_names, tags_as_joined
 from .decode.titles import titled_names_off
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper
@@ -191,11 +193,13 @@ class Pipeline:
         words = self._decode_words(docs, plan, flat, window_row)
         texts = [d.text for d in docs]
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels, line_break_before(texts, words))
+        spans, joined = joined_names(spans, words, texts, self.codes, self.location_labels, self.context_labels[0] if self.context_labels else None)
         spans, cut = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
         spans, titled = titled_names_off(spans, words, texts, self.codes, self.location_labels)
         cut += titled
-        # the metrics score the spans written, not the words cut off
-        scored_tags = tags_as_written(words.tags, spans, cut, self.codes) if cut and metrics is not None else words.tags
+        # the metrics score the spans written, not the words cut off nor the pieces of a joined name
+        scored_tags = tags_as_joined(words.tags, joined, self.codes) if joined and metrics is not None else words.tags
+        scored_tags = tags_as_written(scored_tags, spans, cut, self.codes) if cut and metrics is not None else scored_tags
         span_texts = [texts[d][s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
                                                        words.ends[spans.word_end - 1].tolist())]
         span_bounds = np.searchsorted(spans.doc, np.arange(len(docs) + 1))

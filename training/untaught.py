@@ -20,10 +20,10 @@ from typing import Callable, Sequence
 
 from geobatch.io.documents import Sentence
 from geobatch.labels import OUTSIDE, UNTAUGHT, split_tag
+from geobatch.resolve.major_places import MAJOR_CITY, major_place_names  # noqa: F401 (training's callers import them here)
 
 
 MIN_SEEN = 2  # one annotation slip does not make a name
-MAJOR_CITY = 100_000
 
 
 def tag_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
@@ -44,24 +44,6 @@ def taught_names(sentences: Sequence[Sentence], is_place: Callable[[str], bool] 
             if typ != untaught:
                 seen[tuple(s.words[i:j])] += 1
     return {name for name, n in seen.items() if n >= MIN_SEEN and (is_place is None or is_place(" ".join(name)))}
-
-
-def major_place_names() -> Callable[[str], bool]:
-    """Whether the gazetteer has a name, by its primary name, an alias, an abbreviation, a demonym or a
-    press name (not a GeoNames alternate), as a continent, country, subdivision, region, water body or
-    landform, or as a city of at least MAJOR_CITY people: "U.S.", "West Bank", "Tehran", not "U.N."
-    (a town of 30,671), "NATO" or "Hamas"."""
-    from geobatch.resolve.index import load_or_build
-    from geobatch.resolve.normalize import name_key
-    from geobatch.resolve.sources import ALTERNATE, FEATURE_NAMES
-
-    gaz = load_or_build()
-    city = FEATURE_NAMES.index("city")
-
-    def is_place(name: str) -> bool:
-        return any(via != ALTERNATE and (gaz.feature[row] != city or gaz.population[row] >= MAJOR_CITY)
-                   for row, via in gaz.rows_for(name_key(name)))
-    return is_place
 
 
 def narrow_untaught(sentences: Sequence[Sentence], names: set[tuple[str, ...]], untaught: str = UNTAUGHT) -> list[Sentence]:

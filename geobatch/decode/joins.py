@@ -1,0 +1,117 @@
+"""One place name the model wrote in two pieces is written as one span.
+
+Two pieces, found in the selection slice's output (docs/RESULTS.md §9, "Names in two pieces"):
+- a place span of one place type right after one of the other, one space between: "Sri"/B-geo
+  "Lanka"/B-gpe. Corpora without geo/gpe types teach "any place" (training/spec.py, `*`), so the model
+  picks each word's type freely; decode already joins "South"/B-geo "Africa"/I-gpe, and a B- of the
+  other type is the same name split at the type. Two places of one type side by side keep their B-.
+  When the two pieces make a demonym ("South"/geo "African"/gpe) the span is the demonym's type.
+- a demonym span, one space, then a place span or a capitalised word, that together are a major place's
+  own name in the gazetteer (not one of its demonyms): "Saudi"/dem "Arabia"/O, "British"/dem
+  "Columbia"/geo. The demonym type is taught on "Saudi officials", and the model carries it into the
+  country's name.
+The joined span keeps the place piece's type (geo when the second piece is an untagged word), and its
+confidence is over all of its words.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .arrays import ChunkSpans, ChunkWords, TagCodes
+
+_is_place_name: Callable[[str], bool] | None = None
+
+
+def known_place_name(name: str) -> bool:
+    """A major place's own name (primary, alias, abbreviation or press name; the gazetteer loads once)."""
+    global _is_place_name
+    if _is_place_name is None:
+        from ..resolve.major_places import major_place_names
+
+        _is_place_name = major_place_names(exclude_via=("alternate", "demonym", "code"))
+    return _is_place_name(name)
+
+
+@lru_cache(maxsize=1)
+def _demonyms() -> frozenset[str]:
+    from ..resolve.sources import demonym_lexicon
+
+    return demonym_lexicon()
+
+
+def is_demonym(text: str) -> bool:
+    """One of the demonyms training tags with the demonym type ("South African", "Saudi")."""
+    return text in _demonyms()
+
+
+def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], codes: TagCodes, place_types: Sequence[str],
+                 demonym_type: str | None, is_place_name: Callable[[str], bool] = known_place_name
+                 ) -> tuple[ChunkSpans, list[tuple[int, int, int]]]:
+    """The chunk's spans with each name in two pieces joined, and the (word_start, word_end, type) of each
+    joined span (for the tags the metrics score)."""
+    places = set(codes.type_indices(place_types))
+    dem = codes.type_indices([demonym_type]) if demonym_type else []
+    dem = dem[0] if dem else None
+    n = len(spans.doc)
+    if n == 0 or (len(places) < 2 and dem is None):
+        return spans, []
+    doc, ws, we, typ = (spans.doc.tolist(), spans.word_start.tolist(), spans.word_end.tolist(), spans.type.tolist())
+    geo = codes.types.index("geo") if "geo" in codes.types else min(places, default=None)
+    tagged = np.zeros(words.doc.size, bool)
+    for a, b in zip(ws, we):
+        tagged[a:b] = True
+
+    def one_space(d: int, left_end: int, right_start: int) -> bool:
+        return texts[d][words.ends[left_end - 1]:words.starts[right_start]] == " "
+
+    out: list[list[int]] = []  # [doc, word_start, word_end, type]
+    joined: list[tuple[int, int, int]] = []
+    i = 0
+    while i < n:
+        d, a, b, t = doc[i], ws[i], we[i], typ[i]
+        nxt = i + 1 < n and doc[i + 1] == d and ws[i + 1] == b and one_space(d, b, ws[i + 1])
+        if nxt and t in places and typ[i + 1] in places and typ[i + 1] != t:
+            # "South"/geo "African"/gpe is one name too, but a demonym's: written as one, not as a place
+            whole = dem if dem is not None and is_demonym(texts[d][words.starts[a]:words.ends[we[i + 1] - 1]]) else t
+            out.append([d, a, we[i + 1], whole])
+            joined.append((a, we[i + 1], whole))
+            i += 2
+            continue
+        if t == dem and geo is not None:
+            end = None
+            if nxt and typ[i + 1] in places:
+                end, new_type, pieces = we[i + 1], typ[i + 1], 2
+            elif (b < words.doc.size and words.doc[b] == d and not tagged[b] and one_space(d, b, b)
+                  and texts[d][words.starts[b]:words.starts[b] + 1].isupper()):
+                end, new_type, pieces = b + 1, geo, 1
+            if end is not None and is_place_name(texts[d][words.starts[a]:words.ends[end - 1]]):
+                out.append([d, a, end, new_type])
+                joined.append((a, end, new_type))
+                i += pieces
+                continue
+        out.append([d, a, b, t])
+        i += 1
+    if not joined:
+        return spans, []
+    arr = np.array(out, np.int64).reshape(-1, 4)
+    conf_mean, conf_min = [], []
+    for a, b in zip(arr[:, 1].tolist(), arr[:, 2].tolist()):
+        c = words.conf[a:b].astype(np.float64)
+        c = c[~np.isnan(c)]
+        conf_mean.append(c.mean() if c.size else np.nan)
+        conf_min.append(c.min() if c.size else np.nan)
+    return ChunkSpans(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], np.array(conf_mean), np.array(conf_min)), joined
+
+
+def tags_as_joined(tags: np.ndarray, joined: list[tuple[int, int, int]], codes: TagCodes) -> np.ndarray:
+    """The chunk's label indices with each joined span's words tagged as one span of its type."""
+    out = tags.copy()
+    names = codes.names.tolist()
+    for a, b, t in joined:
+        out[a] = names.index(f"B-{codes.types[t]}")
+        out[a + 1:b] = names.index(f"I-{codes.types[t]}")
+    return out

@@ -1,0 +1,101 @@
+"""A place name the model wrote in two pieces is written as one span (geobatch/decode/joins.py): "Sri"/geo
+"Lanka"/gpe, "Saudi"/dem "Arabia"/O, "British"/dem "Columbia"/geo, as found in the selection slice."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from run_helpers import read, run
+from tiny_onnx import build_tiny_model_dir
+
+from geobatch.decode.arrays import ChunkWords, TagCodes, chunk_spans
+from geobatch.decode.joins import joined_names, known_place_name, tags_as_joined
+
+LABELS = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "B-dem", "I-dem"]
+PLACES = ("geo", "gpe")
+KNOWN = {"Sri Lanka", "Saudi Arabia", "British Columbia"}
+
+
+def _chunk(text: str, tags: list[str]):
+    """One document's words (letters, or one punctuation mark) with the given tags, as decode sees them."""
+    codes = TagCodes(LABELS)
+    found = list(re.finditer(r"\w+|[^\w\s]", text))
+    starts, ends = [m.start() for m in found], [m.end() for m in found]
+    n = len(starts)
+    idx = np.array([LABELS.index(t) for t in tags], np.int64)
+    conf = np.linspace(0.9, 0.5, n).astype(np.float32)
+    words = ChunkWords([0], np.array([0, n]), np.zeros(n, np.int64), idx, conf, np.array(starts), np.array(ends))
+    spans = chunk_spans(idx, conf, words.doc, codes, PLACES)
+    return words, spans, codes
+
+
+def _joined(text: str, tags: list[str]):
+    words, spans, codes = _chunk(text, tags)
+    out, joined = joined_names(spans, words, [text], codes, PLACES, "dem", lambda name: name in KNOWN)
+    written = [(text[words.starts[a]:words.ends[b - 1]], codes.types[t])
+               for a, b, t in zip(out.word_start.tolist(), out.word_end.tolist(), out.type.tolist())]
+    return written, joined, out, words, codes
+
+
+@pytest.mark.parametrize("text, tags, written", [
+    # a place piece of the other place type: one name, the first piece's type
+    ("in Sri Lanka today", ["O", "B-geo", "B-gpe", "O"], [("Sri Lanka", "geo")]),
+    # ... unless the two pieces make a demonym: one span, of the demonym type
+    ("South African troops", ["B-geo", "B-gpe", "O"], [("South African", "dem")]),
+    # two places of one type side by side stay two (the model said B- twice)
+    ("Paris London", ["B-geo", "B-geo"], [("Paris", "geo"), ("London", "geo")]),
+    # a demonym and the rest of a country's name the gazetteer has
+    ("Saudi Arabia beheads", ["B-dem", "O", "O"], [("Saudi Arabia", "geo")]),
+    ("British Columbia votes", ["B-dem", "B-geo", "O"], [("British Columbia", "geo")]),
+    ("British Columbia votes", ["B-dem", "B-gpe", "O"], [("British Columbia", "gpe")]),
+    # a demonym before a word that makes no place name, or a lowercase word, stays a demonym
+    ("Saudi officials said", ["B-dem", "O", "O"], [("Saudi", "dem")]),
+    ("Saudi Interior Ministry", ["B-dem", "O", "O"], [("Saudi", "dem")]),
+    ("British London office", ["B-dem", "B-geo", "O"], [("British", "dem"), ("London", "geo")]),
+])
+def test_names_in_two_pieces_are_joined_and_nothing_else(text, tags, written):
+    assert _joined(text, tags)[0] == written
+
+
+def test_pieces_apart_are_not_joined():
+    # anything but exactly one space between the pieces: a comma, two spaces, a line break
+    for text, tags in (("Sri, Lanka", ["B-geo", "O", "B-gpe"]), ("Sri  Lanka", ["B-geo", "B-gpe"]),
+                       ("Sri\nLanka", ["B-geo", "B-gpe"]), ("Saudi\nArabia", ["B-dem", "O"])):
+        words, spans, codes = _chunk(text, tags)
+        assert joined_names(spans, words, [text], codes, PLACES, "dem", lambda name: True)[1] == []
+
+
+def test_a_joined_span_s_confidence_is_over_all_its_words_and_its_tags_read_as_one_span():
+    written, joined, out, words, codes = _joined("Saudi Arabia beheads", ["B-dem", "O", "O"])
+    assert joined == [(0, 2, codes.types.index("geo"))]
+    assert out.confidence[0] == pytest.approx(float(words.conf[:2].mean()))
+    assert out.confidence_min[0] == pytest.approx(float(words.conf[:2].min()))
+    tags = tags_as_joined(words.tags, joined, codes)
+    assert [codes.names[t] for t in tags] == ["B-geo", "I-geo", "O"]
+
+
+def test_the_gazetteer_knows_countries_by_their_own_names_not_by_demonyms():
+    assert known_place_name("Saudi Arabia") and known_place_name("Sri Lanka") and known_place_name("British Columbia")
+    assert not known_place_name("South African") and not known_place_name("Saudi Officials")
+
+
+def test_run_writes_a_country_the_model_split_as_one_place(tmp_path):
+    """A tiny model that tags "sri" geo, "lanka" gpe and "saudi" dem wherever they stand."""
+    model = build_tiny_model_dir(tmp_path / "m", labels=LABELS,
+                                 word_labels={"sri": "B-geo", "lanka": "B-gpe", "saudi": "B-dem", "paris": "B-geo"},
+                                 card_extra={"training": {"spec": {"demonym_type": "dem"}}})
+    text = "Saudi Arabia and Sri Lanka met Saudi envoys in Paris."
+    src = tmp_path / "in.jsonl"
+    gold = [{"start": 0, "end": 12, "label": "geo"}, {"start": 17, "end": 26, "label": "geo"}, {"start": 47, "end": 52, "label": "geo"}]
+    src.write_text(json.dumps({"id": "a", "text": text, "spans": gold}) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert run("--model", model, "--input", src, "--output", out, "--spans-column", "spans") == 0
+    spans = sorted((s["start_char"], s["text"], s["label"]) for s in read(out, "spans"))
+    assert spans == [(0, "Saudi Arabia", "geo"), (17, "Sri Lanka", "geo"), (31, "Saudi", "dem"), (47, "Paris", "geo")]
+    tags = [t["tag"] for t in sorted(read(out, "tokens"), key=lambda t: t["word_index"])]
+    assert tags[:5] == ["B-dem", "O", "O", "B-geo", "B-gpe"]  # tokens/ keeps the model's own tags
+    loc = json.loads((out / "metrics.json").read_text())["entity_level"]["location"]
+    assert (loc["support"], loc["precision"], loc["recall"]) == (3, 1.0, 1.0), loc
