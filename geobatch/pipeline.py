@@ -6,7 +6,8 @@
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
 (+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
--> `decode.joins` (a name written in two pieces, "Sri"/geo "Lanka"/gpe, joined) -> `decode.casing`
+-> `decode.joins` (a name written in two pieces, "Sri"/geo "Lanka"/gpe, joined) -> `decode.edges` (no
+dash, comma or "&" at a span's edge) -> `decode.casing`
 (lowercase "places" dropped, lowercase leading words cut off) -> `decode.titles`
 (no place right after "Mr", "Dr") -> resolver hook ->
 Arrow tables. A problem with one record makes that record's docs/ row `error` (with the message) and
@@ -33,6 +34,7 @@ from .decode.arrays import (ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_
                             word_labels)
 from .decode.casing import lowercase_words_off, tags_as_written
 from .decode.spans import softmax
+from .decode.edges import edge_punctuation_off
 from .decode.joins import joined_names, tags_as_joined
 from .decode.titles import titled_names_off
 from .errors import GeobatchError
@@ -194,7 +196,9 @@ class Pipeline:
         texts = [d.text for d in docs]
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels, line_break_before(texts, words))
         spans, joined = joined_names(spans, words, texts, self.codes, self.location_labels, self.context_labels[0] if self.context_labels else None)
-        spans, cut = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
+        spans, cut = edge_punctuation_off(spans, words, texts)
+        spans, lowered = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
+        cut += lowered
         spans, titled = titled_names_off(spans, words, texts, self.codes, self.location_labels)
         cut += titled
         # the metrics score the spans written, not the words cut off nor the pieces of a joined name

@@ -32,3 +32,22 @@ def one_error_line(capsys) -> str:
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "; " in lines[0], err
     return lines[0]
+
+
+def decode_chunk(text: str, tags: list[str], labels: list[str], place_types=("geo", "gpe")):
+    """One document as decode sees it: its words (letters and digits, or one punctuation mark each) with
+    the given tags, as ChunkWords, the spans `chunk_spans` makes of them, and the TagCodes."""
+    import re
+
+    import numpy as np
+
+    from geobatch.decode.arrays import ChunkWords, TagCodes, chunk_spans
+
+    codes = TagCodes(labels)
+    found = list(re.finditer(r"\w+|[^\w\s]", text))
+    n = len(found)
+    idx = np.array([labels.index(t) for t in tags], np.int64)
+    conf = np.linspace(0.9, 0.5, n).astype(np.float32)
+    words = ChunkWords([0], np.array([0, n]), np.zeros(n, np.int64), idx, conf,
+                       np.array([m.start() for m in found]), np.array([m.end() for m in found]))
+    return words, chunk_spans(idx, conf, words.doc, codes, place_types), codes

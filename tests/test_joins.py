@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import json
-import re
 
-import numpy as np
 import pytest
-from run_helpers import read, run
+from run_helpers import decode_chunk, read, run
 from tiny_onnx import build_tiny_model_dir
 
-from geobatch.decode.arrays import ChunkWords, TagCodes, chunk_spans
 from geobatch.decode.joins import joined_names, known_place_name, tags_as_joined
 
 LABELS = ["O", "B-geo", "I-geo", "B-gpe", "I-gpe", "B-dem", "I-dem"]
@@ -19,21 +16,8 @@ PLACES = ("geo", "gpe")
 KNOWN = {"Sri Lanka", "Saudi Arabia", "British Columbia"}
 
 
-def _chunk(text: str, tags: list[str]):
-    """One document's words (letters, or one punctuation mark) with the given tags, as decode sees them."""
-    codes = TagCodes(LABELS)
-    found = list(re.finditer(r"\w+|[^\w\s]", text))
-    starts, ends = [m.start() for m in found], [m.end() for m in found]
-    n = len(starts)
-    idx = np.array([LABELS.index(t) for t in tags], np.int64)
-    conf = np.linspace(0.9, 0.5, n).astype(np.float32)
-    words = ChunkWords([0], np.array([0, n]), np.zeros(n, np.int64), idx, conf, np.array(starts), np.array(ends))
-    spans = chunk_spans(idx, conf, words.doc, codes, PLACES)
-    return words, spans, codes
-
-
 def _joined(text: str, tags: list[str]):
-    words, spans, codes = _chunk(text, tags)
+    words, spans, codes = decode_chunk(text, tags, LABELS)
     out, joined = joined_names(spans, words, [text], codes, PLACES, "dem", lambda name: name in KNOWN)
     written = [(text[words.starts[a]:words.ends[b - 1]], codes.types[t])
                for a, b, t in zip(out.word_start.tolist(), out.word_end.tolist(), out.type.tolist())]
@@ -64,7 +48,7 @@ def test_pieces_apart_are_not_joined():
     # anything but exactly one space between the pieces: a comma, two spaces, a line break
     for text, tags in (("Sri, Lanka", ["B-geo", "O", "B-gpe"]), ("Sri  Lanka", ["B-geo", "B-gpe"]),
                        ("Sri\nLanka", ["B-geo", "B-gpe"]), ("Saudi\nArabia", ["B-dem", "O"])):
-        words, spans, codes = _chunk(text, tags)
+        words, spans, codes = decode_chunk(text, tags, LABELS)
         assert joined_names(spans, words, [text], codes, PLACES, "dem", lambda name: True)[1] == []
 
 
