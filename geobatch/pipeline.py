@@ -7,8 +7,8 @@ Stages, each a function of its own module: `prepare` (records -> `DocInput`s: th
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
 (+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
 -> `decode.joins` (a name written in two pieces, "Sri"/geo "Lanka"/gpe, joined) -> `decode.edges` (no
-dash, comma or "&" at a span's edge) -> `decode.casing`
-(lowercase "places" dropped, lowercase leading words cut off) -> `decode.titles`
+dash, comma or "&" at a span's edge) -> `decode.casing` (lowercase "places" dropped, lowercase leading
+words cut off) -> `decode.titles`
 (no place right after "Mr", "Dr") -> resolver hook ->
 Arrow tables. A problem with one record makes that record's docs/ row `error` (with the message) and
 the chunk goes on; every record yields exactly one docs/ row.
@@ -33,9 +33,9 @@ import pyarrow as pa
 from .decode.arrays import (ChunkSpans, ChunkWords, TagCodes, chunk_spans, line_break_before, span_dicts, tokens_table,
                             word_labels)
 from .decode.casing import lowercase_words_off, tags_as_written
-from .decode.spans import softmax
 from .decode.edges import edge_punctuation_off
 from .decode.joins import joined_names, tags_as_joined
+from .decode.spans import softmax
 from .decode.titles import titled_names_off
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper

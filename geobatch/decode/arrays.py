@@ -65,6 +65,12 @@ class ChunkWords:
     starts: np.ndarray  # character offsets in its document's text
     ends: np.ndarray
 
+    def confidence_over(self, a: int, b: int) -> tuple[float, float]:
+        """Mean and lowest confidence of words a..b (a span's), NaN when none has a wordpiece."""
+        c = self.conf[a:b].astype(np.float64)
+        c = c[~np.isnan(c)]
+        return (float(c.mean()), float(c.min())) if c.size else (np.nan, np.nan)
+
 
 @dataclass
 class ChunkSpans:

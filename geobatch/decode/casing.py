@@ -94,9 +94,7 @@ def lowercase_words_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[st
         return spans, []
     confidence, confidence_min = spans.confidence.copy(), spans.confidence_min.copy()
     for i in np.flatnonzero(keep & (start != spans.word_start)):  # a cut span's confidences over its words left
-        c = words.conf[start[i]:spans.word_end[i]].astype(np.float64)
-        c = c[~np.isnan(c)]
-        confidence[i], confidence_min[i] = (c.mean(), c.min()) if c.size else (np.nan, np.nan)
+        confidence[i], confidence_min[i] = words.confidence_over(start[i], spans.word_end[i])
     return replace(spans, word_start=start, confidence=confidence, confidence_min=confidence_min).select(keep), cut
 
 

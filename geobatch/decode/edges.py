@@ -54,7 +54,5 @@ def edge_punctuation_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[s
         return spans, []
     confidence, confidence_min = spans.confidence.copy(), spans.confidence_min.copy()
     for i in np.flatnonzero(keep & ((start != spans.word_start) | (end != spans.word_end))):
-        c = words.conf[start[i]:end[i]].astype(np.float64)
-        c = c[~np.isnan(c)]
-        confidence[i], confidence_min[i] = (c.mean(), c.min()) if c.size else (np.nan, np.nan)
+        confidence[i], confidence_min[i] = words.confidence_over(start[i], end[i])
     return replace(spans, word_start=start, word_end=end, confidence=confidence, confidence_min=confidence_min).select(keep), cut

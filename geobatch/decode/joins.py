@@ -98,13 +98,8 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
     if not joined:
         return spans, []
     arr = np.array(out, np.int64).reshape(-1, 4)
-    conf_mean, conf_min = [], []
-    for a, b in zip(arr[:, 1].tolist(), arr[:, 2].tolist()):
-        c = words.conf[a:b].astype(np.float64)
-        c = c[~np.isnan(c)]
-        conf_mean.append(c.mean() if c.size else np.nan)
-        conf_min.append(c.min() if c.size else np.nan)
-    return ChunkSpans(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], np.array(conf_mean), np.array(conf_min)), joined
+    conf = np.array([words.confidence_over(a, b) for a, b in zip(arr[:, 1].tolist(), arr[:, 2].tolist())], np.float64)
+    return ChunkSpans(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], conf[:, 0], conf[:, 1]), joined
 
 
 def tags_as_joined(tags: np.ndarray, joined: list[tuple[int, int, int]], codes: TagCodes) -> np.ndarray:
