@@ -35,7 +35,6 @@ from common import ROOT, doc_parser
 from recognition import (SPACY_PLACES, convention_for, geobatch_spans, gold_spans, parse_conventions, run_geobatch, score,
                          spacy_spans, token_scores)
 
-from geobatch.io.readers.gmb import read_gmb
 from geobatch.io.readers.text import open_text
 from geobatch.labels import place_types
 from training.spec import VALIDATION_RULES, is_validation, load_spec
