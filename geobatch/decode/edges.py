@@ -32,6 +32,9 @@ def edge_punctuation_off(spans: ChunkSpans, words: ChunkWords, texts: Sequence[s
         return texts[d][words.starts[w]:words.ends[w]]
 
     for i, (d, a, b) in enumerate(zip(spans.doc.tolist(), start.tolist(), end.tolist())):
+        # most spans begin and end with a letter or digit: only the others are looked at word by word
+        if texts[d][words.starts[a]].isalnum() and texts[d][words.ends[b - 1] - 1].isalnum():
+            continue
         a0, b0 = a, b
         while a < b and EDGE.fullmatch(text_of(d, a)):
             a += 1

@@ -23,17 +23,12 @@ import numpy as np
 
 from .arrays import ChunkSpans, ChunkWords, TagCodes
 
-_is_place_name: Callable[[str], bool] | None = None
+# loaded on the first name asked about, once per process: most chunks never ask
+@lru_cache(maxsize=1)
+def _place_names() -> Callable[[str], bool]:
+    from ..resolve.major_places import major_place_names
 
-
-def known_place_name(name: str) -> bool:
-    """A major place's own name (primary, alias, abbreviation or press name; the gazetteer loads once)."""
-    global _is_place_name
-    if _is_place_name is None:
-        from ..resolve.major_places import major_place_names
-
-        _is_place_name = major_place_names(exclude_via=("alternate", "demonym", "code"))
-    return _is_place_name(name)
+    return major_place_names(exclude_via=("alternate", "demonym", "code"))
 
 
 @lru_cache(maxsize=1)
@@ -41,6 +36,11 @@ def _demonyms() -> frozenset[str]:
     from ..resolve.sources import demonym_lexicon
 
     return demonym_lexicon()
+
+
+def known_place_name(name: str) -> bool:
+    """A major place's own name (primary, alias, abbreviation or press name), not a demonym."""
+    return _place_names()(name)
 
 
 def is_demonym(text: str) -> bool:
@@ -61,9 +61,7 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
         return spans, []
     doc, ws, we, typ = (spans.doc.tolist(), spans.word_start.tolist(), spans.word_end.tolist(), spans.type.tolist())
     geo = codes.types.index("geo") if "geo" in codes.types else min(places, default=None)
-    tagged = np.zeros(words.doc.size, bool)
-    for a, b in zip(ws, we):
-        tagged[a:b] = True
+    tagged = codes.prefix[words.tags] != 0  # every tagged word is in a span (chunk_spans), none is cut yet
 
     def one_space(d: int, left_end: int, right_start: int) -> bool:
         return texts[d][words.ends[left_end - 1]:words.starts[right_start]] == " "
