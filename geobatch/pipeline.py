@@ -47,6 +47,7 @@ from .io.tables import (  # noqa: F401 - ChunkResult, ChunkStats, schemas: re-ex
 from .labels import entity_types, place_types
 from .model.model_dir import ModelDir, load_model_dir
 from .text.batching import make_batches
+from .text.case_types import piece_case_types, word_case_types
 from .text.prepare import DocInput, FileWords, to_documents  # noqa: F401 - FileWords: part of this module's interface
 from .text.tokenize import SPECIAL_TOKENS, WordpieceEncoder, best_windows, sliding_windows
 
@@ -155,6 +156,7 @@ class Pipeline:
 
         # windows of every document in the chunk, batched together
         window_ids: list[np.ndarray] = []
+        window_types: list[np.ndarray] | None = [] if self.model.case_types else None
         plan: dict[int, tuple] = {}  # doc -> (encoded, windows, first window's number, best_win, best_pos)
         for k in live:
             enc = encoded[k]
@@ -166,13 +168,16 @@ class Pipeline:
             bp[bp >= 0] += len(self.markers)  # positions after the marker
             plan[k] = (enc, wins, len(window_ids), bw, bp)
             window_ids += [enc.ids[w.tok_start:w.tok_end] for w in wins]
+            if window_types is not None:  # as training gave them: from the document's own words
+                types = piece_case_types(word_case_types(docs[k].words), enc.word_ntok)
+                window_types += [types[w.tok_start:w.tok_end] for w in wins]
 
         # the logits of all batches as rows [position, label]; window w's position 0 is row window_row[w]
         logit_rows: list[np.ndarray] = []
         window_row = np.zeros(len(window_ids), np.int64)
         n_rows = 0
         batches = make_batches(window_ids, self.options.batch_size, self.encoder.cls_id, self.encoder.sep_id, self.encoder.pad_id,
-                               self.markers)
+                               self.markers, window_types)
         stats.tokenize_s = time.perf_counter() - t1
         for batch in batches:
             ti = time.perf_counter()

@@ -85,6 +85,7 @@ def check_continuation(base: BaseModel, labels: list[str], head: str = "linear")
         "continued_from": prev.get("continued_from"),
         "layers_kept": prev.get("layers_kept"),  # a student's: which layers of the original encoder it holds
         "conventions": prev.get("conventions"),  # its marker tokens: a continuation must keep them
+        "case_types": bool(prev.get("case_types")),  # its token types: a continuation must keep them too
     }
 
 

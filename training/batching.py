@@ -41,15 +41,18 @@ def pad_batch(items: Sequence[Encoded], pad_id: int = 0) -> dict[str, np.ndarray
     input_ids = np.full((n, width), pad_id, dtype=np.int32)
     attention = np.zeros((n, width), dtype=np.int32)
     labels = np.full((n, width), IGNORE, dtype=np.int32)
+    types = np.zeros((n, width), dtype=np.int32)  # the casing channel where the inputs carry it, else zeros
     for i, e in enumerate(items):
         k = len(e.input_ids)
         input_ids[i, :k] = e.input_ids
         attention[i, :k] = 1
         labels[i, :k] = e.labels
+        if e.token_types is not None:
+            types[i, :k] = e.token_types
     return {
         "input_ids": input_ids,
         "attention_mask": attention,
-        "token_type_ids": np.zeros_like(input_ids),
+        "token_type_ids": types,
         "labels": labels,
     }
 

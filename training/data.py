@@ -24,6 +24,7 @@ from geobatch.io.inputs import format_for
 from geobatch.io.readers import read_conll, read_gmb
 from geobatch.io.readers.spans import SpanStats, iter_records, span_documents_from_records
 from geobatch.labels import ANY_PLACE, OUTSIDE, UNTAUGHT, LabelScheme, entity_type, label_list
+from geobatch.text.case_types import word_case_types
 from geobatch.text.demonyms import retype_demonyms
 from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
@@ -233,6 +234,7 @@ class Encoded:
     first_piece: np.ndarray        # int32 [n_words]: position of each word's first piece, -1 if it has none
     gold_tags: list[str]           # the words' tags (after the scheme)
     sentence: int                  # index of the source sentence (several when a long one was split)
+    token_types: np.ndarray | None = None  # int32 [n_pieces]: the casing channel (geobatch/text/case_types.py); None: zeros
 
 
 @dataclass
@@ -268,11 +270,16 @@ def encode_sentences(
     label_to_id: dict[str, int],
     max_length: int,
     markers: Sequence[int] | None = None,
+    case_types: bool = False,
+    case_zero_share: float = 0.0,
+    seed: int = 0,
 ) -> tuple[list[Encoded], EncodeStats]:
     """Encode sentences; those longer than max_length are split at word boundaries (nothing is dropped).
 
     `markers`: one token id per sentence, placed right after [CLS] (its convention's marker, training/spec.py);
-    it counts toward max_length, as at run time (geobatch.text.batching)."""
+    it counts toward max_length, as at run time (geobatch.text.batching).
+    `case_types`: token types from the words' capitals (geobatch/text/case_types.py), as `geobatch run` gives
+    them; `case_zero_share` of the sentences, drawn with `seed`, get zeros instead (text without case)."""
     tok = runtime_tokenizer(tokenizer)
     n_marker = 0 if markers is None else 1
     if markers is not None and len(markers) != len(sentences):
@@ -285,8 +292,14 @@ def encode_sentences(
     stats = EncodeStats(sentences=len(sentences))
     out: list[Encoded] = []
     batch = tok.encode_batch([list(s.words) for s in sentences], is_pretokenized=True, add_special_tokens=True)
+    zeroed = random.Random(seed)
     for si, (sent, enc) in enumerate(zip(sentences, batch)):
         tags = list(sent.tags or ["O"] * len(sent.words))
+        word_types = None
+        if case_types:
+            word_types = word_case_types(sent.words)
+            if case_zero_share and zeroed.random() < case_zero_share:
+                word_types[:] = 0
         if len(enc.ids) <= max_length:
             pieces = [(enc.ids, enc.word_ids, 0, len(sent.words))]
         else:
@@ -320,7 +333,10 @@ def encode_sentences(
                         labels[pos] = label_to_id[tag]
                 prev = w
             stats.words_without_pieces += int((first < 0).sum())
-            out.append(Encoded(np.asarray(ids, dtype=np.int32), labels, first, tags[a:b], si))
+            types = None
+            if word_types is not None:
+                types = np.array([0 if w is None else word_types[a + w] for w in wids], dtype=np.int32)
+            out.append(Encoded(np.asarray(ids, dtype=np.int32), labels, first, tags[a:b], si, types))
     stats.inputs = len(out)
     return out, stats
 

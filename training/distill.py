@@ -45,7 +45,7 @@ class Teacher:
         return {"path": str(self.path), "kind": self.kind}
 
 
-def load_teacher(option: str, labels: list[str], tokenizer, conventions: dict | None = None) -> Teacher:
+def load_teacher(option: str, labels: list[str], tokenizer, conventions: dict | None = None, case_types: bool = False) -> Teacher:
     """The teacher named by --teacher, checked against the student: same labels in the same order
     (its distribution is read row by row as the student's), and the same tokenizer (it must see the
     same wordpiece ids)."""
@@ -55,11 +55,12 @@ def load_teacher(option: str, labels: list[str], tokenizer, conventions: dict | 
     if (path / "model.onnx").exists() and (path / "model_card.json").exists():
         kind = "onnx"
         card = json.loads((path / "model_card.json").read_text(encoding="utf-8"))
-        teacher_labels, theirs_conv = card.get("labels"), card.get("conventions")
+        teacher_labels, theirs_conv, theirs_case = card.get("labels"), card.get("conventions"), bool(card.get("case_types"))
     elif (path / "labels.json").exists() and (path / "training.json").exists():
         kind = "checkpoint"
         teacher_labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
-        theirs_conv = json.loads((path / "training.json").read_text(encoding="utf-8")).get("conventions")
+        meta = json.loads((path / "training.json").read_text(encoding="utf-8"))
+        theirs_conv, theirs_case = meta.get("conventions"), bool(meta.get("case_types"))
     else:
         raise InputError(f"--teacher {option} is neither a MODEL_DIR nor a training checkpoint",
                          "give a directory with model.onnx + model_card.json, or one with labels.json + training.json")
@@ -69,6 +70,9 @@ def load_teacher(option: str, labels: list[str], tokenizer, conventions: dict | 
     if (theirs_conv or {}).get("tokens") != (conventions or {}).get("tokens"):  # it would read the markers otherwise
         raise InputError(f"--teacher {option} was trained with conventions {(theirs_conv or {}).get('tokens')}, "
                          f"the student's spec has {(conventions or {}).get('tokens')}", "distil from a teacher trained with the same spec")
+    if theirs_case != case_types:  # it would read the token types otherwise
+        raise InputError(f"--teacher {option} was trained {'with' if theirs_case else 'without'} case_types, the student's spec "
+                         f"{'has' if case_types else 'has not'} them", "distil from a teacher trained with the same spec")
     tok = path / "tokenizer.json"
     if not tok.exists():
         raise InputError(f"--teacher {option} has no tokenizer.json", "give a MODEL_DIR or checkpoint written by geobatch")

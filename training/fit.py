@@ -36,6 +36,10 @@ from .data import (
     word_predictions,
 )
 
+# with case_types: the share of training inputs given no case (all types 0), drawn with the seed, so a
+# lowercased or all-caps text, which `geobatch run` gives no case either, is not new to the model
+CASE_ZERO_SHARE = 0.1
+
 
 def _seed_everything(seed: int) -> None:
     from .tf_env import keras
@@ -148,8 +152,16 @@ def train(opts: TrainOptions, log=print) -> Path:
         markers = [by_corpus[g] if g >= 0 else default for g in groups]
         val_markers = [by_corpus[g] if g >= 0 else default for g in val_groups]
         log(f"conventions: {', '.join(f'{n} {t}' for n, t in conventions['tokens'].items())}; default {conventions['default']}")
-    train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length, markers)
-    val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length, val_markers)
+    case_types = bool(corpora is not None and corpora.case_types)
+    if lineage is not None and lineage["case_types"] != case_types:  # its token types meant something else
+        raise InputError(f"--base-model was trained {'with' if lineage['case_types'] else 'without'} case_types, this run "
+                         f"{'with' if case_types else 'without'}", "continue with the same case_types in the spec, or start from the plain encoder")
+    # a share of the training inputs without case, so text without capitals reads as it did before the channel
+    train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length, markers,
+                                              case_types, CASE_ZERO_SHARE, opts.seed)
+    val_enc, val_stats = encode_sentences(val_sents, tokenizer, label_to_id, opts.max_length, val_markers, case_types)
+    if case_types:
+        log(f"case types: on (geobatch/text/case_types.py; {CASE_ZERO_SHARE:.0%} of training inputs without)")
     log(f"data: {len(train_sents)} training sentences -> {len(train_enc)} inputs, {len(val_sents)} validation ({val_source}); "
         f"labels {labels}; read+encode {time.time() - t0:.1f}s")
     for name, st in (("train", train_stats), ("validation", val_stats)):
@@ -163,7 +175,7 @@ def train(opts: TrainOptions, log=print) -> Path:
     if opts.teacher:
         from .distill import load_teacher, teacher_logits
 
-        teacher = load_teacher(opts.teacher, labels, tokenizer, conventions)
+        teacher = load_teacher(opts.teacher, labels, tokenizer, conventions, case_types)
         if not opts.distill_hidden:  # with layer outputs, read once the student's layers are known (below)
             soft_targets = teacher_logits(teacher, train_enc, max(opts.batch_size, 64), log=log)
 
@@ -309,6 +321,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         "spec": {"path": str(opts.spec), "with_heldout": opts.with_heldout,
                  "demonym_type": corpora.demonym_type} if corpora is not None else None,
         "conventions": conventions,
+        "case_types": case_types,
         "mixed_precision": gpu,
         "layers": int(model.config.num_hidden_layers),
         "base_layers": int(getattr(model.config, "geobatch_base_layers", base_layers)),

@@ -161,6 +161,8 @@ def model_card(meta: dict, opset: int, onnx_sha256: str, parity: float) -> dict:
         "max_length": meta["max_length"],
         # {"tokens", "ids", "default"}: the marker after [CLS] naming the annotation convention (training/spec.py)
         "conventions": meta.get("conventions"),
+        # true: token_type_ids carry which words start with a capital (geobatch/text/case_types.py)
+        "case_types": bool(meta.get("case_types")),
         "base_model": meta["base_model"],
         "lowercase": meta["lowercase"],
         "head": meta["head"],

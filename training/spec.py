@@ -34,7 +34,9 @@ With `convention = "name"` on every corpus and a top-level `default_convention`,
 with a marker token naming its corpus's annotation convention (`[unusedK]` after [CLS]; the K are in
 the model card), so corpora that disagree (GeoWebNews counts demonyms and names inside organisations as
 places, GMB does not) teach one model several conventions instead of a blend; `geobatch run
---convention` picks one, the default otherwise. No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
+--convention` picks one, the default otherwise.
+A top-level `case_types = true` tells the uncased encoder which words start with a capital, through the
+token type ids (geobatch/text/case_types.py), in training and at run time alike (the card says so). No TensorFlow here; bench/ imports `is_heldout` to score exactly the documents training left out.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class TrainingSpec:
     corpora: list[CorpusSpec] = field(default_factory=list)
     demonym_type: str | None = None
     default_convention: str | None = None
+    case_types: bool = False  # the casing channel (geobatch/text/case_types.py)
 
     @property
     def conventions(self) -> dict[str, str] | None:
@@ -167,15 +170,19 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
     items = raw.get("corpus")
     if not isinstance(items, list) or not items or not all(isinstance(c, dict) for c in items):
         raise _fail(p, "", "has no [[corpus]] tables", "add one [[corpus]] table per training file")
-    extra = sorted(set(raw) - {"corpus", "demonym_type", "default_convention"})
+    extra = sorted(set(raw) - {"corpus", "demonym_type", "default_convention", "case_types"})
     if extra:
-        raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}", "keep [[corpus]] tables, demonym_type and default_convention")
+        raise _fail(p, "", f"has unknown top-level keys {', '.join(extra)}",
+                    "keep [[corpus]] tables, demonym_type, default_convention and case_types")
+    if not isinstance(raw.get("case_types", False), bool):
+        raise _fail(p, "", "case_types must be true or false", "write case_types = true, or leave it out")
     demonym_type = raw.get("demonym_type")
     if demonym_type is not None and (not isinstance(demonym_type, str) or not demonym_type.strip()
                                      or demonym_type in (ANY_PLACE, UNTAUGHT, "O") or "-" in demonym_type):
         raise _fail(p, "", f"has demonym_type {demonym_type!r}, not a type name", 'write demonym_type = "dem", or leave it out')
     root = Path(data_dir) if data_dir is not None else p.parent
-    out = TrainingSpec(p, demonym_type=demonym_type, default_convention=raw.get("default_convention"))
+    out = TrainingSpec(p, demonym_type=demonym_type, default_convention=raw.get("default_convention"),
+                       case_types=raw.get("case_types", False))
     names: set[str] = set()
     for n, item in enumerate(items, 1):
         where = f"corpus {n} "

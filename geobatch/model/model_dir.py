@@ -94,6 +94,11 @@ class ModelDir:
         return {str(k): int(v) for k, v in (conv.get("ids") or {}).items()}
 
     @property
+    def case_types(self) -> bool:
+        """True: the model reads which words start with a capital in token_type_ids (geobatch/text/case_types.py)."""
+        return bool(self.card.get("case_types"))
+
+    @property
     def default_convention(self) -> str | None:
         return (self.card.get("conventions") or {}).get("default") if self.conventions else None
 

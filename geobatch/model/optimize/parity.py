@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...text.batching import Batch, make_batches
+from ...text.case_types import piece_case_types, word_case_types
 from ...text.tokenize import SPECIAL_TOKENS, WordpieceEncoder
 from ...text.words import split_words
 from ..model_dir import ModelDir
@@ -46,12 +47,14 @@ def parity_texts() -> list[str]:
 def parity_batches(model: ModelDir) -> list[Batch]:
     """One batch with every text (heavy padding), then the same texts in length-sorted batches of 4."""
     encoder = WordpieceEncoder(model.tokenizer_path)
-    docs = encoder.encode([split_words(t)[0] for t in parity_texts()])
+    words = [split_words(t)[0] for t in parity_texts()]
+    docs = encoder.encode(words)
     # the default convention's marker after [CLS], as `geobatch run` feeds it
     markers = [model.conventions[model.default_convention]] if model.conventions else []
     room = max(1, model.max_length - SPECIAL_TOKENS - len(markers))
     windows = [d.ids[:room] for d in docs]
-    args = (encoder.cls_id, encoder.sep_id, encoder.pad_id, markers)
+    types = [piece_case_types(word_case_types(w), d.word_ntok)[:room] for w, d in zip(words, docs)] if model.case_types else None
+    args = (encoder.cls_id, encoder.sep_id, encoder.pad_id, markers, types)
     return make_batches(windows, len(windows), *args) + make_batches(windows, 4, *args)
 
 
