@@ -35,6 +35,7 @@ from common import ROOT, doc_parser
 from recognition import (SPACY_PLACES, convention_for, geobatch_spans, gold_spans, parse_conventions, run_geobatch, score,
                          spacy_spans, token_scores)
 
+from geobatch.errors import InputError
 from geobatch.io.readers.text import open_text
 from geobatch.labels import place_types
 from training.spec import VALIDATION_RULES, is_validation, load_spec
@@ -137,7 +138,10 @@ def main(argv=None) -> int:
     training = card.get("training") or {}
     places = set(place_types(card["labels"]))
     demonym_type = (training.get("spec") or {}).get("demonym_type")
-    spec = load_spec(spec_path, data)
+    try:
+        spec = load_spec(spec_path, data)
+    except InputError as e:  # a wrong --spec or --data: one line, as geobatch says it
+        raise SystemExit(f"error: {e}") from None
     by_name = {c.name: c for c in spec.corpora}
     (out / "sets").mkdir(parents=True, exist_ok=True)
     nlp = None

@@ -89,6 +89,15 @@ def check_continuation(base: BaseModel, labels: list[str], head: str = "linear")
     }
 
 
+def check_case_types(lineage: dict | None, case_types: bool) -> bool:
+    """A checkpoint continued from must have read token types as this run gives them (both with the
+    casing channel or both without): its token type embedding meant something else otherwise."""
+    if lineage is not None and lineage["case_types"] != case_types:
+        raise InputError(f"--base-model was trained {'with' if lineage['case_types'] else 'without'} case_types, this run "
+                         f"{'with' if case_types else 'without'}", "continue with the same case_types in the spec, or start from the plain encoder")
+    return case_types
+
+
 def check_base_config(base: BaseModel, max_length: int, tokenizer: Tokenizer) -> None:
     """The base must be a BERT whose positions and vocabulary cover what training will feed it.
     Checked before any work: a non-BERT config is read as a BertConfig with defaults and its weights

@@ -16,7 +16,7 @@ from geobatch.errors import InputError
 from geobatch.labels import ANY_PLACE, UNTAUGHT, LabelScheme, entity_type, place_types, split_tag
 
 from . import checkpoint as ckpt
-from .base import check_base_config, check_continuation, resolve_base
+from .base import check_base_config, check_case_types, check_continuation, resolve_base
 from .batching import iterate_batches, pad_batch
 from .corpora import epoch_order, read_training_sentences
 from .options import TrainOptions, check_options  # noqa: F401  (TrainOptions: the command's import)
@@ -152,10 +152,7 @@ def train(opts: TrainOptions, log=print) -> Path:
         markers = [by_corpus[g] if g >= 0 else default for g in groups]
         val_markers = [by_corpus[g] if g >= 0 else default for g in val_groups]
         log(f"conventions: {', '.join(f'{n} {t}' for n, t in conventions['tokens'].items())}; default {conventions['default']}")
-    case_types = bool(corpora is not None and corpora.case_types)
-    if lineage is not None and lineage["case_types"] != case_types:  # its token types meant something else
-        raise InputError(f"--base-model was trained {'with' if lineage['case_types'] else 'without'} case_types, this run "
-                         f"{'with' if case_types else 'without'}", "continue with the same case_types in the spec, or start from the plain encoder")
+    case_types = check_case_types(lineage, corpora is not None and corpora.case_types)
     # a share of the training inputs without case, so text without capitals reads as it did before the channel
     train_enc, train_stats = encode_sentences(train_sents, tokenizer, label_to_id, opts.max_length, markers,
                                               case_types, CASE_ZERO_SHARE, opts.seed)
