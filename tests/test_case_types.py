@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_helpers import run
+from run_helpers import BatchRecorder, run
 from tiny_onnx import LABELS, build_tiny_model_dir, tokenizer_json
 from tokenizers import Tokenizer
 
@@ -45,19 +45,7 @@ def test_a_words_type_is_on_each_of_its_wordpieces():
     assert piece_case_types(np.array([1, 0, 1]), np.array([2, 1, 0])).tolist() == [1, 1, 0]
 
 
-class _Recorder:
-    """A tagger that keeps every batch and says O everywhere."""
-    provider = "CPUExecutionProvider"
-
-    def __init__(self):
-        self.batches = []
-
-    def run(self, batch):
-        self.batches.append(batch)
-        return np.zeros(batch.input_ids.shape + (len(LABELS),), np.float32)
-
-
-def _rows(tagger: _Recorder) -> list[tuple[np.ndarray, np.ndarray]]:
+def _rows(tagger: BatchRecorder) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(b.input_ids[i][b.attention_mask[i] == 1], b.token_type_ids[i][b.attention_mask[i] == 1])
             for b in tagger.batches for i in range(len(b.input_ids))]
 
@@ -72,7 +60,7 @@ def test_the_run_feeds_the_types_training_fed(case_model):
     words, _ = split_words(TEXT)
     trained, _ = encode_sentences([Sentence("s", words, ["O"] * len(words))], _tokenizer(), {"O": 0}, 16, case_types=True)
     batch = pad_batch(trained)
-    tagger = _Recorder()
+    tagger = BatchRecorder(len(LABELS))
     Pipeline(case_model, PipelineOptions(stride=0), tagger=tagger).process([{"id": "s", "text": TEXT}])
     rows = sorted(_rows(tagger), key=lambda r: r[0].tolist())  # the run batches windows by length
     assert len(rows) == len(trained) > 1
@@ -85,7 +73,7 @@ def test_the_run_feeds_the_types_training_fed(case_model):
 
 def test_a_model_without_case_types_gets_zeros(tmp_path):
     plain = build_tiny_model_dir(tmp_path / "plain")
-    tagger = _Recorder()
+    tagger = BatchRecorder(len(LABELS))
     Pipeline(plain, PipelineOptions(), tagger=tagger).process([{"id": "s", "text": TEXT}])
     assert tagger.batches and not any(b.token_type_ids.any() for b in tagger.batches)
     # and training without the channel hands the model zeros too

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_helpers import manifest, one_error_line, read, run
+from run_helpers import BatchRecorder, manifest, one_error_line, read, run
 from tiny_onnx import LABELS, build_tiny_model_dir, tokenizer_json
 from tokenizers import Tokenizer
 
@@ -82,24 +82,12 @@ def test_training_puts_the_marker_after_cls_and_counts_it_in_max_length():
     assert np.array_equal(np.delete(first.input_ids, 1), plain[0].input_ids)
 
 
-class _Recorder:
-    """A tagger that keeps every batch and says O everywhere."""
-    provider = "CPUExecutionProvider"
-
-    def __init__(self):
-        self.batches = []
-
-    def run(self, batch):
-        self.batches.append(batch)
-        return np.zeros(batch.input_ids.shape + (len(LABELS),), np.float32)
-
-
 def test_the_run_feeds_the_model_what_training_fed_it(conv_model):
     """One sentence, as training encodes it with the gmb marker and as `geobatch run --convention gmb` batches it."""
     text = "Rain fell in Paris and New York on Monday."
     words, _ = split_words(text)
     trained, _ = encode_sentences([Sentence("s", words, ["O"] * len(words))], _tokenizer(), {"O": 0}, 16, markers=[GMB])
-    tagger = _Recorder()
+    tagger = BatchRecorder(len(LABELS))
     Pipeline(conv_model, PipelineOptions(convention="gmb"), tagger=tagger).process([{"id": "s", "text": text}])
     rows = [b.input_ids[i][b.attention_mask[i] == 1] for b in tagger.batches for i in range(len(b.input_ids))]
     assert all(len(r) <= 16 and r[1] == GMB for r in rows)  # every window marked, within the card's max_length
