@@ -39,6 +39,13 @@ def _joined(text: str, tags: list[str]):
     ("Saudi officials said", ["B-dem", "O", "O"], [("Saudi", "dem")]),
     ("Saudi Interior Ministry", ["B-dem", "O", "O"], [("Saudi", "dem")]),
     ("British London office", ["B-dem", "B-geo", "O"], [("British", "dem"), ("London", "geo")]),
+    # an untagged capitalised first word of a place's name: one span, the place piece's type
+    ("in Sri Lanka today", ["O", "O", "B-geo", "O"], [("Sri Lanka", "geo")]),
+    ("in Sri Lanka today", ["O", "O", "B-gpe", "O"], [("Sri Lanka", "gpe")]),
+    # ... not a word that makes no place name, nor a lowercase one, nor before a demonym
+    ("Mr Lanka said", ["O", "B-geo", "O"], [("Lanka", "geo")]),
+    ("in sri Lanka", ["O", "O", "B-geo"], [("Lanka", "geo")]),
+    ("Sri Lanka", ["O", "B-dem"], [("Lanka", "dem")]),
 ])
 def test_names_in_two_pieces_are_joined_and_nothing_else(text, tags, written):
     assert _joined(text, tags)[0] == written
@@ -47,9 +54,23 @@ def test_names_in_two_pieces_are_joined_and_nothing_else(text, tags, written):
 def test_pieces_apart_are_not_joined():
     # anything but exactly one space between the pieces: a comma, two spaces, a line break
     for text, tags in (("Sri, Lanka", ["B-geo", "O", "B-gpe"]), ("Sri  Lanka", ["B-geo", "B-gpe"]),
-                       ("Sri\nLanka", ["B-geo", "B-gpe"]), ("Saudi\nArabia", ["B-dem", "O"])):
+                       ("Sri\nLanka", ["B-geo", "B-gpe"]), ("Saudi\nArabia", ["B-dem", "O"]),
+                       ("Sri  Lanka", ["O", "B-geo"]), ("Sri\nLanka", ["O", "B-geo"])):
         words, spans, codes = decode_chunk(text, tags, LABELS)
         assert joined_names(spans, words, [text], codes, PLACES, "dem", lambda name: True)[1] == []
+
+
+def test_an_article_does_not_begin_a_place_name():
+    # the gazetteer's check reads "The U.S." as "U.S."; GeoVirus' gold writes "U.S." alone
+    words, spans, codes = decode_chunk("as The Lanka said", ["O", "O", "B-geo", "O"], LABELS)
+    out, joined = joined_names(spans, words, ["as The Lanka said"], codes, PLACES, "dem", lambda name: True)
+    assert joined == [] and (out.word_start.tolist(), out.word_end.tolist()) == ([2], [3])
+
+
+def test_a_word_one_join_took_is_not_taken_by_the_next():
+    words, spans, codes = decode_chunk("Saudi Arabia Lanka", ["B-dem", "O", "B-geo"], LABELS)
+    out, _ = joined_names(spans, words, ["Saudi Arabia Lanka"], codes, PLACES, "dem", lambda n: n in {"Saudi Arabia", "Arabia Lanka"})
+    assert list(zip(out.word_start.tolist(), out.word_end.tolist())) == [(0, 2), (2, 3)]
 
 
 def test_a_joined_span_s_confidence_is_over_all_its_words_and_its_tags_read_as_one_span():

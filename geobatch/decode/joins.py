@@ -10,6 +10,9 @@ Two pieces, found in the selection slice's output (docs/RESULTS.md §9, "Names i
   own name in the gazetteer (not one of its demonyms): "Saudi"/dem "Arabia"/O, "British"/dem
   "Columbia"/geo. The demonym type is taught on "Saudi officials", and the model carries it into the
   country's name.
+- an untagged word that starts with a capital, one space, then a place span, that together are a major
+  place's own name: "Sri"/O "Lanka"/geo; never an article ("The U.S."), which the gazetteer's check reads
+  past (docs/RESULTS.md §9, "A name's untagged first word").
 The joined span keeps the place piece's type (geo when the second piece is an untagged word), and its
 confidence is over all of its words.
 """
@@ -22,6 +25,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .arrays import ChunkSpans, ChunkWords, TagCodes
+
+ARTICLES = frozenset({"The", "A", "An"})
+
 
 # loaded on the first name asked about, once per process: most chunks never ask
 @lru_cache(maxsize=1)
@@ -66,11 +72,26 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
     def one_space(d: int, left_end: int, right_start: int) -> bool:
         return texts[d][words.ends[left_end - 1]:words.starts[right_start]] == " "
 
+    def capitalised_untagged(d: int, w: int) -> bool:
+        """Word w is of document d, untagged and starts with a capital."""
+        return (0 <= w < words.doc.size and words.doc[w] == d and not tagged[w]
+                and texts[d][words.starts[w]:words.starts[w] + 1].isupper())
+
+    def name_word_before(d: int, a: int) -> bool:
+        """The word before word a could begin a place's name: capitalised, untagged, one space before a, and
+        no article (the gazetteer's check reads "The U.S." as "U.S.", which the gold never writes)."""
+        return (capitalised_untagged(d, a - 1) and one_space(d, a, a)
+                and texts[d][words.starts[a - 1]:words.ends[a - 1]] not in ARTICLES)
+
     out: list[list[int]] = []  # [doc, word_start, word_end, type]
     joined: list[tuple[int, int, int]] = []
     i = 0
     while i < n:
         d, a, b, t = doc[i], ws[i], we[i], typ[i]
+        led = (t in places and name_word_before(d, a)
+               and not (out and out[-1][0] == d and out[-1][2] >= a)  # not a word a join before took
+               and is_place_name(texts[d][words.starts[a - 1]:words.ends[b - 1]]))
+        a -= led  # "Sri" + "Lanka"
         nxt = i + 1 < n and doc[i + 1] == d and ws[i + 1] == b and one_space(d, b, ws[i + 1])
         if nxt and t in places and typ[i + 1] in places and typ[i + 1] != t:
             # "South"/geo "African"/gpe is one name too, but a demonym's: written as one, not as a place
@@ -83,8 +104,7 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
             end = None
             if nxt and typ[i + 1] in places:
                 end, new_type, pieces = we[i + 1], typ[i + 1], 2
-            elif (b < words.doc.size and words.doc[b] == d and not tagged[b] and one_space(d, b, b)
-                  and texts[d][words.starts[b]:words.starts[b] + 1].isupper()):
+            elif capitalised_untagged(d, b) and one_space(d, b, b):
                 end, new_type, pieces = b + 1, geo, 1
             if end is not None and is_place_name(texts[d][words.starts[a]:words.ends[end - 1]]):
                 out.append([d, a, end, new_type])
@@ -92,6 +112,8 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
                 i += pieces
                 continue
         out.append([d, a, b, t])
+        if led:
+            joined.append((a, b, t))
         i += 1
     if not joined:
         return spans, []
