@@ -1,7 +1,8 @@
 """`geobatch run`'s geo block: recogniser + resolver against gold coordinates, worked out by hand.
 
 The tiny ONNX model tags paris/london/berlin as B-geo, france/germany as B-gpe and york as I-geo (so
-"New York" comes out as the span "York"); everything else is O. A stand-in resolver places each span
+"Old York" comes out as the span "York": no place is named "Old York", so decoding does not join the
+untagged "Old" to it as it joins "New"); everything else is O. A stand-in resolver places each span
 text at a fixed point on the equator, where the great-circle distance between longitudes a and b is
 just the arc R * |a - b| (R = 6371.0088 km), so every expected figure is plain arithmetic.
 """
@@ -43,7 +44,7 @@ def gold(text, surface, lat=None, lon=None, keys=("lat", "lon"), **extra):
 
 
 T1 = "We flew from Paris to London and then to Lyon."
-T2 = "New York is big."
+T2 = "Old York is big."
 T3 = "Berlin, Germany is far."
 T4 = "Nothing here but France."
 T5 = "Paris again, no coordinates given."
@@ -52,8 +53,8 @@ DOCS = [
     # Lyon: the tiny model does not tag it -> unmatched, a miss. Not-a-place: skipped by its type.
     ("d1", T1, [gold(T1, "Paris", 0.0, 1.0), gold(T1, "London", 0.0, 3.0), gold(T1, "Lyon", 45.76, 4.84),
                 gold(T1, "We", 0.0, 0.0, type="Non_Toponym")]),
-    # gold "New York" vs predicted "York": overlap match, resolved exactly on the gold point -> 0 km
-    ("d2", T2, [gold(T2, "New York", 10.0, 20.0, keys=("latitude", "longitude"))]),
+    # gold "Old York" vs predicted "York": overlap match, resolved exactly on the gold point -> 0 km
+    ("d2", T2, [gold(T2, "Old York", 10.0, 20.0, keys=("latitude", "longitude"))]),
     # Berlin: exact match but the resolver leaves it unresolved -> miss; Germany has no coordinates
     ("d3", T3, [gold(T3, "Berlin", 52.52, 13.4), gold(T3, "Germany")]),
     # France: exact, half a degree -> 55.6 km, hit
@@ -80,8 +81,8 @@ def test_geo_block_by_hand(tmp_path, tiny_onnx_dir):  # noqa: F811
     summary = run_with(tiny_onnx_dir, write_corpus(tmp_path / "in.jsonl"), tmp_path / "out")
     g = json.loads((tmp_path / "out" / "metrics.json").read_text())["geo"]
     assert g == summary.metrics["geo"]
-    assert g["gold_located_spans"] == 6  # Paris London Lyon NewYork Berlin France
-    assert g["matched"] == {"exact": 4, "overlap": 1}  # Paris London Berlin France; New York~York
+    assert g["gold_located_spans"] == 6  # Paris London Lyon OldYork Berlin France
+    assert g["matched"] == {"exact": 4, "overlap": 1}  # Paris London Berlin France; Old York~York
     assert g["share_matched"] == pytest.approx(5 / 6)
     assert g["located"] == 4 and g["share_matched_unresolved"] == pytest.approx(1 / 5)  # Berlin
     assert g["accuracy_at_161km"] == pytest.approx(3 / 6)  # Paris, York, France of all six
