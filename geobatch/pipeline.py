@@ -116,8 +116,10 @@ class Pipeline:
         self.resolver = resolver
         self.map_gold = gold_mapper(self.model.gold_scheme, entity_types(self.labels), self.model.demonym_type)
         dem = self.model.demonym_type
-        # the model's demonyms go to the resolver as context only ("French border checks at Calais")
-        self.context_labels = (dem,) if dem and dem in types and dem not in self.location_labels else ()
+        # the model's demonym type, unless the user counts it as a place: decode joins it with the rest of a
+        # name ("Saudi" + "Arabia"), and its spans go to the resolver as context only ("French border checks at Calais")
+        self.demonym_label = dem if dem and dem in types and dem not in self.location_labels else None
+        self.context_labels = (dem,) if self.demonym_label else ()
         self.tokens_schema = tokens_schema(self.options.with_gold)
         self.codes = TagCodes(self.labels)
 
@@ -200,7 +202,7 @@ class Pipeline:
         words = self._decode_words(docs, plan, flat, window_row)
         texts = [d.text for d in docs]
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels, line_break_before(texts, words))
-        spans, joined = joined_names(spans, words, texts, self.codes, self.location_labels, self.context_labels[0] if self.context_labels else None)
+        spans, joined = joined_names(spans, words, texts, self.codes, self.location_labels, self.demonym_label)
         spans, cut = edge_punctuation_off(spans, words, texts)
         spans, lowered = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
         cut += lowered

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from geobatch.io.documents import Sentence
+from geobatch.resolve.major_places import major_place_names
 from training.spec import load_spec
 from training.split_names import join_split_names
-from training.untaught import major_place_names
 
 from conftest import sentences_through_spec
 

@@ -4,7 +4,8 @@ organisations keep "U.S." of "U.S. Embassy" untaught but teach "U.N." and "NATO"
 from __future__ import annotations
 
 from geobatch.io.documents import Sentence
-from training.untaught import major_place_names, narrow_untaught, tag_spans, taught_names
+from geobatch.resolve.major_places import major_place_names
+from training.untaught import narrow_untaught, tag_spans, taught_names
 
 from conftest import sentences_through_spec
 

@@ -7,11 +7,12 @@ from typing import Sequence
 import numpy as np
 
 from geobatch.errors import InputError
+from geobatch.resolve.major_places import major_place_names
 from geobatch.text.demonyms import demonym_matcher
 
 from .data import SpanOptions, read_sentences, tag_demonyms
 from .split_names import join_split_names
-from .untaught import major_place_names, narrow_untaught, taught_names
+from .untaught import narrow_untaught, taught_names
 
 
 def read_training_sentences(opts, spec=None) -> tuple[list, list[int], list]:

@@ -20,9 +20,10 @@ from typing import Callable, Sequence
 from geobatch.io.documents import Sentence
 from geobatch.labels import ANY_PLACE, KNOWN_PLACE_TYPES
 
+from geobatch.resolve.major_places import ARTICLES
+
 from .untaught import tag_spans
 
-ARTICLES = ("the", "a", "an")
 MAX_PARTS = 3  # parts of one name; GMB splits none into more than two
 
 

@@ -20,7 +20,6 @@ from typing import Callable, Sequence
 
 from geobatch.io.documents import Sentence
 from geobatch.labels import OUTSIDE, UNTAUGHT, split_tag
-from geobatch.resolve.major_places import major_place_names  # noqa: F401 (training's callers import it from here)
 
 
 MIN_SEEN = 2  # one annotation slip does not make a name

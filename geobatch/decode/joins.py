@@ -24,9 +24,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..resolve.major_places import ARTICLES
 from .arrays import ChunkSpans, ChunkWords, TagCodes
-
-ARTICLES = frozenset({"The", "A", "An"})
 
 
 # loaded on the first name asked about, once per process: most chunks never ask
@@ -81,7 +80,7 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
         """The word before word a could begin a place's name: capitalised, untagged, one space before a, and
         no article (the gazetteer's check reads "The U.S." as "U.S.", which the gold never writes)."""
         return (capitalised_untagged(d, a - 1) and one_space(d, a, a)
-                and texts[d][words.starts[a - 1]:words.ends[a - 1]] not in ARTICLES)
+                and texts[d][words.starts[a - 1]:words.ends[a - 1]].lower() not in ARTICLES)
 
     out: list[list[int]] = []  # [doc, word_start, word_end, type]
     joined: list[tuple[int, int, int]] = []

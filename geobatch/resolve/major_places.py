@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Callable, Collection
 
 MAJOR_CITY = 100_000
+# the name check reads past a leading article ("The U.S." finds the U.S.), so callers that join words into
+# a name keep an article out of its first word themselves (training/split_names.py, decode/joins.py)
+ARTICLES = frozenset({"the", "a", "an"})
 
 
 def major_place_names(exclude_via: Collection[str] = ("alternate",)) -> Callable[[str], bool]:
