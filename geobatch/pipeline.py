@@ -6,7 +6,8 @@
 Stages, each a function of its own module: `prepare` (records -> `DocInput`s: the chunk's texts cut
 by `split_texts`, or `resplit_words` for word-per-row input, gold tags when present) -> `tokenize`
 (+ `sliding_windows`) -> `batching` -> `infer` -> `decode.arrays` (every word of the chunk at once)
--> `decode.joins` (a name written in two pieces, "Sri"/geo "Lanka"/gpe, joined) -> `decode.edges` (no
+-> `decode.joins` (a name written in two pieces, "Sri"/geo "Lanka"/gpe, joined) -> `decode.states` ("W.Va."
+in "Wheeling, W.Va." a place, as "Ga." in "Dalton, Ga.") -> `decode.edges` (no
 dash, comma or "&" at a span's edge) -> `decode.casing` (lowercase "places" dropped, lowercase leading
 words cut off) -> `decode.titles`
 (no place right after "Mr", "Dr") -> resolver hook ->
@@ -36,6 +37,7 @@ from .decode.casing import lowercase_words_off, tags_as_written
 from .decode.edges import edge_punctuation_off
 from .decode.joins import joined_names, tags_as_joined
 from .decode.spans import softmax
+from .decode.states import states_after_places
 from .decode.titles import titled_names_off
 from .errors import GeobatchError
 from .evaluate.gold_map import gold_mapper
@@ -203,6 +205,8 @@ class Pipeline:
         texts = [d.text for d in docs]
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels, line_break_before(texts, words))
         spans, joined = joined_names(spans, words, texts, self.codes, self.location_labels, self.demonym_label)
+        spans, states = states_after_places(spans, words, texts, self.codes, self.location_labels)
+        joined += states
         spans, cut = edge_punctuation_off(spans, words, texts)
         spans, lowered = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
         cut += lowered
