@@ -1,5 +1,6 @@
 """A place name the model wrote in two pieces is written as one span (geobatch/decode/joins.py): "Sri"/geo
-"Lanka"/gpe, "Saudi"/dem "Arabia"/O, "British"/dem "Columbia"/geo, as found in the selection slice."""
+"Lanka"/gpe, "Saudi"/dem "Arabia"/O, "British"/dem "Columbia"/geo, "South"/O "African"/gpe (a demonym), as
+found in the selection slice."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def _joined(text: str, tags: list[str]):
     ("Mr Lanka said", ["O", "B-geo", "O"], [("Lanka", "geo")]),
     ("in sri Lanka", ["O", "O", "B-geo"], [("Lanka", "geo")]),
     ("Sri Lanka", ["O", "B-dem"], [("Lanka", "dem")]),
+    # an untagged first word that makes a demonym of a place span: one span, the demonym type
+    ("South African troops", ["O", "B-gpe", "O"], [("South African", "dem")]),
+    ("North Korean envoys", ["O", "B-geo", "O"], [("North Korean", "dem")]),
+    # ... not a place span that is a demonym alone, nor after a lowercase word
+    ("in African mines", ["O", "B-gpe", "O"], [("African", "gpe")]),
+    ("south African troops", ["O", "B-gpe", "O"], [("African", "gpe")]),
 ])
 def test_names_in_two_pieces_are_joined_and_nothing_else(text, tags, written):
     assert _joined(text, tags)[0] == written

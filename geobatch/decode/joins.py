@@ -13,6 +13,9 @@ Two pieces, found in the selection slice's output (docs/RESULTS.md §9, "Names i
 - an untagged word that starts with a capital, one space, then a place span, that together are a major
   place's own name: "Sri"/O "Lanka"/geo; never an article ("The U.S."), which the gazetteer's check reads
   past (docs/RESULTS.md §9, "A name's untagged first word").
+- the same untagged word before a place span that together are a demonym: "South"/O "African"/gpe is
+  written as the demonym "South African" (the demonym type), not as the place "African"; a place span that
+  is a demonym alone is left as it is (docs/RESULTS.md §9, "A demonym's untagged first word").
 The joined span keeps the place piece's type (geo when the second piece is an untagged word), and its
 confidence is over all of its words.
 """
@@ -87,10 +90,15 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
     i = 0
     while i < n:
         d, a, b, t = doc[i], ws[i], we[i], typ[i]
-        led = (t in places and name_word_before(d, a)
-               and not (out and out[-1][0] == d and out[-1][2] >= a)  # not a word a join before took
-               and is_place_name(texts[d][words.starts[a - 1]:words.ends[b - 1]]))
-        a -= led  # "Sri" + "Lanka"
+        led = led_dem = False
+        if (t in places and name_word_before(d, a)
+                and not (out and out[-1][0] == d and out[-1][2] >= a)):  # not a word a join before took
+            with_lead = texts[d][words.starts[a - 1]:words.ends[b - 1]]
+            led = is_place_name(with_lead)  # "Sri" + "Lanka"
+            led_dem = not led and dem is not None and is_demonym(with_lead)  # "South" + "African"
+        if led or led_dem:
+            a -= 1
+            t = dem if led_dem else t
         nxt = i + 1 < n and doc[i + 1] == d and ws[i + 1] == b and one_space(d, b, ws[i + 1])
         if nxt and t in places and typ[i + 1] in places and typ[i + 1] != t:
             # "South"/geo "African"/gpe is one name too, but a demonym's: written as one, not as a place
@@ -111,7 +119,7 @@ def joined_names(spans: ChunkSpans, words: ChunkWords, texts: Sequence[str], cod
                 i += pieces
                 continue
         out.append([d, a, b, t])
-        if led:
+        if led or led_dem:
             joined.append((a, b, t))
         i += 1
     if not joined:
