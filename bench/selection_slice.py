@@ -16,7 +16,7 @@ each news corpus's slice documents; and, unless --no-gmb, the GMB sentences of t
 hold-out (`--validation-fraction` of the training sentences, the card's split seed: rebuilt from the
 same spec and data, so it must be the spec the model was trained on) run on their file words
 (`--format gmb`), token F1 for geo and gpe with the model's demonym type counted as gpe, as GMB test
-is scored. `--convention SET=NAME` runs the sets whose name starts with SET by that convention
+is scored, and as raw text (exact span F1, as bench/recognition.py scores GMB test's sentences). `--convention SET=NAME` runs the sets whose name starts with SET by that convention
 (`--convention GeoWebNews=geowebnews --convention GMB=gmb`). `--spacy` adds spaCy sm's exact F1 on the
 same news documents. Writes OUT/selection.json and prints one line per set.
 """
@@ -32,8 +32,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from common import ROOT, doc_parser
-from recognition import (SPACY_PLACES, convention_for, geobatch_spans, gold_spans, parse_conventions, run_geobatch, score,
-                         spacy_spans, token_scores)
+from recognition import (SPACY_PLACES, convention_for, geobatch_spans, gmb_raw_documents, gold_spans, parse_conventions,
+                         run_geobatch, score, spacy_spans, token_scores)
 
 from geobatch.errors import InputError
 from geobatch.io.readers.text import open_text
@@ -178,8 +178,20 @@ def main(argv=None) -> int:
         _, run_out = run_geobatch(args.model, subset, out / "runs" / "gmb-validation", ["--format", "gmb", *convention_args("GMB")])
         tok = token_scores(run_out, {demonym_type: "gpe"} if demonym_type else {}, subset)
         result["gmb_validation"] = {"sentences": n, "token_per_category": tok}
-        print(f"GMB validation ({n} sentences, file words): geo F1 {tok['geo']['f1']:.4f}, gpe F1 {tok['gpe']['f1']:.4f}, "
-              f"mean {(tok['geo']['f1'] + tok['gpe']['f1']) / 2:.4f}")
+        f1 = {c: tok[c]["f1"] for c in ("geo", "gpe") if c in tok}  # a gold file without gpe has no gpe row
+        print(f"GMB validation ({n} sentences, file words): " + ", ".join(f"{c} F1 {v:.4f}" for c, v in f1.items())
+              + (f", mean {sum(f1.values()) / len(f1):.4f}" if f1 else ""))
+        # the same sentences as raw text, exact spans: the file-word figure reads the model's own word tags, so a
+        # decoding change (a join, a dropped span) shows only here, as on GMB test's raw text
+        docs = gmb_raw_documents(subset)
+        raw = out / "sets" / "gmb-validation.raw.jsonl"
+        raw.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+        _, run_out = run_geobatch(args.model, raw, out / "runs" / "gmb-validation.raw",
+                                  ["--id-column", "doc_id", "--spans-column", "toponyms", *convention_args("GMB")])
+        counted = places | ({demonym_type} if demonym_type else set())  # dem counted as gpe, as GMB writes demonyms
+        raw_score = score({d["doc_id"]: gold_spans(d) for d in docs}, geobatch_spans(run_out, counted))
+        result["gmb_validation"]["raw_text"] = raw_score
+        print(f"GMB validation ({n} sentences, raw text): exact F1 {raw_score['exact']['f1']:.4f}")
     (out / "selection.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -73,3 +73,40 @@ def test_slice_documents_are_never_held_back_ones():
 
     docs = selection_slice.slice_documents(SHARED / "geoparsing" / "GeoVirus.jsonl")
     assert docs and not any(is_heldout(d["doc_id"], "sha256-mod5") for d in docs)
+
+
+def test_score_runs_the_slice_and_gmb_s_hold_out_as_file_words_and_as_raw_text(tmp_path):
+    """A tiny model that finds Paris and not Lyon: each figure follows from which sentences are held out."""
+    from tiny_onnx import build_tiny_model_dir
+
+    rows = ["Sentence #,Word,POS,Tag"]
+    for i in range(80):
+        rows += [f"Sentence: {i},Rain,NN,O", ",in,IN,O", f",{'Paris' if i % 2 else 'Lyon'},NNP,B-geo", ",.,.,O"]
+    (tmp_path / "g.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for name in ("geowebnews", "geovirus", "tud-loc-train"):  # files of their own: a spec lists each file once
+        docs = [{"doc_id": f"n{i}", "text": f"Rain in Paris and Lyon {i} ({name}).",
+                 "toponyms": [{"start": 8, "end": 13}, {"start": 18, "end": 22}]} for i in range(40)]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    corpus = '[[corpus]]\nname = "{0}"\npath = "{0}.jsonl"\nid_column = "doc_id"\nspans_column = "toponyms"\n' \
+             'span_label = "geo"\nheldout = "sha256-mod5"\n\n'
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[[corpus]]\nname = "gmb"\npath = "g.csv"\nformat = "gmb"\ntypes = { geo = "geo" }\n\n'
+                    + "".join(corpus.format(n) for n in ("geowebnews", "geovirus", "tud-loc-train")), encoding="utf-8")
+    sel = tmp_path / "sel.toml"
+    assert selection_slice.main(["spec", "--spec", str(spec), "--out", str(sel)]) == 0
+    model = build_tiny_model_dir(tmp_path / "m")
+    out = tmp_path / "out"
+    assert selection_slice.main(["score", "--model", str(model), "--spec", str(sel), "--data", str(tmp_path),
+                                 "--out", str(out)]) == 0
+    got = json.loads((out / "selection.json").read_text(encoding="utf-8"))
+    n_slice = len(selection_slice.slice_documents(tmp_path / "geovirus.jsonl"))
+    for name in ("GeoWebNews slice", "GeoVirus slice", "TUD-Loc-2013 train slice"):
+        exact = got["sets"][name]["geobatch"]["exact"]
+        assert (got["sets"][name]["documents"], exact["precision"], exact["recall"]) == (n_slice, 1.0, 0.5)
+    _, ids = selection_slice.gmb_holdout_ids(sel, tmp_path, 0.05, 13)  # the tiny card names no split: the defaults
+    paris = sum(int(i.split()[-1]) % 2 for i in ids)
+    gmb = got["gmb_validation"]
+    assert gmb["sentences"] == len(ids) and 0 < paris < len(ids)
+    assert gmb["token_per_category"]["geo"]["recall"] == pytest.approx(paris / len(ids), abs=5e-5)
+    raw = gmb["raw_text"]["exact"]
+    assert (raw["precision"], raw["recall"]) == (1.0, pytest.approx(paris / len(ids), abs=5e-5))
