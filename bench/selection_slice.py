@@ -16,7 +16,8 @@ each news corpus's slice documents; and, unless --no-gmb, the GMB sentences of t
 hold-out (`--validation-fraction` of the training sentences, the card's split seed: rebuilt from the
 same spec and data, so it must be the spec the model was trained on) run on their file words
 (`--format gmb`), token F1 for geo and gpe with the model's demonym type counted as gpe, as GMB test
-is scored, and as raw text (exact span F1, as bench/recognition.py scores GMB test's sentences). `--convention SET=NAME` runs the sets whose name starts with SET by that convention
+is scored, and as raw text (exact span F1, as bench/recognition.py scores GMB test's sentences).
+`--convention SET=NAME` runs the sets whose name starts with SET by that convention
 (`--convention GeoWebNews=geowebnews --convention GMB=gmb`). `--spacy` adds spaCy sm's exact F1 on the
 same news documents. Writes OUT/selection.json and prints one line per set.
 """

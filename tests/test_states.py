@@ -85,3 +85,9 @@ def test_run_writes_the_state_as_a_place_and_scores_it(tmp_path):
     assert tags[2:5] == ["B-geo", "O", "O"]  # tokens/ keeps the model's own tags
     loc = json.loads((out / "metrics.json").read_text())["entity_level"]["location"]
     assert (loc["support"], loc["precision"], loc["recall"]) == (2, 1.0, 1.0), loc
+
+
+def test_a_tagged_comma_keeps_the_spans_in_word_order():
+    # the comma a (bad) model tagged is a span of its own; nothing is added before it
+    written, added, out, *_ = _states("in Wheeling, W.Va. said", {"Wheeling": "B-geo", ",": "B-geo"})
+    assert added == [] and out.word_start.tolist() == sorted(out.word_start.tolist())

@@ -6,8 +6,8 @@ hardly holds them (GMB none), so the model finds "Ga." but can leave "W.Va." unt
 `make model`'s model, docs/RESULTS.md §9, "A state after a place"). Only the press abbreviations the
 resolver already knows (resolve/aliases.py: US states, Canadian provinces, Australian states) count,
 and of them the ones the word splitter keeps whole ("W.Va.", "Calif."; "Ont." or "Penn." reach the
-model as a word and a full stop, text/words.py, and are left alone), only untagged, and only one comma and one space after a place span, so "Miss." or "Ind." elsewhere are
-never touched.
+model as a word and a full stop, text/words.py, and are left alone); only untagged, and only right
+after a place span and an untagged ", ", so "Miss." or "Ind." elsewhere are never touched.
 
 The new span's type is geo (where the model has it: it tags "Ga." there geo) and its confidence is the
 place span's before it: the rule rests on that span, and the model's own score on the word is for O.
@@ -52,8 +52,9 @@ def states_after_places(spans: ChunkSpans, words: ChunkWords, texts: Sequence[st
                                    spans.type.tolist(), spans.confidence.tolist(), spans.confidence_min.tolist()):
         rows.append([d, a, b, t, c, cmin])
         w = b + 1  # the word after the comma
-        # ", " between the span and the word: the comma is word b, right after the span, then one space
-        if (t in place_set and w < n_words and words.doc[w] == d and not tagged[w]
+        # ", " between the span and the word: the comma is word b, right after the span, then one space; both
+        # untagged, so the new span never comes before another (spans stay in word order)
+        if (t in place_set and w < n_words and words.doc[w] == d and not tagged[b] and not tagged[w]
                 and texts[d][words.ends[b - 1]:words.starts[w]] == ", "
                 and texts[d][words.starts[w]:words.ends[w]] in abbreviations):
             rows.append([d, w, w + 1, new_type, c, cmin])
