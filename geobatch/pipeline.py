@@ -205,15 +205,15 @@ class Pipeline:
         texts = [d.text for d in docs]
         spans = chunk_spans(words.tags, words.conf, words.doc, self.codes, self.location_labels, line_break_before(texts, words))
         spans, joined = joined_names(spans, words, texts, self.codes, self.location_labels, self.demonym_label)
-        spans, states = states_after_places(spans, words, texts, self.codes, self.location_labels)
-        joined += states
+        spans, added = states_after_places(spans, words, texts, self.codes, self.location_labels)
+        rewritten = joined + added  # spans decoding wrote over the model's tags: joined names, added states
         spans, cut = edge_punctuation_off(spans, words, texts)
         spans, lowered = lowercase_words_off(spans, words, texts, self.codes, self.location_labels)
         cut += lowered
         spans, titled = titled_names_off(spans, words, texts, self.codes, self.location_labels)
         cut += titled
-        # the metrics score the spans written, not the words cut off nor the pieces of a joined name
-        scored_tags = tags_as_joined(words.tags, joined, self.codes) if joined and metrics is not None else words.tags
+        # the metrics score the spans written, not the words cut off, the pieces of a joined name nor a state's O
+        scored_tags = tags_as_joined(words.tags, rewritten, self.codes) if rewritten and metrics is not None else words.tags
         scored_tags = tags_as_written(scored_tags, spans, cut, self.codes) if cut and metrics is not None else scored_tags
         span_texts = [texts[d][s:e] for d, s, e in zip(spans.doc.tolist(), words.starts[spans.word_start].tolist(),
                                                        words.ends[spans.word_end - 1].tolist())]
