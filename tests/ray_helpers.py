@@ -33,3 +33,23 @@ def ray_test(fn):
     for mark in (pytest.mark.usefixtures("ray_session"), skip_without_ray, pytest.mark.ray):
         fn = mark(fn)
     return fn
+
+
+def ray_session_logs(pid: int, root: str = "/tmp/ray") -> str:
+    """What the Ray instance a subprocess `pid` started wrote about its end, for a failure message.
+
+    A run that dies inside Ray (once in CI: exit 1, nothing on stderr, the raylet "terminated
+    unexpectedly") leaves its story only there: the session directory ends with the driver's pid."""
+    from pathlib import Path
+
+    sessions = sorted(Path(root).glob(f"session_*_{pid}"))
+    if not sessions:
+        return f"(no Ray session of pid {pid} under {root})"
+    logs = sessions[-1] / "logs"
+    parts = []
+    for pattern in ("raylet.err", "gcs_server.err", "runtime_env_agent.err", f"python-core-driver-*_{pid}.log", "ray-data/ray-data.log"):
+        for f in sorted(logs.glob(pattern)):
+            text = f.read_text(errors="replace").strip()
+            if text:
+                parts.append(f"--- {f.name} (last 15 lines)\n" + "\n".join(text.splitlines()[-15:]))
+    return f"Ray session {sessions[-1]}:\n" + ("\n".join(parts) or "(its logs are empty)")
