@@ -70,6 +70,17 @@ def test_every_abbreviation_the_rule_knows_is_one_word_and_the_issue_s_are_among
         assert form in ws, form
 
 
+def test_canadian_provinces_and_other_press_forms_are_found_but_sentence_ends_are_not_kept_whole():
+    known = state_abbreviations()
+    assert {"Ont.", "Que.", "Alta.", "Sask.", "Nfld.", "Oreg.", "Wisc."} <= known
+    written, added, *_ = _states("Officials in Toronto, Ont., said", {"Toronto": "B-geo"})
+    assert written == [("Toronto", "geo"), ("Ont.", "geo")] and len(added) == 1
+    # a name that ends a sentence keeps its full stop apart: "Man." and "Penn." are not in the splitter's list
+    for text, name in (("a film called Iron Man.", "Man"), ("said the actor Sean Penn.", "Penn")):
+        ws, _ = split_words(text)
+        assert ws[-2:] == [name, "."], ws
+
+
 def test_run_writes_the_state_as_a_place_and_scores_it(tmp_path):
     """A tiny model that tags only "wheeling": the run writes W.Va. too, and the metrics count it found."""
     model = build_tiny_model_dir(tmp_path / "m", labels=LABELS, word_labels={"wheeling": "B-geo"}, max_length=32)

@@ -5,7 +5,7 @@ abbreviation as a place of its own (TUD-Loc-2013 train 5 of 5, GeoWebNews 16 of 
 hardly holds them (GMB none), so the model finds "Ga." but can leave "W.Va." untagged (O at 0.55 with
 `make model`'s model, docs/RESULTS.md §9, "A state after a place"). Only the press abbreviations the
 resolver already knows (resolve/aliases.py: US states, Canadian provinces, Australian states) count,
-and of them the ones the word splitter keeps whole ("W.Va.", "Calif."; "Ont." or "Penn." reach the
+and of them the ones the word splitter keeps whole ("W.Va.", "Calif.", "Ont."; "Man." or "Penn." reach the
 model as a word and a full stop, text/words.py, and are left alone); only untagged, and only right
 after a place span and an untagged ", ", so "Miss." or "Ind." elsewhere are never touched.
 

@@ -36,7 +36,11 @@ ABBREVIATIONS = frozenset("""
     Jan Feb Mar Apr Aug Sept Sep Oct Nov Dec
     Ala Ariz Ark Calif Colo Conn Del Fla Ga Ill Ind Kan Kans Ky La Md Mass Mich Minn Miss Mo
     Mont Neb Nebr Nev Okla Ore Pa Tenn Tex Vt Va Wash Wis Wyo
+    Cal Oreg Penna Wisc Alta Nfld Ont Que Sask
 """.split())
+# The last row: the resolver's other state and province press forms (resolve/aliases.py), so "Toronto, Ont."
+# reaches decode/states.py whole. None occurs in any training corpus here, so training's words do not change.
+# Left out: "Man." (Manitoba) and "Penn.", which end sentences ("Iron Man.", "Sean Penn.") far more often.
 # A web or e-mail address is one word: cut at its punctuation, its pieces read as names to the model
 # ("bc.ca", "co.uk", "de" of www.a-trane.de came back as places) and no corpus here has a place inside
 # one. An address: a scheme or "www." and what follows up to whitespace, an e-mail address, or a bare
