@@ -116,7 +116,8 @@ class Pipeline:
         if self.max_length > self.model.max_length:
             self._try_window_length()
         self.resolver = resolver
-        self.map_gold = gold_mapper(self.model.gold_scheme, entity_types(self.labels), self.model.demonym_type)
+        # gold is retyped as training retyped it under the convention followed (not where it kept demonyms)
+        self.map_gold = gold_mapper(self.model.gold_scheme, entity_types(self.labels), self.model.demonym_type_under(self.convention))
         dem = self.model.demonym_type
         # the model's demonym type, unless the user counts it as a place: decode joins it with the rest of a
         # name ("Saudi" + "Arabia"), and its spans go to the resolver as context only ("French border checks at Calais")

@@ -14,6 +14,7 @@ import pytest
 from geobatch.evaluate.gold_map import gold_mapper, gold_type
 from geobatch.evaluate.metrics import MetricsAccumulator, format_report
 from geobatch.labels import LabelScheme
+from geobatch.pipeline import Pipeline, PipelineOptions
 
 from run_helpers import run
 from tiny_onnx import build_tiny_model_dir
@@ -113,3 +114,20 @@ def test_a_run_on_gmb_gold_scores_the_models_own_types(tmp_path):
     assert cat["dem"]["support"] == 1 and cat["dem"]["f1"] == 1.0  # GMB's gpe "French" is the model's dem
     assert (cat["geo"]["tp"], cat["geo"]["fp"]) == (1, 1)  # "Paris" of "Paris Club" is no place by GMB's gold
     assert rep["gold_types_not_predicted"] == {"org": 1}
+
+
+def test_gold_under_a_convention_that_kept_its_demonyms_is_not_retyped(tmp_path):
+    """Under "gmb", trained with retype_demonyms = false, the model learnt GMB's "French" as gpe: gold read
+    under it stays gpe. Under "news" (demonyms retyped in training) it is the model's dem."""
+    corpora = [{"corpus": {"name": "gmb", "convention": "gmb", "retype_demonyms": False}},
+               {"corpus": {"name": "geovirus", "convention": "news", "retype_demonyms": True}}]
+    conventions = {"tokens": {"gmb": "[unused0]", "news": "[unused1]"}, "ids": {"gmb": 1, "news": 2}, "default": "news"}
+    model = build_tiny_model_dir(
+        tmp_path / "m", labels=["O", "B-dem", "I-dem", "B-geo", "I-geo", "B-gpe", "I-gpe"],
+        card_extra={"label_scheme": "spec:geoparse.toml", "label_map": SPEC_MAP, "conventions": conventions,
+                    "training": {"spec": {"demonym_type": "dem"}, "files": corpora}},
+    )
+    words, gold = ["French", "troops", "left", "Paris"], ["B-gpe", "O", "O", "B-geo"]
+    got = {c: Pipeline(model, PipelineOptions(convention=c)).map_gold(gold, words) for c in ("gmb", "news", None)}
+    assert got["gmb"] == ["B-gpe", "O", "O", "B-geo"]
+    assert got["news"] == got[None] == ["B-dem", "O", "O", "B-geo"]

@@ -86,6 +86,18 @@ class ModelDir:
         t = spec.get("demonym_type") if isinstance(spec, dict) else None
         return str(t) if t else None
 
+    def demonym_type_under(self, convention: str | None) -> str | None:
+        """`demonym_type` as the model learnt it under `convention`: None when every corpus trained under
+        that convention kept its demonyms as annotated (`retype_demonyms = false`: GMB's "Iraqi" stays gpe
+        there), so gold read under it is not retyped either."""
+        dem = self.demonym_type
+        if not dem or convention is None:
+            return dem
+        files = (self.card.get("training") or {}).get("files") or []
+        corpora = [f.get("corpus") or {} for f in files if isinstance(f, dict)]
+        under = [c for c in corpora if c.get("convention") == convention]
+        return None if under and not any(c.get("retype_demonyms", True) for c in under) else dem
+
     @property
     def conventions(self) -> dict[str, int]:
         """Annotation convention -> the token id that marks it after [CLS] (training/spec.py); empty when
