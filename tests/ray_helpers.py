@@ -35,13 +35,17 @@ def ray_test(fn):
     return fn
 
 
-def ray_session_logs(pid: int, root: str = "/tmp/ray") -> str:
+def ray_session_logs(pid: int, root: str | None = None) -> str:
     """What the Ray instance a subprocess `pid` started wrote about its end, for a failure message.
 
     A run that dies inside Ray (once in CI: exit 1, nothing on stderr, the raylet "terminated
     unexpectedly") leaves its story only there: the session directory ends with the driver's pid."""
+    import os
+    import tempfile
     from pathlib import Path
 
+    # where Ray keeps its sessions: RAY_TMPDIR, else the system's temporary directory
+    root = root or os.path.join(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir(), "ray")
     sessions = sorted(Path(root).glob(f"session_*_{pid}"))
     if not sessions:
         return f"(no Ray session of pid {pid} under {root})"
