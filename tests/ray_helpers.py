@@ -1,8 +1,11 @@
-"""The Ray test modules' shared pieces: whether Ray is installed, and one local Ray instance per module."""
+"""The Ray test modules' shared pieces: whether Ray is installed, one local Ray instance per module, and what a subprocess's Ray session logged."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -40,10 +43,6 @@ def ray_session_logs(pid: int, root: str | None = None) -> str:
 
     A run that dies inside Ray (once in CI: exit 1, nothing on stderr, the raylet "terminated
     unexpectedly") leaves its story only there: the session directory ends with the driver's pid."""
-    import os
-    import tempfile
-    from pathlib import Path
-
     # where Ray keeps its sessions: RAY_TMPDIR, else the system's temporary directory
     root = root or os.path.join(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir(), "ray")
     sessions = sorted(Path(root).glob(f"session_*_{pid}"))
