@@ -132,6 +132,7 @@ def _spec(tmp_path: Path, body: str) -> Path:
     ('[[corpus]\n', "not valid TOML"),
     ('[[corpus]]\npath = "a.jsonl"\nuntaught_scope = "words"\n', "untaught_scope 'words'"),
     ('[[corpus]]\npath = "a.jsonl"\njoin_split_names = "yes"\n', "join_split_names must be true or false"),
+    ('[[corpus]]\npath = "a.jsonl"\nuntaught_compounds = 1\n', "untaught_compounds must be true or false"),
     ('[[corpus]]\npath = "a.jsonl"\ntypes = { geo = "B-geo" }\n', "maps type 'geo' to 'B-geo', which is a tag"),
     ('[[corpus]]\npath = "a.jsonl"\n[[corpus]]\nname = "b"\npath = "a.jsonl"\n', "is the same file as corpus 'a'"),
     ('[[corpus]]\npath = "a.jsonl"\n[[corpus]]\npath = "copy.jsonl"\n', "is the same file as corpus 'a'"),

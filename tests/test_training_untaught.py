@@ -55,3 +55,34 @@ def test_spec_narrows_gmb_organisations(tmp_path):
     for scope, want in (("", "O B-? I-? O B-? O"), ('untaught_scope = "place-names"\n', "O B-? O O O O")):
         got = sentences_through_spec(tmp_path, sentences, body + scope)
         assert got[-1].tags == want.split(), scope
+
+
+def test_compound_words_gmb_writes_as_outside_leave_their_place_names_untaught(tmp_path):
+    # GMB tags the word "U.S.-led" O; the splitter cuts it into U.S. - led, and O on "U.S." would teach that
+    # the place inside is not one. With untaught_compounds its pieces are untaught; "place-names" keeps only
+    # "U.S." so, and a demonym piece still becomes dem ("Syrian-backed" -> Syrian/dem).
+    sentences = [[("The", "O"), ("U.S.", "B-geo"), ("said", "O")]] * 2 + [
+        [("U.S.-led", "O"), ("and", "O"), ("Syrian-backed", "O"), ("troops", "O"), ("in", "O"), ("Port-au-Prince", "B-geo")]]
+    body = '[[corpus]]\npath = "gmb.csv"\nformat = "gmb"\ntypes = { geo = "geo" }\n'
+    cases = (
+        ("", "O O O O O O O O O B-geo I-geo I-geo I-geo I-geo"),                                  # as GMB writes it
+        ("untaught_compounds = true\n", "B-? B-? B-? O B-? B-? B-? O O B-geo I-geo I-geo I-geo I-geo"),
+        ('untaught_compounds = true\nuntaught_scope = "place-names"\n', "B-? O O O O O O O O B-geo I-geo I-geo I-geo I-geo"),
+        ('untaught_compounds = true\nuntaught_scope = "place-names"\n', "B-? O O O B-dem O O O O B-geo I-geo I-geo I-geo I-geo"),
+    )
+    for n, (extra, want) in enumerate(cases):
+        top = 'demonym_type = "dem"\n' if n == 3 else ""
+        got = sentences_through_spec(tmp_path, sentences, top + body + extra)
+        assert got[-1].words == "U.S. - led and Syrian - backed troops in Port - au - Prince".split()
+        assert got[-1].tags == want.split(), extra
+
+
+def test_untaught_compounds_is_refused_on_a_span_corpus(tmp_path):
+    import pytest
+
+    from geobatch.errors import InputError
+    from training.data import SpanOptions, read_sentences
+
+    (tmp_path / "a.jsonl").write_text('{"id": "1", "text": "Paris-based", "spans": [{"start": 0, "end": 5, "label": "geo"}]}\n')
+    with pytest.raises(InputError, match="untaught_compounds is for word-per-row files"):
+        read_sentences(tmp_path / "a.jsonl", spans=SpanOptions(untaught_compounds=True))

@@ -32,7 +32,8 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int], list]:
             matcher = demonym_matcher(demonym_lexicon())
         for g, c in enumerate(spec.corpora):
             keep = None if (opts.with_heldout or c.heldout is None) else (lambda doc_id, rule=c.heldout: not is_heldout(doc_id, rule))
-            so = SpanOptions(c.id_column, c.text_column, c.spans_column, c.span_label, c.type_field, c.types, keep, c.skip_bad_spans)
+            so = SpanOptions(c.id_column, c.text_column, c.spans_column, c.span_label, c.type_field, c.types, keep, c.skip_bad_spans,
+                             c.untaught_compounds)
             sents = read_sentences(c.path, c.format, c.max_sentences, so)
             if c.join_split_names:  # before the demonyms: "North Korean" is one demonym only once joined
                 sents = join_split_names(sents, is_place or (is_place := major_place_names()))

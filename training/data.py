@@ -52,6 +52,7 @@ class SpanOptions:
     types: dict[str, str] | None = None    # source type -> model type ("O" drops); every type must be named
     keep_document: Callable[[str], bool] | None = None  # False: the document is held back (evaluation only)
     skip_bad_spans: bool = False           # spans whose offsets do not slice the text: skip them, not refuse the file
+    untaught_compounds: bool = False       # word-per-row files: the pieces of an O word that splits are untaught
 
 
 def check_type_map(path: Path, types: dict[str, str] | None, seen: dict[str, int]) -> None:
@@ -97,7 +98,10 @@ def read_sentences(
             check_type_map(p, so.types, seen_types)
             sentences = apply_scheme(sentences, LabelScheme(f"map:{p.name}", so.types))
         keep = so.keep_document or (lambda _id: True)
-        return [as_runtime_words(s) for s in sentences if keep(s.id)]
+        return [as_runtime_words(s, so.untaught_compounds) for s in sentences if keep(s.id)]
+    if so.untaught_compounds:
+        raise InputError(f"{p}: untaught_compounds is for word-per-row files (GMB, CoNLL), and this one has spans",
+                         "leave untaught_compounds out for this corpus")
     stats = SpanStats()
     out: list[Sentence] = []
     # the reader reads a missing text column as "" and a missing spans column as no spans: for
@@ -156,10 +160,21 @@ def read_sentences(
     return out
 
 
-def as_runtime_words(sentence: Sentence) -> Sentence:
-    """A word-per-row sentence as `geobatch run` sees it: its words cut again by split_words."""
+def as_runtime_words(sentence: Sentence, untaught_compounds: bool = False) -> Sentence:
+    """A word-per-row sentence as `geobatch run` sees it: its words cut again by split_words.
+
+    With `untaught_compounds`, each piece of a file word tagged O that splits ("U.S.-led" -> U.S. - led)
+    is an untaught span of its own, not O: the corpus judged the compound, not the place inside it (GMB
+    writes "U.S.-led" and "Paris-based" O; the news corpora tag the place). Each piece is a span of its
+    own so a demonym piece still stands alone ("Syrian-backed": tag_demonyms), and `untaught_scope =
+    "place-names"` turns every piece that names no place back into O (training/untaught.py)."""
     r = resplit_words(sentence.words)
-    tags = spread_tags(sentence.tags, r.owner) if sentence.tags is not None else None
+    if sentence.tags is None:
+        return Sentence(sentence.id, r.words, None)
+    tags = spread_tags(sentence.tags, r.owner)
+    if untaught_compounds:
+        pieces = np.bincount(np.asarray(r.owner, dtype=np.int64), minlength=len(sentence.words)) if r.owner else []
+        tags = [f"B-{UNTAUGHT}" if t == OUTSIDE and pieces[o] > 1 else t for t, o in zip(tags, r.owner)]
     return Sentence(sentence.id, r.words, tags)
 
 
