@@ -3,8 +3,12 @@ organisations keep "U.S." of "U.S. Embassy" untaught but teach "U.N." and "NATO"
 
 from __future__ import annotations
 
+import pytest
+
+from geobatch.errors import InputError
 from geobatch.io.documents import Sentence
 from geobatch.resolve.major_places import major_place_names
+from training.data import SpanOptions, read_sentences
 from training.untaught import narrow_untaught, tag_spans, taught_names
 
 from conftest import sentences_through_spec
@@ -78,11 +82,6 @@ def test_compound_words_gmb_writes_as_outside_leave_their_place_names_untaught(t
 
 
 def test_untaught_compounds_is_refused_on_a_span_corpus(tmp_path):
-    import pytest
-
-    from geobatch.errors import InputError
-    from training.data import SpanOptions, read_sentences
-
     (tmp_path / "a.jsonl").write_text('{"id": "1", "text": "Paris-based", "spans": [{"start": 0, "end": 5, "label": "geo"}]}\n')
     with pytest.raises(InputError, match="untaught_compounds is for word-per-row files"):
         read_sentences(tmp_path / "a.jsonl", spans=SpanOptions(untaught_compounds=True))

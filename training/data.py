@@ -11,6 +11,7 @@ loss and the metrics only ever see one prediction per word.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -173,7 +174,7 @@ def as_runtime_words(sentence: Sentence, untaught_compounds: bool = False) -> Se
         return Sentence(sentence.id, r.words, None)
     tags = spread_tags(sentence.tags, r.owner)
     if untaught_compounds:
-        pieces = np.bincount(np.asarray(r.owner, dtype=np.int64), minlength=len(sentence.words)) if r.owner else []
+        pieces = Counter(r.owner)  # file word -> how many words it split into
         tags = [f"B-{UNTAUGHT}" if t == OUTSIDE and pieces[o] > 1 else t for t, o in zip(tags, r.owner)]
     return Sentence(sentence.id, r.words, tags)
 
