@@ -9,7 +9,7 @@ from geobatch.errors import InputError
 from geobatch.io.documents import Sentence
 from geobatch.resolve.major_places import major_place_names
 from training.data import SpanOptions, read_sentences
-from training.untaught import narrow_untaught, tag_spans, taught_names
+from training.untaught import mostly_places, narrow_untaught, tag_spans, taught_names, teach_compound_places
 
 from conftest import sentences_through_spec
 
@@ -81,7 +81,40 @@ def test_compound_words_gmb_writes_as_outside_leave_their_place_names_untaught(t
         assert got[-1].tags == want.split(), extra
 
 
-def test_untaught_compounds_is_refused_on_a_span_corpus(tmp_path):
+def test_compound_places_teaches_the_place_inside_a_compound_as_a_place_of_either_type(tmp_path):
+    # "U.S." is a name the corpus tags (twice) and the gazetteer knows: taught "*"; "Kent" is tagged only
+    # once, so it is not a name and its compound stays O; "led" and "-" are O; a demonym piece is dem
+    sentences = [[("The", "O"), ("U.S.", "B-geo"), ("said", "O")]] * 2 + [[("Kent", "B-geo"), ("said", "O")]] + [
+        [("U.S.-led", "O"), ("and", "O"), ("Syrian-backed", "O"), ("and", "O"), ("Kent-based", "O"), ("troops", "O")]]
+    body = 'demonym_type = "dem"\n[[corpus]]\npath = "gmb.csv"\nformat = "gmb"\ntypes = { geo = "geo" }\ncompound_places = true\n'
+    for scope in ("", 'untaught_scope = "place-names"\n'):
+        got = sentences_through_spec(tmp_path, sentences, body + scope)
+        assert got[-1].words == "U.S. - led and Syrian - backed and Kent - based troops".split()
+        assert got[-1].tags == "B-* O O O B-dem O O O O O O O".split(), scope
+        assert got[0].tags == "O B-geo O".split()  # words that are not compounds keep their tags
+
+
+def test_only_words_the_corpus_mostly_tags_as_places_are_taught_inside_compounds():
+    corpus = [s("U.S. troops left", "B-geo O O"), s("the U.S. Embassy", "O B-geo I-geo"),   # one of two alone
+              s("Western diplomats and Western Sahara", "O O O B-geo I-geo"), s("Western aid", "B-geo O"),
+              s("Western powers", "O O"),                                                   # one of three alone
+              s("Thai troops", "B-dem O"), s("Thai rice", "B-dem O"),                         # demonyms are no places
+              s("U.S. - led", "B-compound-piece B-compound-piece B-compound-piece")]       # pieces are not counted
+    names = {("U.S.",), ("Western",), ("Thai",), ("Western", "Sahara")}
+    assert mostly_places(corpus, names, not_places=["dem"]) == {("U.S.",)}
+    assert mostly_places(corpus, names) == {("U.S.",), ("Thai",)}
+    [got] = teach_compound_places([corpus[-1]], {("U.S.",)})
+    assert got.tags == ["B-*", "O", "O"]
+
+
+def test_compound_places_and_untaught_compounds_are_not_taken_together(tmp_path):
+    body = '[[corpus]]\npath = "gmb.csv"\nformat = "gmb"\nuntaught_compounds = true\ncompound_places = true\n'
+    with pytest.raises(InputError, match="both untaught_compounds and compound_places"):
+        sentences_through_spec(tmp_path, [[("U.S.-led", "O")]], body)
+
+
+@pytest.mark.parametrize("key", ["untaught_compounds", "compound_places"])
+def test_compound_keys_are_refused_on_a_span_corpus(tmp_path, key):
     (tmp_path / "a.jsonl").write_text('{"id": "1", "text": "Paris-based", "spans": [{"start": 0, "end": 5, "label": "geo"}]}\n')
-    with pytest.raises(InputError, match="untaught_compounds is for word-per-row files"):
-        read_sentences(tmp_path / "a.jsonl", spans=SpanOptions(untaught_compounds=True))
+    with pytest.raises(InputError, match=f"{key} is for word-per-row files"):
+        read_sentences(tmp_path / "a.jsonl", spans=SpanOptions(**{key: True}))

@@ -12,7 +12,7 @@ from geobatch.text.demonyms import demonym_matcher
 
 from .data import SpanOptions, read_sentences, tag_demonyms
 from .split_names import join_split_names
-from .untaught import narrow_untaught, taught_names
+from .untaught import mostly_places, narrow_untaught, taught_names, teach_compound_places
 
 
 def read_training_sentences(opts, spec=None) -> tuple[list, list[int], list]:
@@ -33,16 +33,20 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int], list]:
         for g, c in enumerate(spec.corpora):
             keep = None if (opts.with_heldout or c.heldout is None) else (lambda doc_id, rule=c.heldout: not is_heldout(doc_id, rule))
             so = SpanOptions(c.id_column, c.text_column, c.spans_column, c.span_label, c.type_field, c.types, keep, c.skip_bad_spans,
-                             c.untaught_compounds)
+                             c.untaught_compounds, c.compound_places)
             sents = read_sentences(c.path, c.format, c.max_sentences, so)
             if c.join_split_names:  # before the demonyms: "North Korean" is one demonym only once joined
                 sents = join_split_names(sents, is_place or (is_place := major_place_names()))
             if matcher is not None and c.retype_demonyms:
                 sents = [tag_demonyms(s, matcher, spec.demonym_type) for s in sents]
-            if c.untaught_scope == "place-names":
+            if c.untaught_scope == "place-names" or c.compound_places:
                 # names from the training sentences read (held-back and validation documents are not among them)
                 taught = [s for s in sents if not is_validation(s.id, c.validation)]
-                sents = narrow_untaught(sents, taught_names(taught, is_place or (is_place := major_place_names())))
+                names = taught_names(taught, is_place or (is_place := major_place_names()))
+                if c.untaught_scope == "place-names":
+                    sents = narrow_untaught(sents, names)
+                if c.compound_places:
+                    sents = teach_compound_places(sents, mostly_places(taught, names, not_places=[spec.demonym_type] if spec.demonym_type else []))
             for s in sents:
                 if is_validation(s.id, c.validation):
                     selected.append((s, g))

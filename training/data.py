@@ -29,6 +29,8 @@ from geobatch.text.case_types import word_case_types
 from geobatch.text.demonyms import retype_demonyms
 from geobatch.text.words import resplit_words, spread_tags, split_words, tags_from_spans
 
+from .untaught import COMPOUND_PIECE
+
 
 IGNORE = -100
 # An untaught word's first piece ("?" in a corpus mapping, e.g. GMB's organisations): no gold loss,
@@ -54,6 +56,7 @@ class SpanOptions:
     keep_document: Callable[[str], bool] | None = None  # False: the document is held back (evaluation only)
     skip_bad_spans: bool = False           # spans whose offsets do not slice the text: skip them, not refuse the file
     untaught_compounds: bool = False       # word-per-row files: the pieces of an O word that splits are untaught
+    compound_places: bool = False          # ... or marked COMPOUND_PIECE, for teach_compound_places (training/untaught.py)
 
 
 def check_type_map(path: Path, types: dict[str, str] | None, seen: dict[str, int]) -> None:
@@ -99,10 +102,12 @@ def read_sentences(
             check_type_map(p, so.types, seen_types)
             sentences = apply_scheme(sentences, LabelScheme(f"map:{p.name}", so.types))
         keep = so.keep_document or (lambda _id: True)
-        return [as_runtime_words(s, so.untaught_compounds) for s in sentences if keep(s.id)]
-    if so.untaught_compounds:
-        raise InputError(f"{p}: untaught_compounds is for word-per-row files (GMB, CoNLL), and this one has spans",
-                         "leave untaught_compounds out for this corpus")
+        mark = COMPOUND_PIECE if so.compound_places else UNTAUGHT if so.untaught_compounds else None
+        return [as_runtime_words(s, mark) for s in sentences if keep(s.id)]
+    for key in ("untaught_compounds", "compound_places"):
+        if getattr(so, key):
+            raise InputError(f"{p}: {key} is for word-per-row files (GMB, CoNLL), and this one has spans",
+                             f"leave {key} out for this corpus")
     stats = SpanStats()
     out: list[Sentence] = []
     # the reader reads a missing text column as "" and a missing spans column as no spans: for
@@ -161,21 +166,22 @@ def read_sentences(
     return out
 
 
-def as_runtime_words(sentence: Sentence, untaught_compounds: bool = False) -> Sentence:
+def as_runtime_words(sentence: Sentence, compound_mark: str | None = None) -> Sentence:
     """A word-per-row sentence as `geobatch run` sees it: its words cut again by split_words.
 
-    With `untaught_compounds`, each piece of a file word tagged O that splits ("U.S.-led" -> U.S. - led)
-    is an untaught span of its own, not O: the corpus judged the compound, not the place inside it (GMB
-    writes "U.S.-led" and "Paris-based" O; the news corpora tag the place). Each piece is a span of its
-    own so a demonym piece still stands alone ("Syrian-backed": tag_demonyms), and `untaught_scope =
-    "place-names"` turns every piece that names no place back into O (training/untaught.py)."""
+    With a `compound_mark` (UNTAUGHT for `untaught_compounds`, COMPOUND_PIECE for `compound_places`), each
+    piece of a file word tagged O that splits ("U.S.-led" -> U.S. - led) is a span of that type, not O:
+    the corpus judged the compound, not the place inside it (GMB writes "U.S.-led" and "Paris-based" O;
+    the news corpora tag the place). Each piece is a span of its own so a demonym piece still stands
+    alone ("Syrian-backed": tag_demonyms). `untaught_scope = "place-names"` turns every untaught piece
+    that names no place back into O, and `teach_compound_places` every COMPOUND_PIECE one (training/untaught.py)."""
     r = resplit_words(sentence.words)
     if sentence.tags is None:
         return Sentence(sentence.id, r.words, None)
     tags = spread_tags(sentence.tags, r.owner)
-    if untaught_compounds:
+    if compound_mark is not None:
         pieces = Counter(r.owner)  # file word -> how many words it split into
-        tags = [f"B-{UNTAUGHT}" if t == OUTSIDE and pieces[o] > 1 else t for t, o in zip(tags, r.owner)]
+        tags = [f"B-{compound_mark}" if t == OUTSIDE and pieces[o] > 1 else t for t, o in zip(tags, r.owner)]
     return Sentence(sentence.id, r.words, tags)
 
 

@@ -14,6 +14,7 @@
     skip_bad_spans = true                     # leave out spans whose offsets do not slice the text (else refused)
     untaught_scope = "place-names"            # "?" spans: untaught only where they hold a place name (else "span")
     untaught_compounds = true                 # word-per-row: an O word the splitter cuts ("U.S.-led") untaught, not O
+    compound_places = true                    # ... or its pieces that name a place taught as a place ("*"), not O
     join_split_names = true                   # adjacent spans that together name a place become one
     convention = "news"                       # the annotation convention its inputs are marked with
     retype_demonyms = false                   # its demonyms stay as annotated (with demonym_type set)
@@ -27,7 +28,8 @@ place and the gazetteer knows as a major place stay untaught, the rest is O (tra
 "U.S." in "U.S. Embassy" untaught, "U.N." O. With `untaught_compounds = true` (word-per-row corpora) the
 pieces of a file word tagged O that the run-time splitter cuts ("U.S.-led", "Paris-based") are untaught spans
 too, since the corpus judged the compound and not the place inside it; with "place-names" only the pieces
-that name a place stay untaught ("U.S." of "U.S.-led"; "-" and "led" are O).
+that name a place stay untaught ("U.S." of "U.S.-led"; "-" and "led" are O). With `compound_places = true`
+instead those pieces are taught as a place of either type ("*"), with the same test of what names a place.
 With `join_split_names = true` adjacent spans whose words together are a place the gazetteer knows
 become one span ("Czech"/gpe "Republic"/geo -> "Czech Republic"; training/split_names.py).
 A top-level `demonym_type = "dem"` tags demonyms ("French", "South Korean") as a type of their own in
@@ -68,7 +70,7 @@ VALIDATION_RULES = ("sha256-mod5=1",)
 UNTAUGHT_SCOPES = ("span", "place-names")
 _KEYS = {"name", "path", "format", "id_column", "text_column", "spans_column", "type_field", "types", "span_label",
          "weight", "heldout", "max_sentences", "skip_bad_spans", "untaught_scope", "join_split_names", "validation",
-         "convention", "retype_demonyms", "untaught_compounds"}
+         "convention", "retype_demonyms", "untaught_compounds", "compound_places"}
 # a convention is marked by the vocabulary's [unusedK] tokens, which pretraining never used: K in sorted name order
 MAX_CONVENTIONS = 99
 
@@ -116,13 +118,15 @@ class CorpusSpec:
     convention: str | None = None
     retype_demonyms: bool = True
     untaught_compounds: bool = False
+    compound_places: bool = False
 
     def to_dict(self) -> dict:
         return {"name": self.name, "path": str(self.path), "format": self.format, "types": self.types,
                 "span_label": self.span_label, "weight": self.weight, "heldout": self.heldout, "validation": self.validation,
                 "max_sentences": self.max_sentences, "untaught_scope": self.untaught_scope,
                 "join_split_names": self.join_split_names, "convention": self.convention,
-                "retype_demonyms": self.retype_demonyms, "untaught_compounds": self.untaught_compounds}
+                "retype_demonyms": self.retype_demonyms, "untaught_compounds": self.untaught_compounds,
+                "compound_places": self.compound_places}
 
 
 @dataclass
@@ -232,6 +236,11 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             raise _fail(p, where, "retype_demonyms must be true or false", "write retype_demonyms = false, or leave it out")
         if not isinstance(item.get("untaught_compounds", False), bool):
             raise _fail(p, where, "untaught_compounds must be true or false", "write untaught_compounds = true, or leave it out")
+        if not isinstance(item.get("compound_places", False), bool):
+            raise _fail(p, where, "compound_places must be true or false", "write compound_places = true, or leave it out")
+        if item.get("compound_places") and item.get("untaught_compounds"):
+            raise _fail(p, where, "has both untaught_compounds and compound_places, which read the same pieces two ways",
+                        "keep one of them")
         convention = item.get("convention")
         if convention is not None and (not isinstance(convention, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", convention)):
             raise _fail(p, where, f"has convention {convention!r}, not a name", 'write e.g. convention = "news" (lowercase letters, digits, - and _)')
@@ -252,6 +261,7 @@ def load_spec(path: str | Path, data_dir: str | Path | None = None) -> TrainingS
             skip_bad_spans=item.get("skip_bad_spans", False), untaught_scope=scope,
             join_split_names=item.get("join_split_names", False), convention=convention,
             retype_demonyms=item.get("retype_demonyms", True), untaught_compounds=item.get("untaught_compounds", False),
+            compound_places=item.get("compound_places", False),
         ))
     _check_conventions(p, out)
     # one file under two names: its sentences would count twice and land on both sides of the hold-out
