@@ -103,6 +103,7 @@ def test_only_words_the_corpus_mostly_tags_as_places_are_taught_inside_compounds
     names = {("U.S.",), ("Western",), ("Thai",), ("Western", "Sahara")}
     assert mostly_places(corpus, names, not_places=["dem"]) == {("U.S.",)}
     assert mostly_places(corpus, names) == {("U.S.",), ("Thai",)}
+    assert ("led",) not in taught_names(corpus * 2)  # a compound piece is not a span the corpus tagged
     [got] = teach_compound_places([corpus[-1]], {("U.S.",)})
     assert got.tags == ["B-*", "O", "O"]
 

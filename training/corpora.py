@@ -46,7 +46,8 @@ def read_training_sentences(opts, spec=None) -> tuple[list, list[int], list]:
                 if c.untaught_scope == "place-names":
                     sents = narrow_untaught(sents, names)
                 if c.compound_places:
-                    sents = teach_compound_places(sents, mostly_places(taught, names, not_places=[spec.demonym_type] if spec.demonym_type else []))
+                    demonyms = [spec.demonym_type] if spec.demonym_type else []
+                    sents = teach_compound_places(sents, mostly_places(taught, names, not_places=demonyms))
             for s in sents:
                 if is_validation(s.id, c.validation):
                     selected.append((s, g))

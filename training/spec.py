@@ -29,7 +29,8 @@ place and the gazetteer knows as a major place stay untaught, the rest is O (tra
 pieces of a file word tagged O that the run-time splitter cuts ("U.S.-led", "Paris-based") are untaught spans
 too, since the corpus judged the compound and not the place inside it; with "place-names" only the pieces
 that name a place stay untaught ("U.S." of "U.S.-led"; "-" and "led" are O). With `compound_places = true`
-instead those pieces are taught as a place of either type ("*"), with the same test of what names a place.
+instead those pieces are taught as a place of either type ("*") when they name a place and the corpus tags
+them as a one-word place at least half the times they stand as a word (training/untaught.py, `mostly_places`).
 With `join_split_names = true` adjacent spans whose words together are a place the gazetteer knows
 become one span ("Czech"/gpe "Republic"/geo -> "Czech Republic"; training/split_names.py).
 A top-level `demonym_type = "dem"` tags demonyms ("French", "South Korean") as a type of their own in

@@ -34,7 +34,7 @@ MIN_SEEN = 2  # one annotation slip does not make a name
 # A piece of an O compound word (training/data.py, as_runtime_words), until teach_compound_places
 # decides it: never a tag the model or the encoder sees.
 COMPOUND_PIECE = "compound-piece"
-MIN_PLACE_SHARE = 0.5
+MIN_PLACE_SHARE = 0.5  # taught as a place in a compound only if mostly one elsewhere
 
 
 def tag_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
